@@ -1,0 +1,1 @@
+"""The graph layer: RDF storage (embedded Oxigraph, memory, remote SPARQL) and its namespaces."""
