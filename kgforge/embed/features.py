@@ -1,0 +1,150 @@
+"""Frozen text features: encode entity text once with a sentence-transformers model, cache on disk.
+
+Encoding all 40,943 WN18RR entity texts takes minutes on a CPU, and every frozen-feature model,
+sampler and benchmark needs the same vectors, so they are computed once and kept.
+
+The cache is keyed per text (a hash of the text) under a folder per model, so the same texts in a
+different order, or a superset of them, reuse what was already encoded. Vectors are written in
+shards as they are computed (each written to a temporary file, then renamed), so an interrupted
+run keeps its finished shards and a crash never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgforge.models import default_text_model
+
+SHARD_SIZE = 4096
+"""Texts per cache shard: what an interruption can lose at most."""
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """Where features live: ``cache_dir``, else ``$KGFORGE_CACHE/features``, else
+    ``~/.cache/kgforge/features``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("KGFORGE_CACHE")
+    if env:
+        return Path(env) / "features"
+    return Path.home() / ".cache" / "kgforge" / "features"
+
+
+def model_cache_dir(model: str, cache_dir: str | Path | None = None) -> Path:
+    """The folder of one model's cached vectors (readable name plus a hash of the full name)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).name or model)[-60:]
+    digest = hashlib.sha1(model.encode("utf-8")).hexdigest()[:10]
+    return cache_root(cache_dir) / f"{slug}-{digest}"
+
+
+def text_key(text: str) -> bytes:
+    """Cache key of one text."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest().encode("ascii")
+
+
+@functools.lru_cache(maxsize=2)
+def load_sentence_model(model: str, device: str | None = None) -> Any:
+    """Load (once per process) a sentence-transformers model by hub name or local path."""
+    from sentence_transformers import SentenceTransformer
+
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return SentenceTransformer(model, device=device)
+
+
+def _read_shards(folder: Path, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
+    found: dict[bytes, np.ndarray] = {}
+    if not folder.is_dir():
+        return found
+    for shard in sorted(folder.glob("*.npz")):
+        try:
+            with np.load(shard) as data:
+                keys, vectors = data["keys"], data["vectors"]
+        except (OSError, ValueError, KeyError):
+            continue  # unreadable shard (e.g. from another version): encode those texts again
+        for i, key in enumerate(keys.tolist()):
+            if key in wanted and key not in found:
+                found[key] = vectors[i]
+    return found
+
+
+def _write_shard(folder: Path, keys: list[bytes], vectors: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha1(b"".join(keys)).hexdigest()[:16]
+    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp.npz"
+    np.savez(tmp, keys=np.array(keys, dtype="S32"), vectors=vectors.astype(np.float32))
+    os.replace(tmp, folder / f"{name}.npz")
+
+
+def encode_texts(
+    texts: Sequence[str],
+    model: str | None = None,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 64,
+    normalize: bool = True,
+    show_progress: bool = True,
+) -> np.ndarray:
+    """Sentence embeddings of ``texts`` (float32 ``[N, d]``), from the disk cache where possible.
+
+    ``model`` is a sentence-transformers hub name or local path (default: the offline MiniLM).
+    With ``normalize`` each row has unit L2 norm; the cache keeps raw vectors, so both settings
+    share it.
+    """
+    model = model or default_text_model()
+    texts = [str(t) for t in texts]
+    folder = model_cache_dir(model, cache_dir)
+    keys = [text_key(t) for t in texts]
+    found = _read_shards(folder, set(keys))
+
+    missing: dict[bytes, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key not in found and key not in missing:
+            missing[key] = text
+    if missing:
+        found.update(_encode_missing(missing, model, folder, batch_size, show_progress))
+
+    if not texts:
+        dim = load_sentence_model(model).get_sentence_embedding_dimension()
+        return np.zeros((0, dim), dtype=np.float32)
+    out = np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+    if normalize:
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def _encode_missing(
+    missing: dict[bytes, str], model: str, folder: Path, batch_size: int, show_progress: bool
+) -> dict[bytes, np.ndarray]:
+    from tqdm.auto import tqdm
+
+    encoder = load_sentence_model(model)
+    # similar lengths together: less padding per batch
+    order = sorted(missing, key=lambda k: len(missing[k]))
+    result: dict[bytes, np.ndarray] = {}
+    with tqdm(
+        total=len(order), desc="encoding texts", unit="text", disable=not show_progress
+    ) as bar:
+        for start in range(0, len(order), SHARD_SIZE):
+            chunk = order[start : start + SHARD_SIZE]
+            vectors = encoder.encode(
+                [missing[k] for k in chunk],
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            ).astype(np.float32)
+            _write_shard(folder, chunk, vectors)
+            result.update(zip(chunk, vectors, strict=True))
+            bar.update(len(chunk))
+    return result
