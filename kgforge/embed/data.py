@@ -1,0 +1,495 @@
+"""Link-prediction data: entities with text, relations, and train/valid/test triples.
+
+One in-memory form, :class:`KGData`, for three sources:
+
+- a data directory in the layout of BLP's WN18RR split (``train.tsv``, ``valid.tsv``,
+  ``test.tsv`` with ``head<TAB>relation<TAB>tail``; ``entity2text.tsv`` with ``id<TAB>text``;
+  ``relation2text.tsv`` with ``id<TAB>text``);
+- a :class:`~kgforge.graph.store.KnowledgeGraph` (REL-namespace facts, text from the entity
+  records' labels and descriptions);
+- PyKEEN ``TriplesFactory`` objects (and back), so PyKEEN users can bring or take their data.
+
+Indices are positions: entity ``i`` is ``entities[i]``, its text ``entity_text[i]``. When read
+from a directory the entity order is the order of ``entity2text.tsv``, so indices (and cached
+text features) are stable across runs. Bad input is a :class:`~kgforge.errors.DataError` that
+names the file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import torch
+
+from kgforge.errors import DataError
+
+if TYPE_CHECKING:
+    from pykeen.triples import CoreTriplesFactory
+
+    from kgforge.graph.store import KnowledgeGraph
+
+Split = Literal["train", "valid", "test"]
+SPLITS: tuple[Split, ...] = ("train", "valid", "test")
+_UNSAFE = re.compile(r"[\t\r\n]+")
+
+
+def _empty_triples() -> torch.Tensor:
+    return torch.empty((0, 3), dtype=torch.long)
+
+
+@dataclass(eq=False)
+class KGData:
+    """Entities and relations with text, and index triples ``(head, relation, tail)`` per split."""
+
+    entities: list[str]
+    relations: list[str]
+    entity_text: list[str]
+    relation_text: list[str]
+    train: torch.Tensor = field(default_factory=_empty_triples)
+    valid: torch.Tensor = field(default_factory=_empty_triples)
+    test: torch.Tensor = field(default_factory=_empty_triples)
+    entity_to_id: dict[str, int] = field(init=False, repr=False)
+    relation_to_id: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.entity_text) != len(self.entities):
+            raise ValueError("entity_text must have one text per entity")
+        if len(self.relation_text) != len(self.relations):
+            raise ValueError("relation_text must have one text per relation")
+        self.entity_to_id = {e: i for i, e in enumerate(self.entities)}
+        self.relation_to_id = {r: i for i, r in enumerate(self.relations)}
+        if len(self.entity_to_id) != len(self.entities):
+            raise ValueError("entity ids must be unique")
+        if len(self.relation_to_id) != len(self.relations):
+            raise ValueError("relation ids must be unique")
+        for name in SPLITS:
+            triples = torch.as_tensor(getattr(self, name), dtype=torch.long).reshape(-1, 3)
+            if triples.numel():
+                h, r, t = triples.unbind(1)
+                if min(h.min(), t.min()) < 0 or max(h.max(), t.max()) >= self.num_entities:
+                    raise ValueError(f"{name} triples hold entity indices out of range")
+                if r.min() < 0 or r.max() >= self.num_relations:
+                    raise ValueError(f"{name} triples hold relation indices out of range")
+            setattr(self, name, triples)
+
+    # -- basic views -----------------------------------------------------------------------
+    @property
+    def num_entities(self) -> int:
+        return len(self.entities)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relations)
+
+    def triples(self, split: Split) -> torch.Tensor:
+        """The index triples ``[n, 3]`` of one split."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        return getattr(self, split)
+
+    def split_entities(self, split: Split) -> torch.Tensor:
+        """Sorted indices of the entities that occur (as head or tail) in ``split``."""
+        return torch.unique(self.triples(split)[:, [0, 2]])
+
+    def all_triples(self) -> torch.Tensor:
+        """Train, valid and test triples together (the known triples for filtered ranking)."""
+        return torch.cat([self.train, self.valid, self.test])
+
+    def labeled_triples(self, split: Split) -> list[tuple[str, str, str]]:
+        """The triples of ``split`` as ``(head id, relation id, tail id)`` strings."""
+        return [
+            (self.entities[h], self.relations[r], self.entities[t])
+            for h, r, t in self.triples(split).tolist()
+        ]
+
+    def __repr__(self) -> str:
+        return (
+            f"KGData(entities={self.num_entities}, relations={self.num_relations}, "
+            f"train={len(self.train)}, valid={len(self.valid)}, test={len(self.test)})"
+        )
+
+    # -- directory layout ------------------------------------------------------------------
+    @classmethod
+    def load_dir(cls, path: str | Path, require_text: bool = True) -> KGData:
+        """Read a data directory (``train.tsv`` required; ``valid.tsv``/``test.tsv`` optional).
+
+        With ``require_text`` (the default) ``entity2text.tsv`` and ``relation2text.tsv`` must
+        exist and cover every id used in the triples. Without it, missing text files are
+        allowed: ids then come from the triples in order of appearance and serve as their own
+        text (useful for splitting raw triples).
+        """
+        root = Path(path)
+        if not root.is_dir():
+            raise DataError("not a data directory", root)
+        if not (root / "train.tsv").is_file():
+            raise DataError("missing train.tsv", root)
+        entity_file, relation_file = root / "entity2text.tsv", root / "relation2text.tsv"
+        for text_file in (entity_file, relation_file):
+            if require_text and not text_file.is_file():
+                raise DataError(f"missing {text_file.name} (entity and relation text)", root)
+        entities, entity_text = _read_text_file(entity_file) if entity_file.is_file() else ([], [])
+        relations, relation_text = (
+            _read_text_file(relation_file) if relation_file.is_file() else ([], [])
+        )
+        entity_to_id = {e: i for i, e in enumerate(entities)}
+        relation_to_id = {r: i for i, r in enumerate(relations)}
+        # without a text file the ids come from the triples, in order of appearance
+        grow_entities = not entity_file.is_file()
+        grow_relations = not relation_file.is_file()
+        splits: dict[str, torch.Tensor] = {}
+        for name in SPLITS:
+            file = root / f"{name}.tsv"
+            if not file.is_file():
+                splits[name] = _empty_triples()
+                continue
+            rows = []
+            for line_no, parts in _read_tsv(file, 3):
+                h, r, t = parts
+                rows.append(
+                    (
+                        _lookup(h, entity_to_id, entities, grow_entities, file, line_no, "head"),
+                        _lookup(
+                            r, relation_to_id, relations, grow_relations, file, line_no, "relation"
+                        ),
+                        _lookup(t, entity_to_id, entities, grow_entities, file, line_no, "tail"),
+                    )
+                )
+            splits[name] = torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
+        if grow_entities:
+            entity_text = list(entities)
+        if grow_relations:
+            relation_text = [_readable_relation(r) for r in relations]
+        return cls(entities, relations, entity_text, relation_text, **splits)
+
+    def to_dir(self, path: str | Path) -> Path:
+        """Write the five files of the data-directory layout; returns the directory."""
+        root = Path(path)
+        root.mkdir(parents=True, exist_ok=True)
+        _write_lines(
+            root / "entity2text.tsv",
+            (
+                f"{_clean(e)}\t{_clean(t)}"
+                for e, t in zip(self.entities, self.entity_text, strict=True)
+            ),
+        )
+        _write_lines(
+            root / "relation2text.tsv",
+            (
+                f"{_clean(r)}\t{_clean(t)}"
+                for r, t in zip(self.relations, self.relation_text, strict=True)
+            ),
+        )
+        for name in SPLITS:
+            _write_lines(root / f"{name}.tsv", ("\t".join(t) for t in self.labeled_triples(name)))
+        return root
+
+    # -- knowledge graphs ------------------------------------------------------------------
+    @classmethod
+    def from_graph(
+        cls,
+        kg: KnowledgeGraph,
+        graphs: Sequence[str] | None = None,
+        valid_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 0,
+        inductive: bool = False,
+        min_relation_edges: int = 1,
+    ) -> KGData:
+        """Link-prediction data from the facts of a knowledge graph.
+
+        Triples are the distinct ``(s, p, o)`` with ``p`` in the REL namespace and ``s``, ``o``
+        IRIs, from ``graphs`` (named graph IRIs) or, by default, from every graph except the
+        entity-record and predicted-link graphs (so a model never trains on its own
+        predictions). Entity text is ``rdfs:label: dcterms:description`` from the entity
+        records; entities without a record get a label made from their IRI. The split is
+        random over triples (transductive: every valid/test entity also occurs in train) or,
+        with ``inductive=True``, made by :func:`kgforge.embed.split.make_inductive_split`
+        with ``valid_fraction``/``test_fraction`` as fractions of the entities.
+        """
+        labeled, entity_text, relation_text = _read_graph(kg, graphs)
+        if not labeled:
+            raise DataError("the knowledge graph holds no entity-to-entity facts to learn from")
+        entities = sorted({x for h, _, t in labeled for x in (h, t)})
+        relations = sorted({r for _, r, _ in labeled})
+        data = cls(
+            entities,
+            relations,
+            [entity_text.get(e) or _label_from_iri(e) for e in entities],
+            [relation_text.get(r) or _label_from_iri(r) for r in relations],
+        )
+        triples = torch.tensor(
+            [
+                (data.entity_to_id[h], data.relation_to_id[r], data.entity_to_id[t])
+                for h, r, t in labeled
+            ],
+            dtype=torch.long,
+        )
+        if inductive:
+            from kgforge.embed.split import make_inductive_split
+
+            split = make_inductive_split(
+                triples,
+                num_test_entities=test_fraction,
+                num_valid_entities=valid_fraction,
+                min_relation_edges=min_relation_edges,
+                seed=seed,
+            )
+            return data.with_splits(split.train, split.valid, split.test)
+        return data.with_splits(*random_split(triples, valid_fraction, test_fraction, seed))
+
+    def with_splits(self, train: torch.Tensor, valid: torch.Tensor, test: torch.Tensor) -> KGData:
+        """The same entities and relations with other triples."""
+        return KGData(
+            list(self.entities),
+            list(self.relations),
+            list(self.entity_text),
+            list(self.relation_text),
+            train,
+            valid,
+            test,
+        )
+
+    # -- PyKEEN ----------------------------------------------------------------------------
+    def to_triples_factory(self, split: Split = "train") -> CoreTriplesFactory:
+        """A PyKEEN ``TriplesFactory`` of one split, sharing this data's id maps.
+
+        All splits map to the same ids, as PyKEEN's pipeline expects of training, validation
+        and testing factories.
+        """
+        from pykeen.triples import TriplesFactory
+
+        return TriplesFactory(
+            mapped_triples=self.triples(split).clone(),
+            entity_to_id=dict(self.entity_to_id),
+            relation_to_id=dict(self.relation_to_id),
+        )
+
+    @classmethod
+    def from_triples_factory(
+        cls,
+        train_tf: CoreTriplesFactory,
+        valid_tf: CoreTriplesFactory | None = None,
+        test_tf: CoreTriplesFactory | None = None,
+        entity_text: Mapping[str, str] | Sequence[str] | None = None,
+        relation_text: Mapping[str, str] | Sequence[str] | None = None,
+    ) -> KGData:
+        """Data from PyKEEN factories that share id maps (as ``TriplesFactory.split`` makes).
+
+        Text is given per label (a mapping) or per id (a sequence); by default the labels
+        themselves (relation labels with underscores read as spaces).
+        """
+        entity_to_id = getattr(train_tf, "entity_to_id", None)
+        relation_to_id = getattr(train_tf, "relation_to_id", None)
+        if entity_to_id is None:  # a CoreTriplesFactory without labels
+            entity_to_id = {str(i): i for i in range(train_tf.num_entities)}
+            relation_to_id = {str(i): i for i in range(train_tf.num_relations)}
+        entities = _labels_by_id(entity_to_id, train_tf.num_entities)
+        relations = _labels_by_id(relation_to_id, train_tf.num_relations)
+        splits: dict[str, torch.Tensor] = {}
+        for name, tf in (("train", train_tf), ("valid", valid_tf), ("test", test_tf)):
+            if tf is None:
+                continue
+            if tf is not train_tf and getattr(tf, "entity_to_id", entity_to_id) != entity_to_id:
+                raise ValueError(f"the {name} factory has other entity ids than the training one")
+            splits[name] = tf.mapped_triples.clone().long()
+        return cls(
+            entities,
+            relations,
+            _texts(entities, entity_text, lambda e: e),
+            _texts(relations, relation_text, _readable_relation),
+            **splits,
+        )
+
+
+# -- splitting ------------------------------------------------------------------------------
+def random_split(
+    triples: torch.Tensor, valid_fraction: float, test_fraction: float, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A transductive random split of triples into train, valid and test.
+
+    Held-out triples whose head, tail or relation would not occur in train go back to train,
+    so every entity and relation of valid and test has training triples.
+    """
+    if min(valid_fraction, test_fraction) < 0 or valid_fraction + test_fraction >= 1:
+        raise ValueError("valid_fraction and test_fraction must be >= 0 and sum to less than 1")
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(triples), generator=generator)
+    shuffled = triples[order]
+    n_test = int(round(len(triples) * test_fraction))
+    n_valid = int(round(len(triples) * valid_fraction))
+    test, valid, train = (
+        shuffled[:n_test],
+        shuffled[n_test : n_test + n_valid],
+        shuffled[n_test + n_valid :],
+    )
+    kept = []
+    for held in (valid, test):
+        seen_entities = torch.unique(train[:, [0, 2]])
+        seen_relations = torch.unique(train[:, 1])
+        ok = (
+            torch.isin(held[:, 0], seen_entities)
+            & torch.isin(held[:, 2], seen_entities)
+            & torch.isin(held[:, 1], seen_relations)
+        )
+        train = torch.cat([train, held[~ok]])
+        kept.append(held[ok])
+    return train, kept[0], kept[1]
+
+
+# -- graph helpers --------------------------------------------------------------------------
+def _read_graph(
+    kg: KnowledgeGraph, graphs: Sequence[str] | None
+) -> tuple[list[tuple[str, str, str]], dict[str, str], dict[str, str]]:
+    """Distinct REL facts between IRIs, entity text and relation labels of a graph."""
+    from rdflib import URIRef
+    from rdflib.namespace import DCTERMS, RDFS
+
+    from kgforge.graph.namespaces import ENTITIES_GRAPH, PREDICTED_GRAPH, REL
+
+    rel_prefix = str(REL)
+    if graphs is None:
+        excluded = {ENTITIES_GRAPH, PREDICTED_GRAPH}
+        facts = (
+            (s, p, o)
+            for s, p, o, g in kg.quads((None, None, None, None))
+            if getattr(g, "identifier", g) not in excluded
+        )
+    else:
+        facts = (t for g in graphs for t in kg.triples((None, None, None), graph=URIRef(g)))
+    seen: dict[tuple[str, str, str], None] = {}
+    for s, p, o in facts:
+        if isinstance(s, URIRef) and isinstance(o, URIRef) and str(p).startswith(rel_prefix):
+            seen.setdefault((str(s), str(p), str(o)), None)
+    labels: dict[str, list[str]] = {}
+    descriptions: dict[str, list[str]] = {}
+    for s, _, o in kg.triples((None, RDFS.label, None), graph=ENTITIES_GRAPH):
+        labels.setdefault(str(s), []).append(str(o))
+    for s, _, o in kg.triples((None, DCTERMS.description, None), graph=ENTITIES_GRAPH):
+        descriptions.setdefault(str(s), []).append(str(o))
+    entity_text = {}
+    for iri, names in labels.items():
+        text = sorted(names)[0]
+        if iri in descriptions:
+            text += ": " + " ".join(sorted(descriptions[iri]))
+        entity_text[iri] = _clean(text)
+    relation_text = {
+        str(s): _clean(str(o))
+        for s, _, o in kg.triples((None, RDFS.label, None))
+        if str(s).startswith(rel_prefix)
+    }
+    return list(seen), entity_text, relation_text
+
+
+# -- file helpers ---------------------------------------------------------------------------
+def _read_tsv(path: Path, num_fields: int) -> Iterable[tuple[int, list[str]]]:
+    """``(line number, fields)`` of a tab-separated file; blank lines are skipped."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                parts = line.split("\t")
+                if len(parts) != num_fields:
+                    raise DataError(
+                        f"expected {num_fields} tab-separated fields, found {len(parts)}",
+                        path,
+                        line_no,
+                    )
+                parts = [p.strip() for p in parts]
+                if not parts[0]:
+                    raise DataError("empty id", path, line_no)
+                yield line_no, parts
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path) from exc
+
+
+def _read_text_file(path: Path) -> tuple[list[str], list[str]]:
+    """Ids and texts of an ``id<TAB>text`` file; duplicate ids and empty texts are errors."""
+    ids: list[str] = []
+    texts: list[str] = []
+    seen: dict[str, int] = {}
+    for line_no, (key, text) in _read_tsv(path, 2):
+        if key in seen:
+            raise DataError(f"duplicate id {key!r} (first on line {seen[key]})", path, line_no)
+        if not text:
+            raise DataError(f"missing text for {key!r}", path, line_no)
+        seen[key] = line_no
+        ids.append(key)
+        texts.append(text)
+    return ids, texts
+
+
+def _lookup(
+    key: str,
+    index: dict[str, int],
+    ids: list[str],
+    grow: bool,
+    path: Path,
+    line_no: int,
+    role: str,
+) -> int:
+    found = index.get(key)
+    if found is not None:
+        return found
+    if not key:
+        raise DataError(f"empty {role}", path, line_no, role)
+    if not grow:
+        text_file = "relation2text.tsv" if role == "relation" else "entity2text.tsv"
+        raise DataError(f"unknown {role} id {key!r} (not in {text_file})", path, line_no, role)
+    index[key] = len(ids)
+    ids.append(key)
+    return index[key]
+
+
+def _write_lines(path: Path, lines: Iterable[str]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8", newline="\n") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+    tmp.replace(path)
+
+
+def _clean(text: str) -> str:
+    """Tabs and newlines would break the line format: they become single spaces."""
+    return _UNSAFE.sub(" ", text).strip()
+
+
+def _readable_relation(relation: str) -> str:
+    return " ".join(relation.replace("_", " ").split()) or relation
+
+
+def _label_from_iri(iri: str) -> str:
+    """A readable label for an IRI without a record: its last segment, minus a mint hash."""
+    local = re.split(r"[/#]", iri.rstrip("/#"))[-1]
+    local = re.sub(r"_[0-9a-f]{8}$", "", local)
+    return _readable_relation(local) or iri
+
+
+def _labels_by_id(label_to_id: Mapping[str, int], count: int) -> list[str]:
+    labels = [""] * count
+    for label, i in label_to_id.items():
+        labels[i] = label
+    missing = [i for i, label in enumerate(labels) if not label]
+    if missing:
+        raise ValueError(f"the id map has no label for ids {missing[:5]}")
+    return labels
+
+
+def _texts(
+    labels: list[str], given: Mapping[str, str] | Sequence[str] | None, default
+) -> list[str]:
+    if given is None:
+        return [default(label) for label in labels]
+    if isinstance(given, Mapping):
+        missing = [label for label in labels if not given.get(label)]
+        if missing:
+            raise DataError(f"missing text for {len(missing)} ids, e.g. {missing[:3]}")
+        return [given[label] for label in labels]
+    if len(given) != len(labels):
+        raise DataError(f"expected {len(labels)} texts, got {len(given)}")
+    return list(given)
