@@ -1,0 +1,248 @@
+"""Rank-based link-prediction evaluation: filtered MRR, MR and Hits@k, vectorised.
+
+Each evaluation triple ``(h, r, t)`` is ranked twice: its tail against candidate tails for
+``(h, r, ?)`` and its head against candidate heads for ``(?, r, t)``. Scores for all candidates
+come from the model in batches; the filter (other known true answers) is applied with index
+masks built once from the known triples, never with per-triple Python loops. A tie counts half:
+the rank is the mean of the optimistic rank (ties ranked below the true answer) and the
+pessimistic rank (ties above), PyKEEN's "realistic" rank, so a constant scorer gets the middle
+rank, not rank 1.
+
+Candidate sets (``protocol``):
+
+- ``"transductive"``: all entities of the data;
+- ``"dynamic"``: all entities of train + valid + test (BLP's inductive setting: new entities
+  are ranked against everything known so far);
+- ``"transfer"``: only the entities of the evaluated split (a graph of new entities on its own).
+
+Filtering always removes every known triple (train + valid + test) other than the one ranked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from kgforge.embed.data import KGData, Split
+
+Protocol_ = Literal["dynamic", "transductive", "transfer"]
+PROTOCOLS: tuple[str, ...] = ("dynamic", "transductive", "transfer")
+HITS_AT: tuple[int, ...] = (1, 3, 10)
+
+
+class Scorer(Protocol):
+    """What the evaluator needs of a model: scores of all (or some) candidate entities."""
+
+    def score_t(self, hr: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``[B, C]`` of tails for ``(h, r)`` rows (all entities if no candidates)."""
+        ...
+
+    def score_h(self, rt: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``[B, C]`` of heads for ``(r, t)`` rows (all entities if no candidates)."""
+        ...
+
+
+class KnownTargets:
+    """For each query key (``(h, r)`` or ``(r, t)``), the known answers, as a CSR index.
+
+    Built once from the known triples; ``lookup`` turns a batch of keys into (row, entity)
+    pairs with tensor ops only.
+    """
+
+    def __init__(self, keys: torch.Tensor, targets: torch.Tensor, num_entities: int) -> None:
+        pairs = torch.unique(keys * num_entities + targets)  # sorted, duplicates dropped
+        keys, self.targets = pairs // num_entities, pairs % num_entities
+        self.keys, counts = torch.unique_consecutive(keys, return_counts=True)
+        self.ptr = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+
+    def to(self, device: torch.device) -> KnownTargets:
+        self.keys, self.targets, self.ptr = (
+            self.keys.to(device),
+            self.targets.to(device),
+            self.ptr.to(device),
+        )
+        return self
+
+    def lookup(self, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row numbers and known answers for each key of ``query`` ``[B]``."""
+        pos = torch.searchsorted(self.keys, query).clamp_(max=max(len(self.keys) - 1, 0))
+        if len(self.keys) == 0:
+            empty = query.new_empty(0)
+            return empty, empty
+        found = self.keys[pos] == query
+        start = self.ptr[pos]
+        length = torch.where(found, self.ptr[pos + 1] - start, torch.zeros_like(start))
+        rows = torch.repeat_interleave(torch.arange(len(query), device=query.device), length)
+        first = torch.cumsum(length, 0) - length
+        within = torch.arange(len(rows), device=query.device) - first.repeat_interleave(length)
+        return rows, self.targets[start.repeat_interleave(length) + within]
+
+
+def rank_true(
+    scores: torch.Tensor,
+    true_columns: torch.Tensor,
+    filter_rows: torch.Tensor | None = None,
+    filter_columns: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Realistic ranks ``[B]`` of the true columns among the scores ``[B, C]``.
+
+    Filtered entries (pairs ``filter_rows[i], filter_columns[i]``, unique; the true entry among
+    them is ignored) count neither above nor below the true score: their comparisons are
+    counted from the few gathered scores and subtracted, so the score matrix is not copied.
+    """
+    rows = torch.arange(len(scores), device=scores.device)
+    true = scores[rows, true_columns].unsqueeze(1)
+    greater = (scores > true).sum(1)
+    at_least = (scores >= true).sum(1)  # includes the true entry itself
+    if filter_rows is not None and len(filter_rows):
+        other = filter_columns != true_columns[filter_rows]
+        filter_rows, filter_columns = filter_rows[other], filter_columns[other]
+        values, reference = scores[filter_rows, filter_columns], true[filter_rows, 0]
+        size = len(scores)
+        greater = greater - torch.bincount(filter_rows[values > reference], minlength=size)
+        at_least = at_least - torch.bincount(filter_rows[values >= reference], minlength=size)
+    return (greater + 1 + at_least).double() / 2
+
+
+def metrics(ranks: torch.Tensor) -> dict[str, float]:
+    """MRR, MR and Hits@k of (realistic) ranks."""
+    ranks = ranks.double()
+    out = {"mrr": ranks.reciprocal().mean().item(), "mr": ranks.mean().item()}
+    for k in HITS_AT:
+        out[f"hits@{k}"] = (ranks <= k).double().mean().item()
+    return out
+
+
+def candidates_for(data: KGData, split: Split, protocol: str) -> torch.Tensor | None:
+    """Candidate entity indices of a protocol, or None for all entities."""
+    if protocol == "transductive":
+        return None
+    if protocol == "dynamic":
+        candidates = torch.unique(data.all_triples()[:, [0, 2]])
+    elif protocol == "transfer":
+        candidates = data.split_entities(split)
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    return None if len(candidates) == data.num_entities else candidates
+
+
+def evaluate(
+    model: Scorer | str | Path,
+    data: KGData | str | Path,
+    split: Split = "test",
+    protocol: Protocol_ = "dynamic",
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    filtered: bool = True,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Filtered rank metrics of ``model`` on one split of ``data``.
+
+    ``model`` is anything with ``score_t``/``score_h`` (see :class:`Scorer`) or the output
+    directory of ``kgforge train``; ``data`` a :class:`KGData` or a data directory. Returns
+    ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``, ``hits@1/3/10``
+    each (head = ranking heads for ``(?, r, t)``), plus the settings and counts used.
+    """
+    if isinstance(data, (str, Path)):
+        data = KGData.load_dir(data)
+    if isinstance(model, (str, Path)):
+        from kgforge.embed.model import LinkPredictor
+
+        model = LinkPredictor.load(model)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    triples = data.triples(split)
+    if len(triples) == 0:
+        raise ValueError(f"the {split} split has no triples to evaluate")
+    device = torch.device(device) if device is not None else _model_device(model)
+    candidates = candidates_for(data, split, protocol)
+    n = data.num_entities
+    column = torch.arange(n) if candidates is None else torch.full((n,), -1, dtype=torch.long)
+    if candidates is not None:
+        column[candidates] = torch.arange(len(candidates))
+        missing = column[triples[:, [0, 2]]] < 0
+        if missing.any():
+            raise ValueError(f"some {split} entities are not among the {protocol} candidates")
+        candidates = candidates.to(device)
+    column = column.to(device)
+    known = data.all_triples()
+    r = data.num_relations
+    index = {
+        "tail": KnownTargets(known[:, 0] * r + known[:, 1], known[:, 2], n).to(device),
+        "head": KnownTargets(known[:, 2] * r + known[:, 1], known[:, 0], n).to(device),
+    }
+    triples = triples.to(device)
+    ranks: dict[str, list[torch.Tensor]] = {"head": [], "tail": []}
+    total = 2 * math.ceil(len(triples) / batch_size)
+    with (
+        _inference(model),
+        tqdm(total=total, desc=f"evaluate {split}", unit="batch", disable=not show_progress) as bar,
+    ):
+        for side in ("tail", "head"):
+            for batch in _batches(triples, batch_size):
+                if side == "tail":
+                    query, answer = batch[:, [0, 1]], batch[:, 2]
+                    scores = model.score_t(query, candidates)
+                    keys = batch[:, 0] * r + batch[:, 1]
+                else:
+                    query, answer = batch[:, [1, 2]], batch[:, 0]
+                    scores = model.score_h(query, candidates)
+                    keys = batch[:, 2] * r + batch[:, 1]
+                scores = scores.to(device=device, dtype=torch.float32)
+                rows = cols = None
+                if filtered:
+                    rows, entities = index[side].lookup(keys)
+                    cols = column[entities]
+                    if candidates is not None:
+                        keep = cols >= 0
+                        rows, cols = rows[keep], cols[keep]
+                ranks[side].append(rank_true(scores, column[answer], rows, cols).cpu())
+                bar.update()
+    head, tail = torch.cat(ranks["head"]), torch.cat(ranks["tail"])
+    return {
+        "both": metrics(torch.cat([head, tail])),
+        "head": metrics(head),
+        "tail": metrics(tail),
+        "split": split,
+        "protocol": protocol,
+        "filtered": filtered,
+        "num_triples": len(triples),
+        "num_candidates": n if candidates is None else len(candidates),
+    }
+
+
+def _batches(triples: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
+    for start in range(0, len(triples), batch_size):
+        yield triples[start : start + batch_size]
+
+
+def _model_device(model: Any) -> torch.device:
+    if isinstance(model, torch.nn.Module):
+        for tensor in model.parameters():
+            return tensor.device
+    device = getattr(model, "device", None)
+    return torch.device(device) if device is not None else torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _inference(model: Any) -> Iterator[None]:
+    """Eval mode, no autograd, and the model's own precomputation, for the whole run."""
+    module = model if isinstance(model, torch.nn.Module) else None
+    was_training = module.training if module is not None else False
+    if module is not None:
+        module.eval()
+    try:
+        with torch.inference_mode():
+            precompute = getattr(model, "precompute", None)
+            if callable(precompute):
+                precompute()
+            yield
+    finally:
+        if module is not None:
+            module.train(was_training)
