@@ -24,3 +24,42 @@ class RelationMention:
     tail: int
     label: str
     confidence: float
+
+
+IS_A = "is_a"
+"""Predicate of type statements ("Marie Curie, a physicist": Marie Curie is_a physicist)."""
+
+CLASS_LABEL = "Class"
+"""Label of a mention that names a class (the object of an ``is_a`` statement), not an entity."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A relation found in a document: mentions carry document character offsets.
+
+    ``sentence`` is the (start, end) character span of the sentence it was found in; an ``is_a``
+    statement whose object has label ``CLASS_LABEL`` types its subject.
+    """
+
+    subject: Mention
+    predicate: str
+    object: Mention
+    confidence: float
+    sentence: tuple[int, int]
+    extractor: str
+
+
+@dataclass
+class DocExtraction:
+    """Everything extracted from one document.
+
+    ``mentions`` are the entity mentions in text order (``label`` = the pipeline's type);
+    ``canonical[i]`` is the index of the mention that mention ``i`` aliases within the document
+    (``i`` itself for a first, full mention), e.g. "Curie" after "Marie Curie".
+    """
+
+    text: str
+    sentences: list[tuple[int, int]]
+    mentions: list[Mention]
+    canonical: list[int]
+    statements: list[Statement]

