@@ -11,6 +11,17 @@ Contract every sampler keeps (tests check it):
 - With ``filtered=True`` no negative is a known true triple (those given to ``fit``, plus
   ``known_triples``); samplers fall back to uniform draws where they run out of candidates.
 - Under the same ``seed`` the same batch gives the same negatives.
+
+How a trainer drives a sampler::
+
+    sampler = negative_sampler_resolver.make("lmcluster", num_entities=n, num_negatives=k)
+    sampler.fit(train_triples, entity_text)         # once
+    for step in range(total_steps):
+        sampler.step(step / total_steps)            # progress in [0, 1]: curricula use it
+        negatives = sampler.sample(batch)           # [B, K, 3]
+
+The registry ``negative_sampler_resolver`` knows ``uniform``, ``bernoulli``, ``inbatch``,
+``lmcluster`` and ``lmnearest`` (the last two live in :mod:`kgforge.embed.lm_sampling`).
 """
 
 from __future__ import annotations
@@ -22,7 +33,10 @@ from typing import Literal
 import torch
 from class_resolver import ClassResolver
 
-Side = Literal["both", "head", "tail"]
+Side = Literal["both", "head", "tail", "bernoulli"]
+"""Which side to corrupt: either at random, always one, or per relation (Bernoulli, Wang et al.
+2014: corrupt the head with probability ``tph / (tph + hpt)``, so 1-to-N relations get fewer
+false negatives)."""
 
 
 class NegativeSampler(ABC):
@@ -39,38 +53,58 @@ class NegativeSampler(ABC):
     ) -> None:
         if num_entities < 2:
             raise ValueError("num_entities must be at least 2")
+        if corrupt not in ("both", "head", "tail", "bernoulli"):
+            raise ValueError(f"corrupt must be both, head, tail or bernoulli, not {corrupt!r}")
         self.num_entities = num_entities
         self.num_negatives = num_negatives
         self.corrupt = corrupt
         self.filtered = filtered
         self._extra_known = known_triples
-        self._known_keys: torch.Tensor | None = None
+        self._known_keys: torch.Tensor | None = None  # sorted, unique, on CPU
+        self._known_on: dict[torch.device, torch.Tensor] = {}
+        self._head_prob: torch.Tensor | None = None  # per relation, for corrupt="bernoulli"
+        self.progress = 0.0
+        # without a seed, follow torch's global RNG (so torch.manual_seed makes runs repeatable)
+        if seed is None:
+            seed = int(torch.randint(2**62, ()).item())
         self.generator = torch.Generator()
-        if seed is not None:
-            self.generator.manual_seed(seed)
+        self.generator.manual_seed(seed)
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(
         self, train_triples: torch.Tensor, entity_text: Sequence[str] | None = None
     ) -> NegativeSampler:
         """Learn what the sampler needs from the training triples (and entity text)."""
+        train_triples = train_triples.cpu().long()
         known = train_triples
         if self._extra_known is not None:
-            known = torch.cat([known, self._extra_known.to(known.device)])
-        self._known_keys = torch.unique(self._keys(known.cpu()))
+            known = torch.cat([known, self._extra_known.cpu().long()])
+        self._known_keys = torch.unique(self._keys(known))  # unique() also sorts
+        self._known_on = {}
+        if self.corrupt == "bernoulli":
+            self._head_prob = bernoulli_head_probabilities(train_triples)
         return self
+
+    def step(self, progress: float) -> None:
+        """Tell the sampler how far training is (``progress`` in [0, 1]).
+
+        Trainers call this before sampling (each batch or each epoch); samplers with a
+        curriculum (e.g. ``LMNearestNegativeSampler(ratio_start=...)``) adjust their mix.
+        The base sampler only records it.
+        """
+        self.progress = progress
 
     # -- sampling --------------------------------------------------------------------------
     def sample(self, batch: torch.Tensor) -> torch.Tensor:
         """Negatives ``[B, K, 3]`` for positives ``batch`` ``[B, 3]``."""
-        b, k = batch.shape[0], self.num_negatives
+        k = self.num_negatives
         corrupt_head = self._choose_sides(batch).to(batch.device)  # [B, K] bool
-        replacement = self.replacements(batch, corrupt_head)  # [B, K]
+        replacement = self._distinct(batch, corrupt_head, self.replacements(batch, corrupt_head))
         negatives = batch.unsqueeze(1).repeat(1, k, 1)
         negatives[..., 0] = torch.where(corrupt_head, replacement, negatives[..., 0])
         negatives[..., 2] = torch.where(corrupt_head, negatives[..., 2], replacement)
         if self.filtered:
-            negatives = self._refill_known(negatives, corrupt_head)
+            negatives = self._refill_known(batch, negatives, corrupt_head)
         return negatives
 
     @abstractmethod
@@ -83,14 +117,36 @@ class NegativeSampler(ABC):
             return torch.ones(shape, dtype=torch.bool)
         if self.corrupt == "tail":
             return torch.zeros(shape, dtype=torch.bool)
-        return torch.rand(shape, generator=self.generator) < 0.5
+        draw = torch.rand(shape, generator=self.generator)
+        if self.corrupt == "bernoulli":
+            if self._head_prob is None:
+                raise RuntimeError("call fit() before sampling with corrupt='bernoulli'")
+            relations = batch[:, 1].cpu()
+            known = relations < len(self._head_prob)
+            prob = self._head_prob[relations.clamp(max=len(self._head_prob) - 1)]
+            return draw < torch.where(known, prob, 0.5).unsqueeze(1)
+        return draw < 0.5
 
     def uniform(self, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
         return torch.randint(self.num_entities, shape, generator=self.generator).to(device)
 
+    def _distinct(
+        self, batch: torch.Tensor, corrupt_head: torch.Tensor, replacement: torch.Tensor
+    ) -> torch.Tensor:
+        """Shift replacements that equal the entity they replace, so no negative is its positive."""
+        original = torch.where(corrupt_head, batch[:, 0:1], batch[:, 2:3])
+        same = replacement == original
+        if not same.any():
+            return replacement
+        shift = 1 + torch.randint(
+            self.num_entities - 1, tuple(same.shape), generator=self.generator
+        )
+        moved = (original + shift.to(original.device)) % self.num_entities
+        return torch.where(same, moved, replacement)
+
     # -- filtering -------------------------------------------------------------------------
     def _keys(self, triples: torch.Tensor) -> torch.Tensor:
-        """One int64 per triple, for membership tests with ``torch.isin``.
+        """One int64 per triple, for membership tests by binary search.
 
         Fits in int64 for up to 2**23 entities and 2**16 relations.
         """
@@ -101,22 +157,61 @@ class NegativeSampler(ABC):
         """Bool mask: which of ``triples`` (any leading shape, last dim 3) are known true."""
         if self._known_keys is None:
             raise RuntimeError("call fit() before sampling with filtered=True")
-        keys = self._keys(triples.cpu())
-        return torch.isin(keys, self._known_keys).to(triples.device)
+        known = self._known_on.get(triples.device)
+        if known is None:
+            known = self._known_on[triples.device] = self._known_keys.to(triples.device)
+        keys = self._keys(triples)
+        if known.numel() == 0:
+            return torch.zeros_like(keys, dtype=torch.bool)
+        pos = torch.searchsorted(known, keys).clamp(max=known.numel() - 1)
+        return known[pos] == keys
 
     def _refill_known(
-        self, negatives: torch.Tensor, corrupt_head: torch.Tensor, max_rounds: int = 10
+        self,
+        batch: torch.Tensor,
+        negatives: torch.Tensor,
+        corrupt_head: torch.Tensor,
+        own_rounds: int = 3,
+        max_rounds: int = 50,
     ) -> torch.Tensor:
-        """Replace negatives that are known positives with uniform draws, a few rounds."""
-        for _ in range(max_rounds):
+        """Redraw negatives that are known positives: first from the sampler's own distribution
+        (``own_rounds``), then uniformly, until none is left (or ``max_rounds`` have passed)."""
+        for round_ in range(max_rounds):
             bad = self.is_known(negatives)
             if not bad.any():
                 break
-            fresh = self.uniform(tuple(bad.shape), negatives.device)
+            if round_ < own_rounds:
+                fresh = self.replacements(batch, corrupt_head)
+            else:
+                fresh = self.uniform(tuple(bad.shape), negatives.device)
+            fresh = self._distinct(batch, corrupt_head, fresh)
             heads = torch.where(bad & corrupt_head, fresh, negatives[..., 0])
             tails = torch.where(bad & ~corrupt_head, fresh, negatives[..., 2])
             negatives = torch.stack([heads, negatives[..., 1], tails], dim=-1)
         return negatives
+
+
+def bernoulli_head_probabilities(triples: torch.Tensor) -> torch.Tensor:
+    """Per relation, the probability of corrupting the head: ``tph / (tph + hpt)``.
+
+    ``tph`` is the mean number of tails per (head, relation) pair, ``hpt`` the mean number of heads
+    per (relation, tail) pair. Relations without training triples get 0.5.
+    """
+    triples = triples.long()
+    num_relations = int(triples[:, 1].max()) + 1 if len(triples) else 1
+
+    def mean_fanout(pairs: torch.Tensor) -> torch.Tensor:
+        # pairs [N, 2] = (relation, other): triples per distinct pair, averaged per relation
+        unique_pairs = torch.unique(pairs, dim=0)
+        triples_per_rel = torch.bincount(pairs[:, 0], minlength=num_relations).double()
+        pairs_per_rel = torch.bincount(unique_pairs[:, 0], minlength=num_relations).double()
+        return triples_per_rel / pairs_per_rel.clamp(min=1)
+
+    tph = mean_fanout(triples[:, [1, 0]])
+    hpt = mean_fanout(triples[:, [1, 2]])
+    total = tph + hpt
+    prob = torch.where(total > 0, tph / total.clamp(min=1e-12), torch.full_like(total, 0.5))
+    return prob.float()
 
 
 class UniformNegativeSampler(NegativeSampler):
@@ -124,6 +219,16 @@ class UniformNegativeSampler(NegativeSampler):
 
     def replacements(self, batch: torch.Tensor, corrupt_head: torch.Tensor) -> torch.Tensor:
         return self.uniform(tuple(corrupt_head.shape), batch.device)
+
+
+class BernoulliNegativeSampler(UniformNegativeSampler):
+    """Uniform replacements, with the side chosen per relation (``corrupt="bernoulli"``).
+
+    Every other sampler can do the same: pass ``corrupt="bernoulli"``.
+    """
+
+    def __init__(self, num_entities: int, corrupt: Side = "bernoulli", **kwargs) -> None:
+        super().__init__(num_entities, corrupt=corrupt, **kwargs)
 
 
 class InBatchNegativeSampler(NegativeSampler):
@@ -145,8 +250,11 @@ class InBatchNegativeSampler(NegativeSampler):
 
 
 negative_sampler_resolver: ClassResolver[NegativeSampler] = ClassResolver(
-    [UniformNegativeSampler, InBatchNegativeSampler],
+    [UniformNegativeSampler, BernoulliNegativeSampler, InBatchNegativeSampler],
     base=NegativeSampler,
     default=UniformNegativeSampler,
     suffix="NegativeSampler",
 )
+
+# The LM samplers register themselves on import; imported last, as they subclass the above.
+from kgforge.embed import lm_sampling as _lm_sampling  # noqa: E402, F401
