@@ -1,0 +1,551 @@
+"""The three storage backends behind ``KnowledgeGraph``: embedded Oxigraph, rdflib memory, remote.
+
+Each backend applies a list of write operations atomically (``apply``), so that a transaction is
+buffered in ``KnowledgeGraph`` and handed over in one piece at commit:
+
+- Oxigraph: adds only -> ``Store.extend`` (one RocksDB transaction); anything else -> one SPARQL
+  UPDATE request, which pyoxigraph also runs as one transaction.
+- memory: the operations are applied one by one with an undo log (a snapshot when a SPARQL
+  update is involved, whose effects cannot be listed beforehand) and undone on failure.
+- remote SPARQL: one UPDATE request, which the server runs as a unit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import Dataset, Graph, Variable
+from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+from rdflib.query import Result
+from rdflib.term import Identifier, Node
+
+from kgforge.errors import EndpointError, KGForgeError, QueryError, StoreLockedError
+from kgforge.graph.formats import syntax_error
+from kgforge.graph.namespaces import PREFIXES, sparql_prefixes
+from kgforge.graph.terms import (
+    Quad,
+    from_ox,
+    from_ox_quad,
+    sparql_term,
+    to_ox,
+    to_ox_graph,
+    to_ox_quad,
+)
+
+PREFIX_IRIS = {prefix: str(ns) for prefix, ns in PREFIXES.items()}
+PREFIX_LINES = sparql_prefixes().count("\n")
+
+
+# ---- write operations ------------------------------------------------------------------------
+
+
+@dataclass
+class Add:
+    quads: list[Quad]
+
+
+@dataclass
+class Remove:
+    """Remove the quads matching a pattern (``None`` = any term); ``graph`` None = every graph."""
+
+    pattern: tuple[Node | None, Node | None, Node | None]
+    graph: Node | None = None
+
+
+@dataclass
+class DropGraph:
+    graph: Node
+
+
+@dataclass
+class Update:
+    sparql: str
+    bindings: dict[str, Identifier] = field(default_factory=dict)
+
+
+Op = Add | Remove | DropGraph | Update
+
+_POSITION = re.compile(r"(?:error at |line )(\d+)[:, column]+(\d+)")
+# what cannot hold the WHERE keyword: strings, IRIs, comments
+_SKIP = re.compile(
+    r"'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*"
+    r"|<[^<>\"{}|^`\\\s]*>",
+    re.DOTALL,
+)
+_WHERE_WORD = re.compile(r"WHERE\s*\{", re.IGNORECASE)
+
+
+def _group_starts(sparql: str, every: bool) -> list[int]:
+    """Offsets just after the ``{`` that opens the WHERE group (of every operation of an update
+    if ``every``), skipping strings, IRIs and comments; a query without the WHERE keyword
+    (``SELECT * { ... }``, ``ASK { ... }``) opens its group with its first brace."""
+    found: list[int] = []
+    first_brace: int | None = None
+    i = 0
+    while i < len(sparql):
+        skip = _SKIP.match(sparql, i)
+        if skip:
+            i = skip.end()
+            continue
+        where = _WHERE_WORD.match(sparql, i)
+        if where and (i == 0 or not (sparql[i - 1].isalnum() or sparql[i - 1] in "_:?$")):
+            found.append(where.end())
+            if not every:
+                return found
+            i = where.end()
+            continue
+        if sparql[i] == "{" and first_brace is None:
+            first_brace = i + 1
+        i += 1
+    if not found and first_brace is not None and not every:
+        head = sparql[:first_brace].upper()
+        if "CONSTRUCT" not in head and "DESCRIBE" not in head:
+            found.append(first_brace)
+    return found
+
+
+def with_values(sparql: str, bindings: dict[str, Identifier], *, update: bool) -> str:
+    """Bind variables with an inline ``VALUES`` block of escaped RDF terms placed first in the
+    WHERE group (in every WHERE of an update), so that they hold before the pattern is evaluated
+    as with rdflib's ``initBindings``. Used where the engine takes no bound values itself:
+    remote endpoints, Oxigraph updates, Oxigraph queries binding a variable they do not select.
+    """
+    if not bindings:
+        return sparql
+    names = " ".join(f"?{name}" for name in bindings)
+    values = " ".join(sparql_term(term) for term in bindings.values())
+    block = f" VALUES ({names}) {{ ({values}) }}\n"
+    starts = _group_starts(sparql, every=update)
+    if not starts:
+        raise QueryError("bindings need a WHERE clause to bind variables in")
+    pieces, last = [], 0
+    for at in starts:
+        pieces += [sparql[last:at], block]
+        last = at
+    return "".join(pieces) + sparql[last:]
+
+
+def _data_block(quads: Iterable[Quad]) -> str:
+    by_graph: dict[Node | None, list[str]] = {}
+    for s, p, o, g in quads:
+        by_graph.setdefault(g, []).append(f"{sparql_term(s)} {sparql_term(p)} {sparql_term(o)} .")
+    parts = []
+    for g, lines in by_graph.items():
+        body = "\n".join(lines)
+        parts.append(body if g is None else f"GRAPH {sparql_term(g)} {{\n{body}\n}}")
+    return "\n".join(parts)
+
+
+def _pattern(pattern: tuple[Node | None, Node | None, Node | None]) -> str:
+    names = ("?s", "?p", "?o")
+    return " ".join(n if t is None else sparql_term(t) for n, t in zip(names, pattern, strict=True))
+
+
+def op_to_sparql(op: Op) -> str:
+    """One operation as SPARQL 1.1 Update text (prefixes are declared by the caller)."""
+    if isinstance(op, Add):
+        return f"INSERT DATA {{\n{_data_block(op.quads)}\n}}" if op.quads else ""
+    if isinstance(op, Remove):
+        pattern = _pattern(op.pattern)
+        if op.graph is not None:
+            return f"DELETE WHERE {{ GRAPH {sparql_term(op.graph)} {{ {pattern} }} }}"
+        return f"DELETE WHERE {{ {pattern} }} ;\nDELETE WHERE {{ GRAPH ?g {{ {pattern} }} }}"
+    if isinstance(op, DropGraph):
+        return f"DROP SILENT GRAPH {sparql_term(op.graph)}"
+    return with_values(op.sparql, op.bindings, update=True)
+
+
+def ops_to_sparql(ops: Sequence[Op]) -> str:
+    return " ;\n".join(text for text in map(op_to_sparql, ops) if text)
+
+
+def query_error(message: str, line_offset: int = 0) -> QueryError:
+    """A parser message as a ``QueryError`` with the line/column of the user's own text."""
+    first = message.strip().splitlines()[0] if message.strip() else "invalid SPARQL"
+    match = _POSITION.search(first)
+    if match:
+        line, column = int(match.group(1)) - line_offset, int(match.group(2))
+        rest = first[match.end() :].lstrip(":) ")
+        return QueryError(f"SPARQL syntax error at line {line}, column {column}: {rest}")
+    return QueryError(f"SPARQL error: {first}")
+
+
+def result_from_ox(result: Any) -> Result:
+    """An rdflib ``Result`` from a pyoxigraph query result (fully read, so the store can change)."""
+    if isinstance(result, ox.QueryBoolean):
+        out = Result("ASK")
+        out.askAnswer = bool(result)
+    elif isinstance(result, ox.QuerySolutions):
+        out = Result("SELECT")
+        variables = [Variable(v.value) for v in result.variables]
+        out.vars = variables
+        out.bindings = [
+            {var: from_ox(val) for var, val in zip(variables, row, strict=True) if val is not None}
+            for row in result
+        ]
+    else:
+        out = Result("CONSTRUCT")
+        graph = Graph()
+        for triple in result:
+            graph.add((from_ox(triple.subject), from_ox(triple.predicate), from_ox(triple.object)))
+        out.graph = graph
+    return out
+
+
+def parse_file(path: Path, fmt: ox.RdfFormat, graph: Node | None) -> list[ox.Quad]:
+    """All statements of an RDF file (triples go to ``graph``); fails before any write."""
+    target = to_ox_graph(graph)
+    try:
+        quads = list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
+    except SyntaxError as exc:
+        raise syntax_error(exc, path) from None
+    except OSError as exc:
+        raise KGForgeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if isinstance(target, ox.DefaultGraph):
+        return quads
+    return [
+        ox.Quad(q.subject, q.predicate, q.object, target)
+        if isinstance(q.graph_name, ox.DefaultGraph)
+        else q
+        for q in quads
+    ]
+
+
+# ---- Oxigraph ----------------------------------------------------------------------------------
+
+
+class OxigraphBackend:
+    """On-disk Oxigraph (RocksDB) through pyoxigraph; ``dataset`` is the same store via oxrdflib."""
+
+    name = "oxigraph"
+
+    def __init__(self, path: Path, *, read_only: bool, create: bool) -> None:
+        from oxrdflib import OxigraphStore
+
+        exists = path.is_dir() and any(path.iterdir())
+        if path.exists() and not path.is_dir():
+            raise KGForgeError(f"{path} is a file, not a store directory")
+        if not exists and (read_only or not create):
+            raise KGForgeError(f"no store at {path}")
+        try:
+            self.store = ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
+        except OSError as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                raise StoreLockedError(
+                    f"{path} is already opened for writing by another process "
+                    "(close it there, or open this one read-only)"
+                ) from None
+            raise KGForgeError(f"cannot open the store at {path}: {text}") from None
+        self.dataset = Dataset(store=OxigraphStore(store=self.store), default_union=True)
+
+    def query(self, sparql: str, bindings: dict[str, Identifier], union: bool = True) -> Result:
+        try:
+            try:
+                result = self.store.query(
+                    sparql,
+                    use_default_graph_as_union=union,
+                    prefixes=PREFIX_IRIS,
+                    substitutions={ox.Variable(k): to_ox(v) for k, v in bindings.items()},
+                )
+            except RuntimeError as exc:  # Oxigraph substitutes only variables the query selects
+                if "projection" not in str(exc):
+                    raise
+                result = self.store.query(
+                    with_values(sparql, bindings, update=False),
+                    use_default_graph_as_union=union,
+                    prefixes=PREFIX_IRIS,
+                )
+            return result_from_ox(result)
+        except SyntaxError as exc:
+            raise query_error(str(exc)) from None
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise QueryError(f"SPARQL error: {exc}") from None
+
+    def apply(self, ops: Sequence[Op]) -> None:
+        if all(isinstance(op, Add) for op in ops):
+            quads = [to_ox_quad(q) for op in ops for q in op.quads]  # type: ignore[union-attr]
+            self.store.extend(quads)
+            return
+        try:
+            self.store.update(ops_to_sparql(ops), prefixes=PREFIX_IRIS)
+        except SyntaxError as exc:
+            raise query_error(str(exc)) from None
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise QueryError(f"SPARQL update failed: {exc}") from None
+
+    def extend_ox(self, quads: Iterable[ox.Quad], *, bulk: bool) -> None:
+        if bulk:
+            self.store.bulk_extend(quads)
+        else:
+            self.store.extend(list(quads))
+
+    def quads(self, s: Any, p: Any, o: Any, graph: Any, any_graph: bool) -> Iterator[Quad]:
+        pattern = [None if t is None else to_ox(t) for t in (s, p, o)]
+        g = None if any_graph else to_ox_graph(graph)
+        try:
+            for quad in self.store.quads_for_pattern(*pattern, g):
+                yield from_ox_quad(quad)
+        except TypeError:  # a literal in subject/predicate position matches nothing
+            return
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def graphs(self) -> list[Node]:
+        return [
+            from_ox(g)
+            for g in self.store.named_graphs()
+            if next(iter(self.store.quads_for_pattern(None, None, None, g)), None) is not None
+        ]
+
+    def export(self, path: Path, fmt: ox.RdfFormat, graph: Node | None) -> None:
+        if fmt.supports_datasets and graph is None:
+            self.store.dump(str(path), format=fmt, prefixes=PREFIX_IRIS)
+        elif graph is not None:
+            self.store.dump(
+                str(path), format=fmt, from_graph=to_ox_graph(graph), prefixes=PREFIX_IRIS
+            )
+        else:
+            union = self.store.query(
+                "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True
+            )
+            ox.serialize(union, str(path), format=fmt, prefixes=PREFIX_IRIS)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.store.flush()
+        del self.store
+        self.dataset = None  # type: ignore[assignment]
+
+
+# ---- rdflib memory -------------------------------------------------------------------------------
+
+
+def _graph_id(graph: Node | None) -> Node:
+    return DATASET_DEFAULT_GRAPH_ID if graph is None else graph
+
+
+def _graph_name(context: Any) -> Node | None:
+    ident = getattr(context, "identifier", context)
+    return None if ident == DATASET_DEFAULT_GRAPH_ID else ident
+
+
+class MemoryBackend:
+    """rdflib's in-memory store; queries run on rdflib's own SPARQL engine."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.dataset = Dataset(store="Memory", default_union=True)
+
+    def query(self, sparql: str, bindings: dict[str, Identifier], union: bool = True) -> Result:
+        from rdflib.plugins.sparql import prepareQuery
+
+        try:
+            prepared = prepareQuery(sparql, initNs=PREFIXES)
+        except Exception as exc:  # pyparsing / rdflib raise assorted types for bad queries
+            raise _rdflib_query_error(exc) from None
+        if union:
+            return self.dataset.query(prepared, initBindings=bindings)
+        return self.dataset.default_context.query(prepared, initBindings=bindings)
+
+    def apply(self, ops: Sequence[Op]) -> None:
+        snapshot = (
+            list(self.quads(None, None, None, None, True))
+            if any(isinstance(op, Update) for op in ops)
+            else None
+        )
+        undo: list[tuple[str, Quad]] = []
+        try:
+            for op in ops:
+                self._apply_one(op, undo)
+        except BaseException:
+            if snapshot is not None:
+                self.dataset.remove((None, None, None, None))
+                self.dataset.addN((s, p, o, _graph_id(g)) for s, p, o, g in snapshot)
+            else:
+                for action, (s, p, o, g) in reversed(undo):
+                    if action == "added":
+                        self.dataset.remove((s, p, o, _graph_id(g)))
+                    else:
+                        self.dataset.add((s, p, o, _graph_id(g)))
+            raise
+
+    def _apply_one(self, op: Op, undo: list[tuple[str, Quad]]) -> None:
+        ds = self.dataset
+        if isinstance(op, Add):
+            for quad in op.quads:
+                s, p, o, g = quad
+                if (s, p, o, _graph_id(g)) not in ds:
+                    ds.add((s, p, o, _graph_id(g)))
+                    undo.append(("added", quad))
+        elif isinstance(op, Remove | DropGraph):
+            if isinstance(op, Remove):
+                matches = list(self.quads(*op.pattern, op.graph, op.graph is None))
+            else:
+                matches = list(self.quads(None, None, None, op.graph, False))
+            for quad in matches:
+                s, p, o, g = quad
+                ds.remove((s, p, o, _graph_id(g)))
+                undo.append(("removed", quad))
+        else:
+            from rdflib.plugins.sparql import prepareUpdate
+
+            try:
+                prepared = prepareUpdate(op.sparql, initNs=PREFIXES)
+            except Exception as exc:
+                raise _rdflib_query_error(exc) from None
+            ds.update(prepared, initBindings=op.bindings)
+
+    def quads(self, s: Any, p: Any, o: Any, graph: Any, any_graph: bool) -> Iterator[Quad]:
+        g = None if any_graph else _graph_id(graph)
+        for qs, qp, qo, qg in self.dataset.quads((s, p, o, g)):
+            yield qs, qp, qo, _graph_name(qg)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.quads(None, None, None, None, True))
+
+    def graphs(self) -> list[Node]:
+        names = (_graph_name(c) for c in self.dataset.store.contexts())
+        return [
+            g for g in names if g is not None and next(self.quads(None, None, None, g, False), None)
+        ]
+
+    def close(self) -> None:
+        pass
+
+
+def _rdflib_query_error(exc: Exception) -> QueryError:
+    line, col = getattr(exc, "lineno", None), getattr(exc, "col", None)
+    msg = getattr(exc, "msg", None) or str(exc)
+    if line is not None and col is not None:
+        return QueryError(f"SPARQL syntax error at line {line}, column {col}: {msg}")
+    return QueryError(
+        f"SPARQL error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    )
+
+
+# ---- remote SPARQL endpoint ----------------------------------------------------------------------
+
+
+class SparqlBackend:
+    """A SPARQL 1.1 endpoint (query + update over HTTP).
+
+    ``dataset`` is rdflib's ``SPARQLUpdateStore`` over the endpoint, for rdflib-style access; the
+    backend's own queries and updates go over a small protocol client, which reports the
+    server's error message (rdflib's swallows it) and asks Oxigraph for union-default-graph
+    queries so that the remote store answers like the embedded ones.
+    """
+
+    name = "sparql"
+    _RESULTS = "application/sparql-results+json, application/n-triples;q=0.9"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        query_endpoint: str | None = None,
+        update_endpoint: str | None = None,
+        union_default_graph: bool = True,
+        timeout: float = 30.0,
+    ) -> None:
+        from rdflib.plugins.stores.sparqlstore import SPARQLUpdateStore
+
+        base = url.rstrip("/")
+        self.url = url
+        self.query_endpoint = query_endpoint or f"{base}/query"
+        self.update_endpoint = update_endpoint or f"{base}/update"
+        self.union_default_graph = union_default_graph
+        self.timeout = timeout
+        self.query("ASK { }", {})  # fail now, with the URL, if nothing answers there
+        store = SPARQLUpdateStore(self.query_endpoint, self.update_endpoint, autocommit=True)
+        self.dataset = Dataset(store=store, default_union=True)
+
+    def _post(self, endpoint: str, body: str, content_type: str, params: dict[str, str]) -> Any:
+        url = endpoint + ("?" + urllib.parse.urlencode(params) if params else "")
+        request = urllib.request.Request(
+            url,
+            data=body.encode("utf-8"),
+            headers={"Content-Type": f"{content_type}; charset=utf-8", "Accept": self._RESULTS},
+        )
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")
+            if exc.code == 400:
+                raise query_error(detail or exc.reason, PREFIX_LINES) from None
+            raise EndpointError(
+                f"SPARQL endpoint {endpoint} answered {exc.code} {exc.reason}: {detail.strip()[:200]}"
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise EndpointError(f"cannot reach SPARQL endpoint {endpoint}: {reason}") from None
+
+    def query(self, sparql: str, bindings: dict[str, Identifier], union: bool = True) -> Result:
+        text = sparql_prefixes() + with_values(sparql, bindings, update=False)
+        params = {"union-default-graph": ""} if union and self.union_default_graph else {}
+        with self._post(self.query_endpoint, text, "application/sparql-query", params) as resp:
+            content_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+            data = resp.read()
+        if content_type == "application/sparql-results+json":
+            return Result.parse(BytesIO(data), format="json")
+        if content_type in ("application/n-triples", "text/turtle", "application/n-quads"):
+            out = Result("CONSTRUCT")
+            out.graph = Graph().parse(
+                data=data, format="nt" if "triples" in content_type else "turtle"
+            )
+            return out
+        raise EndpointError(
+            f"SPARQL endpoint {self.query_endpoint} sent {content_type or 'no type'}"
+        )
+
+    def apply(self, ops: Sequence[Op]) -> None:
+        text = ops_to_sparql(ops)
+        if text:
+            self._post(
+                self.update_endpoint, sparql_prefixes() + text, "application/sparql-update", {}
+            ).close()
+
+    def quads(self, s: Any, p: Any, o: Any, graph: Any, any_graph: bool) -> Iterator[Quad]:
+        bindings = {k: v for k, v in zip("spo", (s, p, o), strict=True) if v is not None}
+        if any_graph:
+            where = "{ ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } }"
+        elif graph is None:
+            where = "?s ?p ?o"
+        else:
+            where = "GRAPH ?g { ?s ?p ?o }"
+            bindings["g"] = graph
+        result = self.query(f"SELECT ?s ?p ?o ?g WHERE {{ {where} }}", bindings, union=False)
+        for row in result.bindings:
+            yield (
+                row.get(Variable("s"), s),
+                row.get(Variable("p"), p),
+                row.get(Variable("o"), o),
+                row.get(Variable("g"), graph if not any_graph else None),
+            )
+
+    def __len__(self) -> int:
+        result = self.query(
+            "SELECT (COUNT(*) AS ?n) WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }",
+            {},
+            union=False,
+        )
+        return int(next(iter(result))[0])
+
+    def graphs(self) -> list[Node]:
+        result = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", {}, union=False)
+        return [row[0] for row in result]
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,355 @@
+"""``KnowledgeGraph``: one API over an embedded Oxigraph store, rdflib memory, or a SPARQL endpoint.
+
+Writes are transactional. Outside ``with kg.transaction():`` each call is applied on its own and
+atomically; inside, the calls are buffered and handed to the backend in one piece when the block
+ends normally, and dropped if it raises, so a failed batch leaves the store as it was. Reads
+inside a transaction see the store as it was committed (the batch is not visible until commit).
+
+Query bindings go to the engine as bound values (pyoxigraph ``substitutions``, rdflib
+``initBindings``, an escaped ``VALUES`` block for remote endpoints), never into the query text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyoxigraph as ox
+from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib.query import Result
+from rdflib.term import Node
+
+from kgforge.errors import KGForgeError
+from kgforge.graph.backends import (
+    Add,
+    DropGraph,
+    MemoryBackend,
+    Op,
+    OxigraphBackend,
+    Remove,
+    SparqlBackend,
+    Update,
+    parse_file,
+)
+from kgforge.graph.formats import rdf_format
+from kgforge.graph.namespaces import ENT, PREFIXES, REL
+from kgforge.graph.terms import Quad, from_ox_quad, sparql_term, to_ox, to_ox_quad, to_terms
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+BACKENDS = ("oxigraph", "memory", "sparql")
+MEMORY = ":memory:"
+Statement = tuple[Node, Node, Node] | tuple[Node, Node, Node, Node | None]
+
+
+def infer_backend(location: str | Path) -> str:
+    text = str(location)
+    if text == MEMORY:
+        return "memory"
+    if text.startswith(("http://", "https://")):
+        return "sparql"
+    return "oxigraph"
+
+
+class KnowledgeGraph:
+    """An RDF dataset with named graphs (one per source document, one for predicted links)."""
+
+    def __init__(self, backend: OxigraphBackend | MemoryBackend | SparqlBackend, location: str,
+                 read_only: bool = False) -> None:  # fmt: skip
+        self._backend = backend
+        self.location = location
+        self.read_only = read_only
+        self._batch: list[Op] | None = None
+
+    @classmethod
+    def open(
+        cls,
+        location: str | Path,
+        backend: str | None = None,
+        *,
+        read_only: bool = False,
+        create: bool = True,
+        query_endpoint: str | None = None,
+        update_endpoint: str | None = None,
+        union_default_graph: bool = True,
+    ) -> KnowledgeGraph:
+        """Open (or create) a store.
+
+        ``location``: a directory (on-disk Oxigraph, the default), ``":memory:"`` (rdflib memory)
+        or an ``http(s)://`` URL of a SPARQL 1.1 endpoint whose query and update services are at
+        ``URL/query`` and ``URL/update`` (as ``oxigraph serve`` exposes them) unless given.
+        ``union_default_graph`` asks a remote Oxigraph server to answer queries over the union
+        of all graphs, like the embedded backends do.
+        """
+        name = backend or infer_backend(location)
+        if name == "oxigraph":
+            store: Any = OxigraphBackend(Path(location), read_only=read_only, create=create)
+        elif name == "memory":
+            store = MemoryBackend()
+        elif name == "sparql":
+            store = SparqlBackend(
+                str(location),
+                query_endpoint=query_endpoint,
+                update_endpoint=update_endpoint,
+                union_default_graph=union_default_graph,
+            )
+        else:
+            raise KGForgeError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
+        return cls(store, str(location), read_only=read_only)
+
+    # ---- basics -----------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    @property
+    def dataset(self) -> Dataset:
+        """rdflib's ``Dataset`` over the same store (union default graph), for rdflib tooling."""
+        return self._backend.dataset
+
+    def __len__(self) -> int:
+        """The number of quads in all graphs (the default graph and the named graphs)."""
+        return len(self._backend)
+
+    def __repr__(self) -> str:
+        return f"KnowledgeGraph({self.location!r}, backend={self.backend!r})"
+
+    def close(self) -> None:
+        if self._batch:
+            raise KGForgeError("close() inside an open transaction: its changes would be lost")
+        self._backend.close()
+
+    def __enter__(self) -> KnowledgeGraph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._batch = None
+        self.close()
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def _write(self, op: Op) -> None:
+        if self.read_only:
+            raise KGForgeError(f"{self.location} is open read-only")
+        if self._batch is not None:
+            self._batch.append(op)
+        else:
+            self._backend.apply([op])
+
+    @contextmanager
+    def transaction(self) -> Iterator[KnowledgeGraph]:
+        """All-or-nothing batch: committed when the block ends, dropped if it raises.
+
+        Nested blocks join the outermost one.
+        """
+        if self._batch is not None:
+            yield self
+            return
+        if self.read_only:
+            raise KGForgeError(f"{self.location} is open read-only")
+        self._batch = []
+        try:
+            yield self
+        except BaseException:
+            self._batch = None
+            raise
+        ops, self._batch = self._batch, None
+        if ops:
+            self._backend.apply(ops)
+
+    def add(self, statement: Statement, graph: Node | None = None) -> None:
+        """Add a triple (to ``graph``, None = the default graph) or a quad ``(s, p, o, g)``."""
+        self._write(Add([_quad(statement, graph)]))
+
+    def add_many(
+        self, statements: Iterable[Statement], graph: Node | None = None, *, bulk: bool = False
+    ) -> int:
+        """Add triples/quads in one atomic write; returns how many were given.
+
+        ``bulk=True`` (Oxigraph, outside a transaction) streams them through pyoxigraph's bulk
+        loader: several times faster, but a crash midway leaves part of them in the store.
+        """
+        if bulk and self._batch is None and isinstance(self._backend, OxigraphBackend):
+            if self.read_only:
+                raise KGForgeError(f"{self.location} is open read-only")
+            count = 0
+
+            def stream() -> Iterator[ox.Quad]:
+                nonlocal count
+                for statement in statements:
+                    count += 1
+                    yield to_ox_quad(_quad(statement, graph))
+
+            self._backend.extend_ox(stream(), bulk=True)
+            return count
+        quads = [_quad(statement, graph) for statement in statements]
+        if quads:
+            self._write(Add(quads))
+        return len(quads)
+
+    def remove(self, pattern: tuple[Node | None, Node | None, Node | None],
+               graph: Node | None = None) -> None:  # fmt: skip
+        """Remove the statements matching ``pattern`` (None = any term) from ``graph`` (None:
+        from every graph)."""
+        self._write(Remove(pattern, graph))
+
+    def update(self, sparql: str, **bindings: Any) -> None:
+        """Run a SPARQL 1.1 UPDATE (kgforge's prefixes predeclared; bindings as bound values)."""
+        self._write(Update(sparql, to_terms(bindings)))
+
+    def drop_graph(self, iri: Node) -> None:
+        self._write(DropGraph(iri))
+
+    def replace_graph(self, iri: Node, triples: Iterable[tuple[Node, Node, Node]]) -> int:
+        """Replace a named graph's content atomically (e.g. re-extracting one document)."""
+        quads = [_quad(t, iri) for t in triples]
+        with self.transaction():
+            self._write(DropGraph(iri))
+            self._write(Add(quads))
+        return len(quads)
+
+    def load(self, path: str | Path, format: str | None = None, graph: Node | None = None,
+             *, bulk: bool = False) -> int:  # fmt: skip
+        """Load an RDF file (format from the extension unless given) atomically; returns the
+        number of statements read. The file is parsed completely before anything is written, so
+        a malformed file changes nothing; ``bulk=True`` then writes through Oxigraph's bulk
+        loader (faster, not atomic if the process dies while writing)."""
+        path = Path(path)
+        fmt = rdf_format(format, path)
+        if not path.is_file():
+            raise KGForgeError(f"{path}: no such file")
+        if self.read_only:
+            raise KGForgeError(f"{self.location} is open read-only")
+        quads = parse_file(path, fmt, graph)
+        if self._batch is None and isinstance(self._backend, OxigraphBackend):
+            self._backend.extend_ox(quads, bulk=bulk)
+        elif quads:
+            self._write(Add([from_ox_quad(q) for q in quads]))
+        return len(quads)
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def query(self, sparql: str, **bindings: Any) -> Result:
+        """Run a SPARQL query over the union of all graphs.
+
+        kgforge's prefixes (ent:, rel:, kgf:, rdfs:, ...) are predeclared; ``bindings`` fix
+        variables to values (str/int/float/bool become literals, rdflib terms are kept).
+        """
+        return self._backend.query(sparql, to_terms(bindings))
+
+    def quads(self, pattern: tuple[Node | None, ...] = (None, None, None, None)) -> Iterator[Quad]:
+        """Quads matching ``(s, p, o, g)``; g None matches every graph, and a quad of the default
+        graph has g None."""
+        s, p, o, *rest = pattern
+        g = rest[0] if rest else None
+        return self._backend.quads(s, p, o, g, g is None)
+
+    def triples(self, pattern: tuple[Node | None, Node | None, Node | None] = (None, None, None),
+                graph: Node | None = None) -> Iterator[tuple[Node, Node, Node]]:  # fmt: skip
+        """Triples matching ``pattern`` in ``graph``, or in the union of all graphs (each once)."""
+        if graph is not None:
+            for s, p, o, _ in self._backend.quads(*pattern, graph, False):
+                yield s, p, o
+            return
+        seen: set[tuple[Node, Node, Node]] = set()
+        for s, p, o, _ in self._backend.quads(*pattern, None, True):
+            if (s, p, o) not in seen:
+                seen.add((s, p, o))
+                yield s, p, o
+
+    def graph(self, iri: Node) -> Graph:
+        """One named graph as an rdflib ``Graph`` on the same store (writes bypass transactions)."""
+        return Graph(store=self.dataset.store, identifier=iri)
+
+    def graphs(self) -> list[Node]:
+        """Names of the named graphs that hold at least one statement."""
+        return sorted(self._backend.graphs(), key=str)
+
+    def stats(self) -> dict[str, int]:
+        """Counts: quads, entities, relation predicates, documents and named graphs."""
+        ent = sparql_term(Literal(str(ENT)))
+        rel = sparql_term(Literal(str(REL)))
+        entities = f"""SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{
+            {{ ?e a kgf:Entity }}
+            UNION {{ ?e ?p ?o FILTER(isIRI(?e) && STRSTARTS(STR(?e), {ent})) }}
+            UNION {{ ?s ?p ?e FILTER(isIRI(?e) && STRSTARTS(STR(?e), {ent})) }} }}"""
+        relations = f"""SELECT (COUNT(DISTINCT ?p) AS ?n)
+            WHERE {{ ?s ?p ?o FILTER(STRSTARTS(STR(?p), {rel})) }}"""
+        documents = "SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE { ?d a kgf:Document }"
+        return {
+            "triples": len(self),
+            "entities": self._count(entities),
+            "relations": self._count(relations),
+            "documents": self._count(documents),
+            "graphs": len(self.graphs()),
+        }
+
+    def _count(self, sparql: str) -> int:
+        row = next(iter(self.query(sparql)))
+        return int(row[0]) if row[0] is not None else 0
+
+    def to_networkx(self, graph: Node | None = None) -> nx.MultiDiGraph:
+        """Entity-level graph: one edge per ``<s> rel:p <o>`` statement between IRIs (key = the
+        predicate); nodes carry their ``rdfs:label`` when there is one."""
+        import networkx as nx
+
+        rel = sparql_term(Literal(str(REL)))
+        body = f"?s ?p ?o FILTER(isIRI(?o) && STRSTARTS(STR(?p), {rel}))"
+        where = body if graph is None else f"GRAPH ?g {{ {body} }}"
+        bindings = {} if graph is None else {"g": graph}
+        out = nx.MultiDiGraph()
+        for s, p, o in self.query(f"SELECT DISTINCT ?s ?p ?o WHERE {{ {where} }}", **bindings):
+            out.add_edge(s, o, key=p)
+        labels = self.query(
+            "SELECT ?e (SAMPLE(?l) AS ?label) WHERE { ?e rdfs:label ?l } GROUP BY ?e"
+        )
+        for node, label in labels:
+            if node in out:
+                out.nodes[node]["label"] = str(label)
+        return out
+
+    def export(
+        self, path: str | Path, format: str | None = None, graph: Node | None = None
+    ) -> Path:
+        """Write the store (or one named graph) to an RDF file; the format comes from the file
+        extension unless given. Triple formats (ttl, nt) get the union of all graphs."""
+        path = Path(path)
+        fmt = rdf_format(format, path)
+        try:
+            if isinstance(self._backend, OxigraphBackend):
+                self._backend.export(path, fmt, graph)
+            else:
+                ox.serialize(self._export_statements(fmt, graph), str(path), format=fmt,
+                             prefixes={k: str(v) for k, v in PREFIXES.items()})  # fmt: skip
+        except OSError as exc:
+            raise KGForgeError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return path
+
+    def _export_statements(self, fmt: ox.RdfFormat, graph: Node | None) -> Iterator[Any]:
+        if fmt.supports_datasets and graph is None:
+            for quad in self._backend.quads(None, None, None, None, True):
+                yield to_ox_quad(quad)
+            return
+        for s, p, o in self.triples((None, None, None), graph):
+            yield ox.Triple(to_ox(s), to_ox(p), to_ox(o))
+
+
+def _quad(statement: Statement, graph: Node | None) -> Quad:
+    if len(statement) == 4:
+        s, p, o, g = statement  # type: ignore[misc]
+    elif len(statement) == 3:
+        (s, p, o), g = statement, graph
+    else:
+        raise TypeError(f"expected a triple or a quad, got {statement!r}")
+    if not isinstance(s, URIRef | BNode) or not isinstance(p, URIRef):
+        raise TypeError(f"not an RDF statement (IRI/blank subject, IRI predicate): {statement!r}")
+    if not isinstance(o, URIRef | BNode | Literal):
+        raise TypeError(f"not an RDF term in object position: {o!r}")
+    return s, p, o, g
+
+
+__all__ = ["BACKENDS", "KnowledgeGraph", "infer_backend"]
