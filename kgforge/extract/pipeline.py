@@ -155,7 +155,7 @@ class ExtractionPipeline:
             start, end = left.idx, tok.idx + len(tok)
             if (start, end) in extra:
                 return extra[(start, end)][0]
-            target = aliaser.find(doc.text[start:end], None)
+            target = aliaser.find(doc.text[start:end], None, start)
             if target is None:
                 return None
             m = Mention(start, end, doc.text[start:end], mentions[target].label, _ALIAS_SCORE)

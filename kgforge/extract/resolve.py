@@ -41,34 +41,44 @@ class Aliaser:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self._canonical: list[tuple[tuple[str, ...], str, int]] = []  # tokens, label, index
+        self._canonical: list[tuple[tuple[str, ...], str, int, int]] = []  # tokens, label, i, start
 
     def add(self, mention: Mention, index: int) -> int:
-        """Register mention number ``index``; returns the index of its canonical mention."""
-        found = self.find(mention.text, mention.label)
+        """Register mention number ``index`` (in text order); returns its canonical's index."""
+        found = self.find(mention.text, mention.label, mention.start)
         if found is not None:
             return found
-        self._canonical.append((tuple(normalize(mention.text).split()), mention.label, index))
+        tokens = tuple(normalize(mention.text).split())
+        self._canonical.append((tokens, mention.label, index, mention.start))
         return index
 
-    def find(self, text: str, label: str | None) -> int | None:
-        """The canonical mention that ``text`` names (same or longer, same type), latest first.
+    def find(self, text: str, label: str | None, before: int) -> int | None:
+        """The canonical mention, starting before offset ``before``, that ``text`` names.
 
-        ``label`` None matches any type: a proper noun spaCy did not tag ("Jobs" after "Steve
-        Jobs") is only used when it names an entity already seen.
+        An exact match wins; otherwise the earliest longer mention of the same type that starts
+        or ends with ``text``: in encyclopedic prose the first full name is the topic ("Curie"
+        in an article on Pierre Curie that later mentions Marie Curie). ``label`` None matches
+        any type: a proper noun spaCy did not tag ("Jobs" after "Steve Jobs") is only used
+        when it names an entity already seen.
         """
         tokens = tuple(normalize(text).split())
         if not tokens:
             return None
         n = len(tokens)
-        for cand, cand_label, index in reversed(self._canonical):
-            if label is not None and cand_label != label:
+        partial = None
+        for cand, cand_label, index, start in self._canonical:
+            if start >= before or (label is not None and cand_label != label):
                 continue
             if cand == tokens:
                 return index
-            if self.enabled and len(cand) > n and (cand[:n] == tokens or cand[-n:] == tokens):
-                return index
-        return None
+            if (
+                partial is None
+                and self.enabled
+                and len(cand) > n
+                and (cand[:n] == tokens or cand[-n:] == tokens)
+            ):
+                partial = index
+        return partial
 
 
 def entity_key_iri(label: str, type_: str, doc_id: str | None = None) -> URIRef:

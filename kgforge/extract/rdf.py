@@ -1,0 +1,175 @@
+"""The RDF written for one document, and the consolidated entity records built from it.
+
+A document's named graph (``document_iri(doc_id)``) holds, all in that one graph:
+
+- document metadata: ``<doc> a kgf:Document ; kgf:docId ; kgf:contentHash ; kgf:source ;
+  kgf:corpus ; kgf:pipeline ; kgf:pipelineHash``;
+- the plain facts ``<ent:s> <rel:p> <ent:o>``, and type statements ``<ent:s> rdf:type <type:c>``
+  for "X, a C" / "X is a C";
+- one provenance node per fact (reification + PROV-O): ``<stmt:..> a kgf:Statement ;
+  rdf:subject ; rdf:predicate ; rdf:object ; prov:wasDerivedFrom <doc> ; kgf:sentence ;
+  kgf:sentenceStart ; kgf:subjectStart ; kgf:subjectEnd ; kgf:objectStart ; kgf:objectEnd ;
+  kgf:confidence ; kgf:extractor`` (offsets are character offsets into the document text);
+- the mention evidence per entity, from which the entity records are rebuilt:
+  ``<ent:e> kgf:mentionLabel ; kgf:mentionType <type:t> ; kgf:surfaceForm* ; kgf:context*``.
+
+Entity records in ``ENTITIES_GRAPH`` merge that evidence over all documents:
+``<ent:e> a kgf:Entity , <type:t> ; rdfs:label ; skos:altLabel* ; dcterms:description``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from rdflib import Literal, URIRef
+from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
+
+from kgforge.extract.resolve import display_label
+from kgforge.extract.types import CLASS_LABEL, IS_A, DocExtraction, Mention
+from kgforge.graph.namespaces import KGF, relation_iri, statement_iri, type_iri
+
+Triple = tuple[URIRef, URIRef, URIRef | Literal]
+EntityNamer = Callable[[str, str], URIRef]  # (label, type) -> entity IRI
+
+EVIDENCE = (KGF.mentionLabel, KGF.mentionType, KGF.surfaceForm, KGF.context)
+MAX_DESCRIPTION_SENTENCES = 10
+
+
+@dataclass
+class DocMeta:
+    """What the document graph records about the document itself."""
+
+    doc_id: str
+    content_hash: str
+    source: str
+    corpus: str
+    pipeline: str
+    pipeline_hash: str
+
+
+def _int(value: int) -> Literal:
+    return Literal(str(value), datatype=XSD.integer)
+
+
+def document_triples(
+    doc_iri: URIRef,
+    meta: DocMeta,
+    extraction: DocExtraction,
+    entity_of: EntityNamer,
+    description_sentences: int = 3,
+) -> tuple[list[Triple], set[URIRef]]:
+    """All triples of one document's graph, and the entities it mentions."""
+    text = extraction.text
+    triples: list[Triple] = [
+        (doc_iri, RDF.type, KGF.Document),
+        (doc_iri, KGF.docId, Literal(meta.doc_id)),
+        (doc_iri, KGF.contentHash, Literal(meta.content_hash)),
+        (doc_iri, KGF.source, Literal(meta.source)),
+        (doc_iri, KGF.corpus, Literal(meta.corpus)),
+        (doc_iri, KGF.pipeline, Literal(meta.pipeline)),
+        (doc_iri, KGF.pipelineHash, Literal(meta.pipeline_hash)),
+    ]
+    # entity evidence: one entity per canonical mention
+    mentions, canonical = extraction.mentions, extraction.canonical
+    iri_of_index: dict[int, URIRef] = {}
+    evidence: dict[URIRef, tuple[str, str, set[str], list[tuple[int, int]]]] = {}
+    sentences = extraction.sentences
+    j = 0
+    for i, m in enumerate(mentions):
+        c = mentions[canonical[i]]
+        label = display_label(c.text)
+        iri = iri_of_index.get(canonical[i]) or entity_of(label, c.label)
+        iri_of_index[canonical[i]] = iri
+        iri_of_index[i] = iri
+        while j < len(sentences) - 1 and m.start >= sentences[j][1]:
+            j += 1
+        ev = evidence.setdefault(iri, (label, c.label, set(), []))
+        ev[2].add(display_label(m.text))
+        if len(ev[3]) < description_sentences and sentences[j] not in ev[3]:
+            ev[3].append(sentences[j])
+    for iri, (label, type_, surfaces, sents) in evidence.items():
+        triples.append((iri, KGF.mentionLabel, Literal(label)))
+        triples.append((iri, KGF.mentionType, type_iri(type_)))
+        triples.extend((iri, KGF.surfaceForm, Literal(s)) for s in sorted(surfaces))
+        triples.extend((iri, KGF.context, Literal(text[a:b].strip())) for a, b in sents)
+    iri_at = {(m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions)}
+    sentence_literals: dict[tuple[int, int], Literal] = {}
+    for st in extraction.statements:
+        subj = iri_at.get((st.subject.start, st.subject.end))
+        if subj is None:
+            continue
+        if st.predicate == IS_A and st.object.label == CLASS_LABEL:
+            pred, obj = RDF.type, _class_iri(st.object)
+            triples.append((obj, RDFS.label, Literal(st.object.text.lower())))
+        else:
+            pred = relation_iri(st.predicate)
+            obj = iri_at.get((st.object.start, st.object.end))  # type: ignore[assignment]
+            if obj is None or obj == subj:
+                continue
+        node = statement_iri(
+            meta.doc_id, str(subj), str(pred), str(obj), str(st.subject.start), str(st.object.start)
+        )
+        sent = sentence_literals.get(st.sentence)
+        if sent is None:
+            sent = sentence_literals[st.sentence] = Literal(text[st.sentence[0] : st.sentence[1]])
+        triples += [
+            (subj, pred, obj),
+            (node, RDF.type, KGF.Statement),
+            (node, RDF.subject, subj),
+            (node, RDF.predicate, pred),
+            (node, RDF.object, obj),
+            (node, PROV.wasDerivedFrom, doc_iri),
+            (node, KGF.sentence, sent),
+            (node, KGF.sentenceStart, _int(st.sentence[0])),
+            (node, KGF.subjectStart, _int(st.subject.start)),
+            (node, KGF.subjectEnd, _int(st.subject.end)),
+            (node, KGF.objectStart, _int(st.object.start)),
+            (node, KGF.objectEnd, _int(st.object.end)),
+            (node, KGF.confidence, Literal(str(st.confidence), datatype=XSD.double)),
+            (node, KGF.extractor, Literal(st.extractor)),
+        ]
+    return triples, set(evidence)
+
+
+def _class_iri(mention: Mention) -> URIRef:
+    return type_iri(mention.text.lower())
+
+
+@dataclass
+class EntityRecord:
+    """An entity's consolidated record, merged from the evidence of every document."""
+
+    labels: Counter = field(default_factory=Counter)
+    types: set[URIRef] = field(default_factory=set)
+    surfaces: set[str] = field(default_factory=set)
+    contexts: list[tuple[str, str]] = field(default_factory=list)  # (document graph, sentence)
+
+    def triples(self, iri: URIRef) -> list[Triple]:
+        # most frequent label, then the longest, then alphabetical: deterministic
+        label = min(self.labels.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
+        out: list[Triple] = [(iri, RDF.type, KGF.Entity), (iri, RDFS.label, Literal(label))]
+        out += [(iri, RDF.type, t) for t in sorted(self.types)]
+        out += [(iri, SKOS.altLabel, Literal(a)) for a in sorted(self.surfaces - {label})]
+        sentences = list(dict.fromkeys(s for _, s in sorted(self.contexts)))
+        if sentences:
+            description = " ".join(sentences[:MAX_DESCRIPTION_SENTENCES])
+            out.append((iri, DCTERMS.description, Literal(description)))
+        return out
+
+
+def merge_evidence(rows: Iterable[tuple[URIRef, URIRef, URIRef, object]]) -> dict:
+    """Entity records from ``(graph, entity, evidence predicate, value)`` rows."""
+    records: dict[URIRef, EntityRecord] = defaultdict(EntityRecord)
+    for graph, entity, pred, value in rows:
+        rec = records[entity]
+        if pred == KGF.mentionLabel:
+            rec.labels[str(value)] += 1
+        elif pred == KGF.mentionType:
+            rec.types.add(value)  # type: ignore[arg-type]
+        elif pred == KGF.surfaceForm:
+            rec.surfaces.add(str(value))
+        elif pred == KGF.context:
+            rec.contexts.append((str(graph), str(value)))
+    return records
