@@ -55,6 +55,128 @@ def run() -> None:
 
 
 # ---- graph commands (kgforge.graph): query, load, export, stats ---------------------------
+def _open_store(store: str, backend: str | None, *, write: bool):
+    """Open STORE for the CLI: read commands open on-disk stores read-only, so they never take
+    the write lock and work while another process writes."""
+    from kgforge.graph.store import KnowledgeGraph
+
+    return KnowledgeGraph.open(store, backend, read_only=not write, create=write)
+
+
+_STORE_HELP = "Store: a directory (embedded Oxigraph), an http(s):// SPARQL endpoint, or :memory:."
+
+
+@app.command("query")
+def query_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    sparql: str | None = typer.Argument(None, help="The SPARQL query (or use --file)."),
+    file: str | None = typer.Option(None, "--file", "-f", help="Read the query from a .rq file."),
+    format: str = typer.Option("table", "--format", help="Output: table, csv or json."),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Run a SPARQL query (kgforge's prefixes ent:, rel:, kgf:, rdfs:, ... are predeclared)."""
+    from pathlib import Path
+
+    from kgforge.graph.results import RESULT_FORMATS, format_result
+
+    if (sparql is None) == (file is None):
+        raise typer.BadParameter("give the query as an argument or with --file, not both")
+    if format not in RESULT_FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(RESULT_FORMATS)}")
+    if file is not None:
+        try:
+            sparql = Path(file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise KGForgeError(f"{file}: {exc.strerror or exc}") from None
+    with _open_store(store, backend, write=False) as kg:
+        typer.echo(format_result(kg.query(sparql), format))
+
+
+@app.command("load")
+def load_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    files: list[str] = typer.Argument(..., help="RDF files (ttl, nt, nq, trig, jsonld, rdf)."),
+    format: str | None = typer.Option(
+        None, "--format", help="Input format (default: by extension)."
+    ),
+    graph: str | None = typer.Option(None, "--graph", help="Named graph IRI for triple files."),
+    bulk: bool = typer.Option(
+        False, "--bulk", help="Oxigraph bulk loader: faster, but not atomic if interrupted."
+    ),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Load RDF files into a store: all of them or none (unless --bulk)."""
+    from rdflib import URIRef
+
+    target = URIRef(graph) if graph else None
+    with _open_store(store, backend, write=True) as kg:
+        total = 0
+        if bulk:
+            for file in files:
+                total += kg.load(file, format, target, bulk=True)
+        else:
+            with kg.transaction():
+                for file in files:
+                    total += kg.load(file, format, target)
+        typer.echo(f"loaded {total} statements from {len(files)} file(s); store has {len(kg)}")
+
+
+@app.command("export")
+def export_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    format: str | None = typer.Option(
+        None,
+        "--format",
+        help="ttl, nt, nq, trig or jsonld (default: by --output extension, else nq).",
+    ),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="File to write (default: stdout)."
+    ),
+    graph: str | None = typer.Option(None, "--graph", help="Export only this named graph."),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Export a store (or one named graph) as RDF."""
+    import tempfile
+    from pathlib import Path
+
+    from rdflib import URIRef
+
+    from kgforge.graph.formats import EXPORT_FORMATS
+
+    if format is not None and format not in EXPORT_FORMATS:
+        from kgforge.errors import UnknownFormatError
+
+        raise UnknownFormatError(
+            f"unknown export format {format!r}: known formats are {', '.join(EXPORT_FORMATS)}"
+        )
+    target = URIRef(graph) if graph else None
+    with _open_store(store, backend, write=False) as kg:
+        if output is not None:
+            kg.export(output, format, target)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"export.{format or 'nq'}"
+            kg.export(path, format or "nq", target)
+            sys.stdout.buffer.write(path.read_bytes())
+            sys.stdout.flush()
+
+
+@app.command("stats")
+def stats_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    format: str = typer.Option("table", "--format", help="table or json."),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Count statements, entities, relation predicates, documents and named graphs."""
+    import json
+
+    with _open_store(store, backend, write=False) as kg:
+        stats = kg.stats()
+    if format == "json":
+        typer.echo(json.dumps(stats))
+    else:
+        width = max(map(len, stats))
+        typer.echo("\n".join(f"{name:<{width}}  {value:>10,}" for name, value in stats.items()))
 
 
 # ---- extraction commands (kgforge.extract): extract, train-relations, evaluate-extraction --

@@ -12,7 +12,6 @@ buffered in ``KnowledgeGraph`` and handed over in one piece at commit:
 
 from __future__ import annotations
 
-import contextlib
 import re
 import urllib.error
 import urllib.parse
@@ -55,6 +54,16 @@ class Add:
 
 
 @dataclass
+class AddParsed:
+    """Statements parsed by pyoxigraph: the Oxigraph backend stores them without conversion."""
+
+    quads: list[ox.Quad]
+
+    def as_add(self) -> Add:
+        return Add([from_ox_quad(q) for q in self.quads])
+
+
+@dataclass
 class Remove:
     """Remove the quads matching a pattern (``None`` = any term); ``graph`` None = every graph."""
 
@@ -73,7 +82,7 @@ class Update:
     bindings: dict[str, Identifier] = field(default_factory=dict)
 
 
-Op = Add | Remove | DropGraph | Update
+Op = Add | AddParsed | Remove | DropGraph | Update
 
 _POSITION = re.compile(r"(?:error at |line )(\d+)[:, column]+(\d+)")
 # what cannot hold the WHERE keyword: strings, IRIs, comments
@@ -153,6 +162,8 @@ def _pattern(pattern: tuple[Node | None, Node | None, Node | None]) -> str:
 
 def op_to_sparql(op: Op) -> str:
     """One operation as SPARQL 1.1 Update text (prefixes are declared by the caller)."""
+    if isinstance(op, AddParsed):
+        op = op.as_add()
     if isinstance(op, Add):
         return f"INSERT DATA {{\n{_data_block(op.quads)}\n}}" if op.quads else ""
     if isinstance(op, Remove):
@@ -237,14 +248,15 @@ class OxigraphBackend:
             raise KGForgeError(f"{path} is a file, not a store directory")
         if not exists and (read_only or not create):
             raise KGForgeError(f"no store at {path}")
+        self.read_only = read_only
         try:
             self.store = ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
         except OSError as exc:
             text = str(exc)
             if "lock" in text.lower():
                 raise StoreLockedError(
-                    f"{path} is already opened for writing by another process "
-                    "(close it there, or open this one read-only)"
+                    f"{path} is already open for writing (by another process, or another "
+                    "KnowledgeGraph in this one): close it there, or open this one read-only"
                 ) from None
             raise KGForgeError(f"cannot open the store at {path}: {text}") from None
         self.dataset = Dataset(store=OxigraphStore(store=self.store), default_union=True)
@@ -273,8 +285,12 @@ class OxigraphBackend:
             raise QueryError(f"SPARQL error: {exc}") from None
 
     def apply(self, ops: Sequence[Op]) -> None:
-        if all(isinstance(op, Add) for op in ops):
-            quads = [to_ox_quad(q) for op in ops for q in op.quads]  # type: ignore[union-attr]
+        if all(isinstance(op, Add | AddParsed) for op in ops):
+            quads = [
+                q if isinstance(op, AddParsed) else to_ox_quad(q)  # type: ignore[arg-type]
+                for op in ops
+                for q in op.quads  # type: ignore[union-attr]
+            ]
             self.store.extend(quads)
             return
         try:
@@ -323,7 +339,7 @@ class OxigraphBackend:
             ox.serialize(union, str(path), format=fmt, prefixes=PREFIX_IRIS)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        if not self.read_only:
             self.store.flush()
         del self.store
         self.dataset = None  # type: ignore[assignment]
@@ -384,6 +400,8 @@ class MemoryBackend:
 
     def _apply_one(self, op: Op, undo: list[tuple[str, Quad]]) -> None:
         ds = self.dataset
+        if isinstance(op, AddParsed):
+            op = op.as_add()
         if isinstance(op, Add):
             for quad in op.quads:
                 s, p, o, g = quad

@@ -24,6 +24,7 @@ from rdflib.term import Node
 from kgforge.errors import KGForgeError
 from kgforge.graph.backends import (
     Add,
+    AddParsed,
     DropGraph,
     MemoryBackend,
     Op,
@@ -35,7 +36,7 @@ from kgforge.graph.backends import (
 )
 from kgforge.graph.formats import rdf_format
 from kgforge.graph.namespaces import ENT, PREFIXES, REL
-from kgforge.graph.terms import Quad, from_ox_quad, sparql_term, to_ox, to_ox_quad, to_terms
+from kgforge.graph.terms import Quad, sparql_term, to_ox, to_ox_quad, to_terms
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -225,10 +226,10 @@ class KnowledgeGraph:
         if self.read_only:
             raise KGForgeError(f"{self.location} is open read-only")
         quads = parse_file(path, fmt, graph)
-        if self._batch is None and isinstance(self._backend, OxigraphBackend):
-            self._backend.extend_ox(quads, bulk=bulk)
+        if bulk and self._batch is None and isinstance(self._backend, OxigraphBackend):
+            self._backend.extend_ox(quads, bulk=True)
         elif quads:
-            self._write(Add([from_ox_quad(q) for q in quads]))
+            self._write(AddParsed(quads))
         return len(quads)
 
     # ---- reads -------------------------------------------------------------------------------

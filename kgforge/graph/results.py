@@ -1,0 +1,85 @@
+"""SPARQL results as text: an aligned table for people, CSV and SPARQL JSON for programs.
+
+SELECT results print as rows; ASK as ``true``/``false`` (SPARQL JSON: ``{"boolean": ...}``);
+CONSTRUCT/DESCRIBE graphs as Turtle (table), N-Triples (csv) or JSON-LD (json).
+"""
+
+from __future__ import annotations
+
+import io
+
+from rdflib import BNode, Literal, URIRef
+from rdflib.query import Result
+from rdflib.term import Node
+
+from kgforge.errors import UnknownFormatError
+from kgforge.graph.namespaces import PREFIXES
+
+RESULT_FORMATS = ("table", "csv", "json")
+_BY_LENGTH = sorted(
+    ((str(ns), prefix) for prefix, ns in PREFIXES.items()), key=lambda x: -len(x[0])
+)
+
+
+def short(term: Node | None) -> str:
+    """A term for reading: IRIs as ``prefix:name`` where a kgforge prefix fits, literals as text."""
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        iri = str(term)
+        for ns, prefix in _BY_LENGTH:
+            if iri.startswith(ns) and len(iri) > len(ns):
+                return f"{prefix}:{iri[len(ns) :]}"
+        return f"<{iri}>"
+    if isinstance(term, Literal):
+        return f"{term}@{term.language}" if term.language else str(term)
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    return str(term)
+
+
+def format_result(result: Result, fmt: str = "table") -> str:
+    """``result`` as text in ``fmt`` (table, csv or json)."""
+    if fmt not in RESULT_FORMATS:
+        raise UnknownFormatError(
+            f"unknown result format {fmt!r}: known formats are {', '.join(RESULT_FORMATS)}"
+        )
+    if result.type == "SELECT":
+        if fmt == "table":
+            return _table(result)
+        return _serialize(result, fmt)
+    if result.type == "ASK":
+        if fmt == "json":
+            return _serialize(result, fmt)
+        return "true" if result.askAnswer else "false"
+    graph = result.graph
+    for prefix, ns in PREFIXES.items():
+        graph.bind(prefix, ns, override=True)
+    rdf = {"table": "turtle", "csv": "nt", "json": "json-ld"}[fmt]
+    return graph.serialize(format=rdf).rstrip("\n")
+
+
+def _serialize(result: Result, fmt: str) -> str:
+    buffer = io.BytesIO()
+    result.serialize(destination=buffer, format=fmt, encoding="utf-8")
+    return buffer.getvalue().decode("utf-8").rstrip("\r\n")
+
+
+def _table(result: Result) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    variables = list(result.vars or [])
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for var in variables:
+        table.add_column(str(var), overflow="fold")
+    rows = 0
+    for row in result:
+        table.add_row(*(short(value) for value in row))
+        rows += 1
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None, force_terminal=False).print(table)
+    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    lines.append(f"({rows} row{'s' if rows != 1 else ''})")
+    return "\n".join(lines)
