@@ -100,6 +100,23 @@ def test_extra_known_triples_are_filtered_too(blobs, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("name", ALL)
+def test_candidates_train_keeps_unseen_entities_out(name, blobs, tmp_path) -> None:
+    """Inductive training: entities outside the training triples are never negatives."""
+    unseen = torch.tensor([3, 4, 12, 13, 22, 23])  # some of each group
+    seen = torch.tensor([i for i in range(N) if i not in set(unseen.tolist())])
+    g = torch.Generator().manual_seed(11)
+    train = seen[torch.randint(len(seen), (300, 3), generator=g)]
+    train[:, 1] = torch.randint(2, (300,), generator=g)
+    sampler = make(name, blobs, tmp_path, num_negatives=32, seed=0, candidates="train")
+    neg = sampler.fit(train).sample(train[:64])
+    assert not torch.isin(neg[..., [0, 2]], unseen).any()
+    # the same sampler over all entities does draw them (the test can fail)
+    everyone = make(name, blobs, tmp_path, num_negatives=32, seed=0).fit(train)
+    if name != "inbatch":  # in-batch negatives are batch entities anyway
+        assert torch.isin(everyone.sample(train[:64])[..., [0, 2]], unseen).any()
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_same_seed_same_negatives(name, blobs, tmp_path) -> None:
     train = random_triples(N, 120, 3, seed=5)
 

@@ -74,11 +74,15 @@ class LMPoolNegativeSampler(NegativeSampler):
     ) -> LMPoolNegativeSampler:
         super().fit(train_triples, entity_text)
         embeddings = self.entity_embeddings(entity_text)
+        members = None if self.candidates is None else self.candidates.numpy()
+        params = dict(self._pool_params())
+        if members is not None:
+            params["candidates"] = hashlib.blake2b(members.tobytes(), digest_size=16).hexdigest()
         arrays = _cached_arrays(
             self._pool_name(),
             embeddings,
-            self._pool_params(),
-            lambda: self.build_pools(embeddings),
+            params,
+            lambda: self.build_pools(embeddings, members),
             self.cache_dir,
         )
         self._cpu = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()}
@@ -116,8 +120,11 @@ class LMPoolNegativeSampler(NegativeSampler):
         return vectors
 
     @abstractmethod
-    def build_pools(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
-        """The arrays sampling needs, computed from unit-norm ``embeddings`` (cached on disk)."""
+    def build_pools(
+        self, embeddings: np.ndarray, candidates: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        """The arrays sampling needs (cached on disk), from unit-norm ``embeddings`` of all
+        entities; pools hold only ``candidates`` (sorted entity ids; ``None``: all)."""
 
     @abstractmethod
     def _pool_params(self) -> dict[str, object]:
@@ -190,20 +197,27 @@ class LMClusterNegativeSampler(LMPoolNegativeSampler):
     def _needs(self) -> set[str]:
         return {"embeddings"} if self.cos_floor is not None else set()
 
-    def build_pools(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
-        labels = kmeans_labels(embeddings, self.n_clusters, self.pca_dim, self.cluster_seed)
-        n_clusters = int(labels.max()) + 1
+    def build_pools(
+        self, embeddings: np.ndarray, candidates: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        members_of_pools = np.arange(len(embeddings)) if candidates is None else candidates
+        n_clusters = min(self.n_clusters, len(members_of_pools))
+        # clusters are fitted on the candidates; every entity (an anchor) gets its nearest one
+        labels = kmeans_labels(
+            embeddings, n_clusters, self.pca_dim, self.cluster_seed, fit_rows=candidates
+        )
+        member_labels = labels[members_of_pools]
         # centroids in the full space, for "nearest clusters"
         centroids = np.zeros((n_clusters, embeddings.shape[1]), dtype=np.float64)
-        np.add.at(centroids, labels, embeddings)
+        np.add.at(centroids, member_labels, embeddings[members_of_pools])
         centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
         sims = centroids @ centroids.T
         np.fill_diagonal(sims, np.inf)  # own cluster first
         near = np.argsort(-sims, axis=1, kind="stable")[:, : self.neighbor_clusters + 1]
 
-        order = np.argsort(labels, kind="stable")
-        starts = np.searchsorted(labels[order], np.arange(n_clusters + 1))
-        members = [order[starts[c] : starts[c + 1]] for c in range(n_clusters)]
+        order = np.argsort(member_labels, kind="stable")
+        starts = np.searchsorted(member_labels[order], np.arange(n_clusters + 1))
+        members = [members_of_pools[order[starts[c] : starts[c + 1]]] for c in range(n_clusters)]
         pool_lists = [np.concatenate([members[c] for c in row]) for row in near]
         lengths = np.array([len(p) for p in pool_lists], dtype=np.int64)
         pools = np.zeros((n_clusters, int(lengths.max())), dtype=np.int64)
@@ -289,8 +303,10 @@ class LMNearestNegativeSampler(LMPoolNegativeSampler):
     def _pool_params(self) -> dict[str, object]:
         return {"k": self.k}
 
-    def build_pools(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
-        return {"neighbors": nearest_neighbors(embeddings, self.k)}
+    def build_pools(
+        self, embeddings: np.ndarray, candidates: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        return {"neighbors": nearest_neighbors(embeddings, self.k, candidates)}
 
     def neighbors_of(self, entities: torch.Tensor) -> torch.Tensor:
         """The ``k`` nearest entities of each entity id, ``[..., k]``."""
@@ -300,7 +316,8 @@ class LMNearestNegativeSampler(LMPoolNegativeSampler):
         on = self.tensors(batch.device)
         anchor = self.anchors(batch, corrupt_head)
         shape = tuple(anchor.shape)
-        idx = (self.rand(shape, batch.device) * self.k).long().clamp(max=self.k - 1)
+        k = on["neighbors"].shape[1]  # fewer than self.k when there are few candidates
+        idx = (self.rand(shape, batch.device) * k).long().clamp(max=k - 1)
         hard = on["neighbors"][anchor, idx]
         use_hard = self.rand(shape, batch.device) < self.current_ratio
         return torch.where(use_hard, hard, self.uniform(shape, batch.device))
@@ -308,31 +325,48 @@ class LMNearestNegativeSampler(LMPoolNegativeSampler):
 
 # -- pool construction --------------------------------------------------------------------------
 def kmeans_labels(
-    embeddings: np.ndarray, n_clusters: int, pca_dim: int | None, seed: int
+    embeddings: np.ndarray,
+    n_clusters: int,
+    pca_dim: int | None,
+    seed: int,
+    fit_rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Cluster id per row: k-means (scikit-learn) on the optionally PCA-reduced vectors."""
+    """Cluster id per row: k-means (scikit-learn) on the optionally PCA-reduced vectors,
+    fitted on ``fit_rows`` (default: all rows); every row gets its nearest centroid."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
 
-    x = embeddings
-    if pca_dim is not None and pca_dim < min(x.shape):
-        x = PCA(n_components=pca_dim, random_state=seed).fit_transform(x)
-    return KMeans(n_clusters=n_clusters, n_init=1, random_state=seed).fit_predict(x)
+    steps = []
+    if pca_dim is not None and pca_dim < min(embeddings.shape):
+        steps.append(PCA(n_components=pca_dim, random_state=seed))
+    steps.append(KMeans(n_clusters=n_clusters, n_init=1, random_state=seed))
+    model = make_pipeline(*steps)
+    model.fit(embeddings if fit_rows is None else embeddings[fit_rows])
+    return model.predict(embeddings)
 
 
-def nearest_neighbors(embeddings: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
-    """The ``k`` most cosine-similar other rows of each row (exact search, in chunks).
+def nearest_neighbors(
+    embeddings: np.ndarray, k: int, candidates: np.ndarray | None = None, chunk: int = 2048
+) -> np.ndarray:
+    """Per row, the ``k`` most cosine-similar other rows among ``candidates`` (default: all).
 
-    Exact search over 40k MiniLM vectors takes seconds on a CPU and runs once (cached), so an
-    approximate index would buy nothing here.
+    Exact search (matrix products in chunks): over 40k MiniLM vectors it takes seconds on a CPU
+    and runs once (cached), so an approximate index would buy nothing here.
     """
     x = torch.from_numpy(embeddings)
+    ids = torch.arange(len(x)) if candidates is None else torch.from_numpy(candidates).long()
+    keys = x[ids]
+    k = min(k, len(ids) - 1)
     out = torch.empty((len(x), k), dtype=torch.int64)
     for start in range(0, len(x), chunk):
-        sims = x[start : start + chunk] @ x.T
-        rows = torch.arange(sims.shape[0])
-        sims[rows, rows + start] = -float("inf")  # never oneself
-        out[start : start + chunk] = sims.topk(k, dim=1).indices
+        query = torch.arange(start, min(start + chunk, len(x)))
+        sims = x[query] @ keys.T
+        # never oneself: where the query is a candidate, mask its column
+        col = torch.searchsorted(ids, query).clamp(max=len(ids) - 1)
+        is_self = ids[col] == query
+        sims[torch.arange(len(query))[is_self], col[is_self]] = -float("inf")
+        out[query] = ids[sims.topk(k, dim=1).indices]
     return out.numpy()
 
 

@@ -11,6 +11,9 @@ Contract every sampler keeps (tests check it):
 - With ``filtered=True`` no negative is a known true triple (those given to ``fit``, plus
   ``known_triples``); samplers fall back to uniform draws where they run out of candidates.
 - Under the same ``seed`` the same batch gives the same negatives.
+- Replacements come from ``candidates``: all entities (``"all"``, PyKEEN's behaviour), the
+  entities of the training triples (``"train"``: for inductive training, where valid/test
+  entities must stay unseen), or a given tensor of entity ids.
 
 How a trainer drives a sampler::
 
@@ -50,6 +53,7 @@ class NegativeSampler(ABC):
         filtered: bool = False,
         known_triples: torch.Tensor | None = None,
         seed: int | None = None,
+        candidates: Literal["all", "train"] | torch.Tensor = "all",
     ) -> None:
         if num_entities < 2:
             raise ValueError("num_entities must be at least 2")
@@ -60,6 +64,11 @@ class NegativeSampler(ABC):
         self.corrupt = corrupt
         self.filtered = filtered
         self._extra_known = known_triples
+        if isinstance(candidates, str) and candidates not in ("all", "train"):
+            raise ValueError(f"candidates must be 'all', 'train' or entity ids, not {candidates!r}")
+        self._candidates_spec = candidates
+        self.candidates: torch.Tensor | None = None  # sorted entity ids; None: all entities
+        self._candidates_on: dict[torch.device, torch.Tensor] = {}
         self._known_keys: torch.Tensor | None = None  # sorted, unique, on CPU
         self._known_on: dict[torch.device, torch.Tensor] = {}
         self._head_prob: torch.Tensor | None = None  # per relation, for corrupt="bernoulli"
@@ -76,6 +85,14 @@ class NegativeSampler(ABC):
     ) -> NegativeSampler:
         """Learn what the sampler needs from the training triples (and entity text)."""
         train_triples = train_triples.cpu().long()
+        spec = self._candidates_spec
+        if isinstance(spec, str):
+            self.candidates = torch.unique(train_triples[:, [0, 2]]) if spec == "train" else None
+        else:
+            self.candidates = torch.unique(torch.as_tensor(spec, dtype=torch.long).cpu())
+        if self.candidates is not None and len(self.candidates) < 2:
+            raise ValueError("negative sampling needs at least 2 candidate entities")
+        self._candidates_on = {}
         known = train_triples
         if self._extra_known is not None:
             known = torch.cat([known, self._extra_known.cpu().long()])
@@ -128,7 +145,17 @@ class NegativeSampler(ABC):
         return draw < 0.5
 
     def uniform(self, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
-        return torch.randint(self.num_entities, shape, generator=self.generator).to(device)
+        """Entity ids drawn uniformly from the candidates."""
+        if self.candidates is None:
+            return torch.randint(self.num_entities, shape, generator=self.generator).to(device)
+        index = torch.randint(len(self.candidates), shape, generator=self.generator)
+        return self._candidates(torch.device(device))[index.to(device)]
+
+    def _candidates(self, device: torch.device) -> torch.Tensor:
+        on = self._candidates_on.get(device)
+        if on is None:
+            on = self._candidates_on[device] = self.candidates.to(device)
+        return on
 
     def _distinct(
         self, batch: torch.Tensor, corrupt_head: torch.Tensor, replacement: torch.Tensor
@@ -138,10 +165,16 @@ class NegativeSampler(ABC):
         same = replacement == original
         if not same.any():
             return replacement
-        shift = 1 + torch.randint(
-            self.num_entities - 1, tuple(same.shape), generator=self.generator
-        )
-        moved = (original + shift.to(original.device)) % self.num_entities
+        if self.candidates is None:
+            n = self.num_entities
+            shift = 1 + torch.randint(n - 1, tuple(same.shape), generator=self.generator)
+            moved = (original + shift.to(original.device)) % n
+        else:  # a uniform candidate; where that is the original too, the next candidate
+            cands = self._candidates(original.device)
+            index = torch.randint(len(cands), tuple(same.shape), generator=self.generator)
+            index = index.to(original.device)
+            moved = cands[index]
+            moved = torch.where(moved == original, cands[(index + 1) % len(cands)], moved)
         return torch.where(same, moved, replacement)
 
     # -- filtering -------------------------------------------------------------------------
