@@ -180,6 +180,49 @@ def stats_command(
 
 
 # ---- extraction commands (kgforge.extract): extract, train-relations, evaluate-extraction --
+@app.command("extract")
+def extract_command(
+    corpus: str = typer.Argument(
+        ..., help="A folder of .txt/.md files, or a JSONL/CSV file or folder (optionally .gz)."
+    ),
+    store: str = typer.Option(..., "--store", help=_STORE_HELP),
+    pipeline: str = typer.Option(
+        "default", "--pipeline", help="Pipeline name (pipelines/NAME.yaml) or YAML path."
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="spaCy processes (n_process)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per batch."),
+    on_error: str = typer.Option(
+        "fail", "--on-error", help="Broken corpus records: fail (stop) or skip (count them)."
+    ),
+    prune: bool = typer.Option(
+        False, "--prune", help="Drop documents of this corpus that are no longer in it."
+    ),
+    id_field: str = typer.Option("id", "--id-field", help="JSONL key / CSV column of the id."),
+    text_field: str = typer.Option(
+        "text", "--text-field", help="JSONL key / CSV column of the text."
+    ),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Extract entities and relations from a corpus into a store, incrementally."""
+    from kgforge.extract.run import extract
+
+    if on_error not in ("fail", "skip"):
+        raise typer.BadParameter("--on-error must be fail or skip")
+    with _open_store(store, backend, write=True) as kg:
+        summary = extract(
+            corpus,
+            kg,
+            pipeline,
+            workers=workers,
+            batch_size=batch_size,
+            on_error=on_error,  # type: ignore[arg-type]
+            prune=prune,
+            id_field=id_field,
+            text_field=text_field,
+            progress=not quiet,
+        )
+    typer.echo(str(summary))
 
 
 # ---- embedding commands (kgforge.embed): train, evaluate, split ----------------------------

@@ -72,10 +72,13 @@ class PatternExtractor:
         self.enabled = frozenset(config.patterns)
         self.conf = {name: config.base_confidence(name) for name in self.enabled}
 
-    def extract(self, sent: Span, arg: Argument) -> list[Statement]:
-        """Statements of a sentence; ``arg`` maps a token to the entity mention it heads."""
+    def extract(
+        self, sent: Span, arg: Argument, span: tuple[int, int] | None = None
+    ) -> list[Statement]:
+        """Statements of a sentence; ``arg`` maps a token to the entity mention it heads and
+        ``span`` is the sentence's character span to record (default: spaCy's)."""
         found: dict[tuple[int, int, str, int, int], Statement] = {}
-        span = (sent.start_char, sent.end_char)
+        span = span or (sent.start_char, sent.end_char)
 
         def emit(s: Token, pred: str, o: Token | Mention, pattern: str, factor: float) -> None:
             subj = arg(s)

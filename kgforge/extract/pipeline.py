@@ -164,15 +164,16 @@ class ExtractionPipeline:
 
         statements: list[Statement] = []
         for sent in sents:
+            span = _trim(doc.text, sent.start_char, sent.end_char)
             for extractor in self._patterns:
-                statements.extend(extractor.extract(sent, argument))
+                statements.extend(extractor.extract(sent, argument, span))
         if self._classifiers:
             statements.extend(self._classify(doc.text, sents, mentions))
         if extra:
             mentions, canonical = _merge_extra(mentions, canonical, extra)
         return DocExtraction(
             text=doc.text,
-            sentences=[(s.start_char, s.end_char) for s in sents],
+            sentences=[_trim(doc.text, s.start_char, s.end_char) for s in sents],
             mentions=mentions,
             canonical=canonical,
             statements=statements,
@@ -217,11 +218,20 @@ class ExtractionPipeline:
                             r.label,
                             Mention(t.start + off, t.end + off, t.text, t.label, t.score),
                             round(float(r.confidence), 4),
-                            (sent.start_char, sent.end_char),
+                            _trim(text, sent.start_char, sent.end_char),
                             "classifier",
                         )
                     )
         return out
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """A sentence span without surrounding whitespace (spaCy keeps trailing newlines)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _split_by_sentence(mentions: list[Mention], sents: list) -> list[list[Mention]]:

@@ -11,7 +11,8 @@ A document's named graph (``document_iri(doc_id)``) holds, all in that one graph
   kgf:sentenceStart ; kgf:subjectStart ; kgf:subjectEnd ; kgf:objectStart ; kgf:objectEnd ;
   kgf:confidence ; kgf:extractor`` (offsets are character offsets into the document text);
 - the mention evidence per entity, from which the entity records are rebuilt:
-  ``<ent:e> kgf:mentionLabel ; kgf:mentionType <type:t> ; kgf:surfaceForm* ; kgf:context*``.
+  ``<ent:e> kgf:mentionLabel ; kgf:mentionType <type:t> ; kgf:surfaceForm* ; kgf:context*``,
+  and one ``<type:t> rdfs:label "t"`` for each type used (entity types and classes).
 
 Entity records in ``ENTITIES_GRAPH`` merge that evidence over all documents:
 ``<ent:e> a kgf:Entity , <type:t> ; rdfs:label ; skos:altLabel* ; dcterms:description``.
@@ -59,8 +60,8 @@ def document_triples(
     extraction: DocExtraction,
     entity_of: EntityNamer,
     description_sentences: int = 3,
-) -> tuple[list[Triple], set[URIRef]]:
-    """All triples of one document's graph, and the entities it mentions."""
+) -> tuple[list[Triple], set[URIRef], int]:
+    """All triples of one document's graph, the entities it mentions, and its statement count."""
     text = extraction.text
     triples: list[Triple] = [
         (doc_iri, RDF.type, KGF.Document),
@@ -89,28 +90,38 @@ def document_triples(
         ev[2].add(display_label(m.text))
         if len(ev[3]) < description_sentences and sentences[j] not in ev[3]:
             ev[3].append(sentences[j])
+    type_labels: dict[URIRef, str] = {}  # one label per type IRI; entity types win over classes
     for iri, (label, type_, surfaces, sents) in evidence.items():
         triples.append((iri, KGF.mentionLabel, Literal(label)))
         triples.append((iri, KGF.mentionType, type_iri(type_)))
+        type_labels[type_iri(type_)] = type_
         triples.extend((iri, KGF.surfaceForm, Literal(s)) for s in sorted(surfaces))
         triples.extend((iri, KGF.context, Literal(text[a:b].strip())) for a, b in sents)
     iri_at = {(m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions)}
     sentence_literals: dict[tuple[int, int], Literal] = {}
+    nodes: set[URIRef] = set()
     for st in extraction.statements:
         subj = iri_at.get((st.subject.start, st.subject.end))
         if subj is None:
             continue
         if st.predicate == IS_A and st.object.label == CLASS_LABEL:
             pred, obj = RDF.type, _class_iri(st.object)
-            triples.append((obj, RDFS.label, Literal(st.object.text.lower())))
+            type_labels.setdefault(obj, st.object.text.lower())
         else:
             pred = relation_iri(st.predicate)
             obj = iri_at.get((st.object.start, st.object.end))  # type: ignore[assignment]
             if obj is None or obj == subj:
                 continue
         node = statement_iri(
-            meta.doc_id, str(subj), str(pred), str(obj), str(st.subject.start), str(st.object.start)
+            meta.doc_id,
+            str(subj),
+            str(pred),
+            str(obj),
+            str(st.subject.start),
+            str(st.object.start),
+            st.extractor,
         )
+        nodes.add(node)
         sent = sentence_literals.get(st.sentence)
         if sent is None:
             sent = sentence_literals[st.sentence] = Literal(text[st.sentence[0] : st.sentence[1]])
@@ -130,7 +141,8 @@ def document_triples(
             (node, KGF.confidence, Literal(str(st.confidence), datatype=XSD.double)),
             (node, KGF.extractor, Literal(st.extractor)),
         ]
-    return triples, set(evidence)
+    triples.extend((t, RDFS.label, Literal(label)) for t, label in type_labels.items())
+    return triples, set(evidence), len(nodes)
 
 
 def _class_iri(mention: Mention) -> URIRef:

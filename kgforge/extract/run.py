@@ -149,13 +149,13 @@ class ExtractionRun:
                     self.pipeline.name,
                     fingerprint,
                 )
-                triples, entities = document_triples(
+                triples, entities, n_statements = document_triples(
                     doc_iri, meta, extraction, self._namer(doc.id), self.description_sentences
                 )
                 if old is not None:
                     entities |= _entities_of(self.kg, old.graph)
                 batch.append((doc_iri, triples, entities, old is not None))
-                summary.statements += len(extraction.statements)
+                summary.statements += n_statements
                 summary.new += old is None
                 summary.changed += old is not None
                 if len(batch) >= self.batch_size:
