@@ -358,12 +358,23 @@ def _graph_name(context: Any) -> Node | None:
 
 
 class MemoryBackend:
-    """rdflib's in-memory store; queries run on rdflib's own SPARQL engine."""
+    """rdflib's in-memory store; queries run on rdflib's own SPARQL engine.
+
+    Reads and writes of statements go to the store itself with explicit graphs, because rdflib's
+    union-default ``Dataset`` reads the default graph as the union and removes from it in every
+    graph. Updates run on a non-union view, so that, as on the other backends, a pattern outside
+    ``GRAPH`` in an update means the default graph.
+    """
 
     name = "memory"
 
     def __init__(self) -> None:
         self.dataset = Dataset(store="Memory", default_union=True)
+        self._store = self.dataset.store
+        self._plain = Dataset(store=self._store, default_union=False)
+
+    def _context(self, graph: Node | None) -> Graph:
+        return Graph(store=self._store, identifier=_graph_id(graph))
 
     def query(self, sparql: str, bindings: dict[str, Identifier], union: bool = True) -> Result:
         from rdflib.plugins.sparql import prepareQuery
@@ -372,41 +383,37 @@ class MemoryBackend:
             prepared = prepareQuery(sparql, initNs=PREFIXES)
         except Exception as exc:  # pyparsing / rdflib raise assorted types for bad queries
             raise _rdflib_query_error(exc) from None
-        if union:
-            return self.dataset.query(prepared, initBindings=bindings)
-        return self.dataset.default_context.query(prepared, initBindings=bindings)
+        return (self.dataset if union else self._plain).query(prepared, initBindings=bindings)
 
     def apply(self, ops: Sequence[Op]) -> None:
-        snapshot = (
-            list(self.quads(None, None, None, None, True))
-            if any(isinstance(op, Update) for op in ops)
-            else None
-        )
+        has_update = any(isinstance(op, Update) for op in ops)
+        snapshot = list(self.quads(None, None, None, None, True)) if has_update else None
         undo: list[tuple[str, Quad]] = []
         try:
             for op in ops:
                 self._apply_one(op, undo)
         except BaseException:
             if snapshot is not None:
-                self.dataset.remove((None, None, None, None))
-                self.dataset.addN((s, p, o, _graph_id(g)) for s, p, o, g in snapshot)
+                for quad in list(self.quads(None, None, None, None, True)):
+                    self._store.remove(quad[:3], context=self._context(quad[3]))
+                for s, p, o, g in snapshot:
+                    self._store.add((s, p, o), context=self._context(g))
             else:
                 for action, (s, p, o, g) in reversed(undo):
                     if action == "added":
-                        self.dataset.remove((s, p, o, _graph_id(g)))
+                        self._store.remove((s, p, o), context=self._context(g))
                     else:
-                        self.dataset.add((s, p, o, _graph_id(g)))
+                        self._store.add((s, p, o), context=self._context(g))
             raise
 
     def _apply_one(self, op: Op, undo: list[tuple[str, Quad]]) -> None:
-        ds = self.dataset
         if isinstance(op, AddParsed):
             op = op.as_add()
         if isinstance(op, Add):
             for quad in op.quads:
                 s, p, o, g = quad
-                if (s, p, o, _graph_id(g)) not in ds:
-                    ds.add((s, p, o, _graph_id(g)))
+                if next(self.quads(s, p, o, g, False), None) is None:
+                    self._store.add((s, p, o), context=self._context(g))
                     undo.append(("added", quad))
         elif isinstance(op, Remove | DropGraph):
             if isinstance(op, Remove):
@@ -415,7 +422,7 @@ class MemoryBackend:
                 matches = list(self.quads(None, None, None, op.graph, False))
             for quad in matches:
                 s, p, o, g = quad
-                ds.remove((s, p, o, _graph_id(g)))
+                self._store.remove((s, p, o), context=self._context(g))
                 undo.append(("removed", quad))
         else:
             from rdflib.plugins.sparql import prepareUpdate
@@ -424,18 +431,22 @@ class MemoryBackend:
                 prepared = prepareUpdate(op.sparql, initNs=PREFIXES)
             except Exception as exc:
                 raise _rdflib_query_error(exc) from None
-            ds.update(prepared, initBindings=op.bindings)
+            self._plain.update(prepared, initBindings=op.bindings)
 
     def quads(self, s: Any, p: Any, o: Any, graph: Any, any_graph: bool) -> Iterator[Quad]:
-        g = None if any_graph else _graph_id(graph)
-        for qs, qp, qo, qg in self.dataset.quads((s, p, o, g)):
-            yield qs, qp, qo, _graph_name(qg)
+        if any_graph:
+            for triple, contexts in self._store.triples((s, p, o), None):
+                for context in contexts:
+                    yield (*triple, _graph_name(context))
+        else:
+            for triple, _ in self._store.triples((s, p, o), self._context(graph)):
+                yield (*triple, graph)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.quads(None, None, None, None, True))
 
     def graphs(self) -> list[Node]:
-        names = (_graph_name(c) for c in self.dataset.store.contexts())
+        names = {_graph_name(c) for c in self._store.contexts()}
         return [
             g for g in names if g is not None and next(self.quads(None, None, None, g, False), None)
         ]

@@ -1,0 +1,297 @@
+"""KnowledgeGraph on every backend: embedded Oxigraph, rdflib memory, and a real `oxigraph serve`."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from rdflib import Literal
+from rdflib.namespace import RDF, RDFS
+
+from kgforge.errors import QueryError, RDFSyntaxError, UnknownFormatError
+from kgforge.graph.backends import MemoryBackend
+from kgforge.graph.namespaces import KGF, REL, document_iri, entity_iri
+from kgforge.graph.store import KnowledgeGraph
+
+OXIGRAPH = Path(sys.executable).with_name("oxigraph")
+ADA = entity_iri("Ada Lovelace", "person")
+CHARLES = entity_iri("Charles Babbage", "person")
+ENGINE = entity_iri("Analytical Engine", "artifact")
+DOC1, DOC2 = document_iri("doc1"), document_iri("doc2")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real `oxigraph serve` on a loopback port, stopped after the module."""
+    if not OXIGRAPH.exists():
+        pytest.skip("the oxigraph server binary is not installed (pip install oxigraph)")
+    port = _free_port()
+    location = tmp_path_factory.mktemp("oxigraph-server")
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/query?query=ASK%7B%7D", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"oxigraph serve did not start: {proc.stderr.read()!r}"
+                    ) from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["memory", "oxigraph", "sparql"])
+def kg(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "memory":
+        store = KnowledgeGraph.open(":memory:")
+    elif request.param == "oxigraph":
+        store = KnowledgeGraph.open(tmp_path / "store")
+    else:
+        store = KnowledgeGraph.open(request.getfixturevalue("oxigraph_server"))
+        store.update("DROP ALL")
+    assert store.backend == request.param
+    yield store
+    store.close()
+
+
+def _fill(kg: KnowledgeGraph) -> None:
+    kg.add_many(
+        [
+            (ADA, REL.worked_with, CHARLES),
+            (CHARLES, REL.designed, ENGINE),
+        ],
+        graph=DOC1,
+    )
+    kg.add((ADA, REL.wrote_about, ENGINE, DOC2))
+    kg.add((ADA, REL.worked_with, CHARLES), graph=DOC2)  # same fact from a second document
+    kg.add_many(
+        [
+            (ADA, RDFS.label, Literal("Ada Lovelace")),
+            (CHARLES, RDFS.label, Literal("Charles Babbage")),
+            (ENGINE, RDFS.label, Literal("Analytical Engine", lang="en")),
+            (ADA, RDF.type, KGF.Entity),
+            (DOC1, RDF.type, KGF.Document),
+            (DOC2, RDF.type, KGF.Document),
+        ]
+    )
+
+
+def _state(kg: KnowledgeGraph) -> set:
+    return set(kg.quads())
+
+
+def test_add_count_graphs_and_union_triples(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    assert len(kg) == 10  # quads: the shared fact counts once per graph
+    assert kg.graphs() == sorted([DOC1, DOC2], key=str)
+    union = list(kg.triples((ADA, REL.worked_with, None)))
+    assert union == [(ADA, REL.worked_with, CHARLES)]  # union of graphs, each triple once
+    assert set(kg.triples(graph=DOC2)) == {
+        (ADA, REL.wrote_about, ENGINE),
+        (ADA, REL.worked_with, CHARLES),
+    }
+    graphs_of_fact = {g for *_, g in kg.quads((ADA, REL.worked_with, CHARLES, None))}
+    assert graphs_of_fact == {DOC1, DOC2}
+    assert {g for *_, g in kg.quads((ADA, RDFS.label, None, None))} == {None}  # default graph
+
+
+def test_query_bindings_are_values(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    rows = kg.query("SELECT ?x WHERE { ?x rdfs:label ?label }", label="Charles Babbage")
+    assert [row.x for row in rows] == [CHARLES]
+    # a bound variable that the query does not select, and an IRI binding
+    rows = kg.query("SELECT ?o WHERE { ?s rel:worked_with ?o }", s=ADA)
+    assert {row.o for row in rows} == {CHARLES}
+    # bindings hold before aggregation: the count is ADA's statements only
+    count = kg.query("SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?s ?p ?o }", s=ADA)
+    assert int(next(iter(count)).n) == 4
+    # text that would break out of the query if it were pasted in is just an unknown label
+    hostile = 'x" } ; DROP ALL ; SELECT * WHERE { ?a ?b "'
+    assert list(kg.query("SELECT ?x WHERE { ?x rdfs:label ?label }", label=hostile)) == []
+    assert len(kg) == 10
+    assert kg.query("ASK { ?s rel:designed ?o }", s=CHARLES).askAnswer is True
+    constructed = kg.query("CONSTRUCT { ?o rel:designed_by ?s } WHERE { ?s rel:designed ?o }")
+    assert set(constructed.graph) == {(ENGINE, REL.designed_by, CHARLES)}
+
+
+def test_update_with_bindings_and_remove(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    kg.update(
+        "INSERT { GRAPH ?g { ?s rel:colleague ?o } } WHERE { GRAPH ?g { ?s rel:worked_with ?o } }",
+        g=DOC1,
+    )
+    assert set(kg.quads((None, REL.colleague, None, None))) == {(ADA, REL.colleague, CHARLES, DOC1)}
+    kg.remove((ADA, None, None), graph=DOC2)
+    assert set(kg.triples(graph=DOC2)) == set()
+    kg.remove((None, RDFS.label, None))
+    assert list(kg.triples((None, RDFS.label, None))) == []
+    assert len(kg) == 6
+
+
+def test_transaction_commits_as_a_unit(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    with kg.transaction():
+        kg.add((ENGINE, REL.invented_by, CHARLES), graph=DOC1)
+        kg.remove((ADA, RDFS.label, None))
+        with kg.transaction():  # nested blocks join the outer one
+            # the long form: rdflib's engine ignores GRAPH ?g in the DELETE WHERE short form
+            kg.update(
+                "DELETE { GRAPH ?g { ?s rel:wrote_about ?o } } "
+                "WHERE { GRAPH ?g { ?s rel:wrote_about ?o } }"
+            )
+        assert (ENGINE, REL.invented_by, CHARLES) not in set(kg.triples())  # not yet committed
+    triples = set(kg.triples())
+    assert (ENGINE, REL.invented_by, CHARLES) in triples
+    assert (ADA, RDFS.label, Literal("Ada Lovelace")) not in triples
+    assert not any(p == REL.wrote_about for _, p, _ in triples)
+
+
+def test_exception_mid_batch_rolls_back(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    before = _state(kg)
+    with pytest.raises(RuntimeError, match="injected"), kg.transaction():
+        kg.add_many([(ENGINE, REL.invented_by, CHARLES)] * 3, graph=DOC1)
+        kg.remove((None, None, None), graph=DOC2)
+        kg.drop_graph(DOC1)
+        raise RuntimeError("injected failure")
+    assert _state(kg) == before
+
+
+def test_failed_commit_leaves_store_unchanged(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    before = _state(kg)
+    with pytest.raises(QueryError), kg.transaction():
+        kg.add((ENGINE, REL.invented_by, CHARLES), graph=DOC1)
+        kg.remove((ADA, None, None))
+        kg.update("INSERT { ?s rel:x ?o } WHERE { ?s ?p ")  # fails when the batch commits
+    assert _state(kg) == before
+
+
+def test_replace_graph(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    assert kg.replace_graph(DOC1, [(CHARLES, REL.built, ENGINE)]) == 1
+    assert set(kg.triples(graph=DOC1)) == {(CHARLES, REL.built, ENGINE)}
+    assert (ADA, REL.wrote_about, ENGINE) in set(kg.triples(graph=DOC2))
+
+
+@pytest.mark.parametrize("fmt", ["ttl", "nt", "nq", "trig", "jsonld"])
+def test_export_load_round_trip(kg: KnowledgeGraph, tmp_path: Path, fmt: str) -> None:
+    _fill(kg)
+    path = kg.export(tmp_path / f"out.{fmt}")
+    other = KnowledgeGraph.open(":memory:")
+    loaded = other.load(path)
+    if fmt in ("nq", "trig", "jsonld"):  # dataset formats keep the named graphs
+        assert _state(other) == _state(kg)
+        assert loaded == len(kg)
+    else:  # triple formats hold the union of all graphs
+        assert set(other.triples()) == set(kg.triples())
+
+
+def test_load_into_named_graph(kg: KnowledgeGraph, tmp_path: Path) -> None:
+    path = tmp_path / "facts.ttl"
+    path.write_text(
+        "@prefix rel: <https://w3id.org/kgforge/relation/> .\n"
+        f"<{ADA}> rel:knew <{CHARLES}> , <{ENGINE}> .\n"
+    )
+    assert kg.load(path, graph=DOC1) == 2
+    assert set(kg.quads()) == {(ADA, REL.knew, CHARLES, DOC1), (ADA, REL.knew, ENGINE, DOC1)}
+
+
+def test_malformed_file_changes_nothing(kg: KnowledgeGraph, tmp_path: Path) -> None:
+    _fill(kg)
+    before = _state(kg)
+    bad = tmp_path / "bad.nt"
+    bad.write_text(f'<{ADA}> <{REL.knew}> <{CHARLES}> .\n<{ADA}> <{RDFS.label}> "unclosed .\n')
+    with pytest.raises(RDFSyntaxError) as err:
+        kg.load(bad)
+    assert err.value.path == str(bad) and err.value.line == 2
+    assert _state(kg) == before
+    with pytest.raises(UnknownFormatError, match="known formats"):
+        kg.load(bad, format="yaml")
+
+
+def test_bad_query_names_the_position(kg: KnowledgeGraph) -> None:
+    with pytest.raises(QueryError, match="line 2"):
+        kg.query("SELECT ?s\nWHERE { ?s ?p }")
+
+
+def test_stats_and_networkx(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    assert kg.stats() == {
+        "triples": 10,
+        "entities": 3,
+        "relations": 3,
+        "documents": 2,
+        "graphs": 2,
+    }
+    graph = kg.to_networkx()
+    assert set(graph.edges(keys=True)) == {
+        (ADA, CHARLES, REL.worked_with),
+        (CHARLES, ENGINE, REL.designed),
+        (ADA, ENGINE, REL.wrote_about),
+    }
+    assert graph.nodes[ENGINE]["label"] == "Analytical Engine"
+    assert set(kg.to_networkx(DOC2).edges(keys=True)) == {
+        (ADA, ENGINE, REL.wrote_about),
+        (ADA, CHARLES, REL.worked_with),
+    }
+
+
+def test_rdflib_dataset_view(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    assert (ADA, REL.wrote_about, ENGINE) in set(kg.graph(DOC2))
+    assert (CHARLES, RDFS.label, Literal("Charles Babbage")) in kg.dataset
+
+
+def test_memory_undo_log_restores_on_failure_mid_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory backend applies a batch op by op; a failure at the third op undoes the first two."""
+    kg = KnowledgeGraph.open(":memory:")
+    _fill(kg)
+    before = _state(kg)
+    original, calls = MemoryBackend._apply_one, []
+
+    def failing(self, op, undo):  # noqa: ANN001
+        calls.append(op)
+        if len(calls) == 3:
+            raise OSError("injected failure")
+        original(self, op, undo)
+
+    monkeypatch.setattr(MemoryBackend, "_apply_one", failing)
+    with pytest.raises(OSError, match="injected"), kg.transaction():
+        kg.add((ENGINE, REL.invented_by, CHARLES), graph=DOC1)
+        kg.remove((ADA, None, None))
+        kg.add((CHARLES, REL.knew, ADA))
+    assert _state(kg) == before
+
+
+def test_open_unknown_backend_and_missing_store(tmp_path: Path) -> None:
+    from kgforge.errors import KGForgeError
+
+    with pytest.raises(KGForgeError, match="unknown backend"):
+        KnowledgeGraph.open(tmp_path, backend="neo4j")
+    with pytest.raises(KGForgeError, match="no store"):
+        KnowledgeGraph.open(tmp_path / "missing", read_only=True)
+    shutil.rmtree(tmp_path)
