@@ -138,7 +138,10 @@ def load_config(path: str | Path) -> PipelineConfig:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
+        loc = list(err["loc"])
+        if len(loc) > 2 and loc[0] == "relations" and loc[2] in ("patterns", "classifier"):
+            del loc[2]  # pydantic names the union member chosen by ``kind``; the user did not
+        where = ".".join(str(p) for p in loc)
         raise ConfigError(err["msg"], path, field=where) from exc
     config.name = config.name or path.stem
     base = path.resolve().parent

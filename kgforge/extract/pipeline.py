@@ -147,8 +147,8 @@ class ExtractionPipeline:
             index = token_mention[tok.i]
             if index >= 0:
                 return mentions[index]
-            if tok.pos_ != "PROPN":
-                return None
+            if tok.pos_ != "PROPN" and not (tok.pos_ == "NOUN" and tok.is_title):
+                return None  # the small models tag a lone surname ("Jobs") as a noun at times
             left = tok
             while left.i > 0 and left.nbor(-1).dep_ == "compound" and left.nbor(-1).head == tok:
                 left = left.nbor(-1)
