@@ -226,6 +226,29 @@ def extract_command(
 
 
 # ---- embedding commands (kgforge.embed): train, evaluate, split ----------------------------
+@app.command("train")
+def train_command(
+    config: str = typer.Argument(..., help="Training config (YAML), e.g. pipelines/*.yaml."),
+    data: str | None = typer.Option(None, "--data", help="Data directory (overrides the config)."),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="Output directory (overrides the config)."
+    ),
+    set_values: list[str] = typer.Option(
+        [], "--set", help="Override a config field: key.path=value (repeatable)."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from the last checkpoint in the output directory."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Train a link predictor (encoder + scorer) and evaluate it on valid and test."""
+    from kgforge.embed.pipeline import train
+
+    extra = ["show_progress=false"] if quiet else []
+    result = train(
+        config, data=data, output=output, resume=resume, set_values=[*set_values, *extra]
+    )
+    typer.echo(result.summary())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""Training configs: pydantic models, YAML files, ``--set a.b=value`` overrides.
+
+A config file mirrors :class:`TrainConfig`; unknown keys and bad values raise
+:class:`~kgforge.errors.ConfigError` naming the field and the file.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kgforge.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class ModelConfig(_Strict):
+    """The link predictor: entity encoder, scorer, embedding size."""
+
+    encoder: str = "frozen"
+    encoder_kwargs: dict[str, Any] = Field(default_factory=dict)
+    scorer: str = "transe"
+    scorer_kwargs: dict[str, Any] = Field(default_factory=dict)
+    dim: int = Field(256, gt=0)
+    inverse_relations: bool = False
+    normalize: bool = False
+
+
+class TrainingConfig(_Strict):
+    """How to train: objective, loss, negatives, optimisation, hardware."""
+
+    objective: Literal["negatives", "in_batch", "one_vs_all"] = "negatives"
+    loss: str = "margin"
+    loss_kwargs: dict[str, Any] = Field(default_factory=dict)
+    negative_sampler: str = "uniform"
+    negative_sampler_kwargs: dict[str, Any] = Field(default_factory=dict)
+    num_negatives: int = Field(32, gt=0)
+    num_candidates: int | None = Field(None, gt=0)
+    batch_size: int = Field(256, gt=0)
+    epochs: int = Field(10, ge=0)
+    max_steps: int | None = Field(None, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    encoder_lr: float | None = Field(None, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup: float = Field(0.0, ge=0, lt=1)
+    schedule: Literal["constant", "linear", "cosine"] = "constant"
+    grad_accumulation: int = Field(1, gt=0)
+    grad_clip: float | None = Field(None, gt=0)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    device: str = "auto"
+    log_every: int = Field(50, gt=0)
+
+
+class CheckpointConfig(_Strict):
+    """When to write ``checkpoints/last.pt`` (also at the end of every epoch)."""
+
+    every_steps: int | None = Field(500, gt=0)
+
+
+class EvaluationConfig(_Strict):
+    """Validation during training (early stopping) and the final test evaluation."""
+
+    protocol: Literal["dynamic", "transductive", "transfer"] = "dynamic"
+    every_epochs: int | None = Field(1, gt=0)
+    batch_size: int = Field(256, gt=0)
+    patience: int | None = Field(None, gt=0)
+    metric: str = "mrr"
+    max_valid_triples: int | None = Field(None, gt=0)
+    test: bool = True
+
+
+class TrainConfig(_Strict):
+    """Everything ``kgforge train`` needs."""
+
+    data: str | None = None
+    output: str | None = None
+    seed: int = 42
+    show_progress: bool = True
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` merged in, nested mappings merged key by key."""
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_set(assignments: Iterable[str]) -> dict[str, Any]:
+    """``["training.lr=0.01", ...]`` as a nested dict; values are parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        parts = key.strip().split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r} conflicts with another assignment")
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(
+    source: TrainConfig | Mapping[str, Any] | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    set_values: Iterable[str] = (),
+) -> TrainConfig:
+    """A validated config from an object, a dict or a YAML file, with overrides applied.
+
+    Relative ``data``/``output`` paths in a file are kept as written (relative to the working
+    directory), like the CLI's options.
+    """
+    path: Path | None = None
+    if isinstance(source, TrainConfig):
+        raw: Any = source.model_dump()
+    elif isinstance(source, Mapping):
+        raw = dict(source)
+    else:
+        path = Path(source)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError("config file not found", path) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            raise ConfigError(f"invalid YAML: {exc}", path, line) from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError("a config must be a mapping of fields", path)
+    raw = deep_merge(raw, overrides or {})
+    raw = deep_merge(raw, parse_set(set_values))
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{err['msg']}{more}", path, field=field) from None
+
+
+def dump_config(config: TrainConfig, path: str | Path) -> None:
+    """Write ``config`` as YAML (the run's own copy, reusable as a config file)."""
+    Path(path).write_text(yaml.safe_dump(config.model_dump(), sort_keys=False), encoding="utf-8")

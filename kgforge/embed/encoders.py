@@ -1,0 +1,202 @@
+"""Entity encoders: map entity ids (and, for inductive encoders, any text) to vectors.
+
+- ``transformer``: BLP's encoder, a fine-tuned transformer over the entity text, mean or CLS
+  pooling, then a linear projection to the embedding size.
+- ``frozen``: sentence-transformers features computed once and cached on disk
+  (:mod:`kgforge.embed.features`), then a trainable projection (linear or MLP): fast on a CPU.
+- ``lookup``: one free vector per entity, the transductive baseline (cannot embed new text).
+
+Every encoder is built from the full list of entity texts (``""`` where unknown) and the
+embedding size, so a saved model can rebuild it from its vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from class_resolver import ClassResolver
+from torch import nn
+
+from kgforge.errors import KGForgeError
+from kgforge.models import default_text_model
+
+
+class EntityEncoder(nn.Module):
+    """Base class: ``forward(ids)`` gives ``[n, dim]``; ``encode_texts`` embeds unseen entities."""
+
+    #: whether entities never seen in training get meaningful vectors (from their text)
+    inductive: bool = True
+
+    def __init__(self, entity_text: Sequence[str], dim: int) -> None:
+        super().__init__()
+        self.num_entities = len(entity_text)
+        self.dim = dim
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Vectors ``[n, dim]`` for entities given only by their text."""
+        raise KGForgeError(f"the {type(self).__name__} cannot embed entities from text")
+
+
+class LookupEncoder(EntityEncoder):
+    """A free embedding per entity (transductive: unseen entities keep their random init)."""
+
+    inductive = False
+
+    def __init__(self, entity_text: Sequence[str], dim: int, init_scale: float | None = None):
+        super().__init__(entity_text, dim)
+        self.embedding = nn.Embedding(self.num_entities, dim)
+        if init_scale is None:
+            nn.init.xavier_uniform_(self.embedding.weight)
+        else:
+            nn.init.uniform_(self.embedding.weight, -init_scale, init_scale)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.embedding(ids)
+
+
+def _projection(
+    in_dim: int, dim: int, hidden: int, layers: int, dropout: float, layer_norm: bool
+) -> nn.Module:
+    if layers <= 1:
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, dim))
+    modules: list[nn.Module] = [nn.Dropout(dropout)]
+    size = in_dim
+    for _ in range(layers - 1):
+        modules += [nn.Linear(size, hidden)]
+        if layer_norm:
+            modules.append(nn.LayerNorm(hidden))
+        modules += [nn.GELU(), nn.Dropout(dropout)]
+        size = hidden
+    modules.append(nn.Linear(size, dim))
+    return nn.Sequential(*modules)
+
+
+class FrozenTextEncoder(EntityEncoder):
+    """Frozen sentence-transformers features of the entity text, then a trainable projection.
+
+    The features are not part of the saved weights: they are recomputed from the text through the
+    on-disk cache. ``residual`` adds a linear map of the features to the MLP output.
+    """
+
+    def __init__(
+        self,
+        entity_text: Sequence[str],
+        dim: int,
+        text_model: str | None = None,
+        hidden: int = 1024,
+        layers: int = 2,
+        dropout: float = 0.1,
+        layer_norm: bool = True,
+        residual: bool = True,
+        cache_dir: str | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        super().__init__(entity_text, dim)
+        from kgforge.embed.features import encode_texts
+
+        self.text_model = text_model or default_text_model()
+        self.cache_dir = cache_dir
+        features = torch.from_numpy(
+            encode_texts(
+                list(entity_text),
+                model=self.text_model,
+                cache_dir=cache_dir,
+                show_progress=show_progress,
+            )
+        )
+        self.register_buffer("features", features, persistent=False)
+        in_dim = features.shape[1]
+        self.project = _projection(in_dim, dim, hidden, layers, dropout, layer_norm)
+        self.skip = nn.Linear(in_dim, dim, bias=False) if residual and layers > 1 else None
+
+    def project_features(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(x)
+        return out if self.skip is None else out + self.skip(x)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.project_features(self.features[ids])
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        from kgforge.embed.features import encode_texts
+
+        x = encode_texts(
+            list(texts), model=self.text_model, cache_dir=self.cache_dir, show_progress=False
+        )
+        return self.project_features(torch.from_numpy(x).to(self.features.device))
+
+
+class TransformerEncoder(EntityEncoder):
+    """BLP: a fine-tuned transformer over the entity text, pooled, linearly projected.
+
+    Texts are tokenized once (truncated to ``max_length``); a batch is trimmed to its longest
+    sequence before the forward pass.
+    """
+
+    def __init__(
+        self,
+        entity_text: Sequence[str],
+        dim: int,
+        text_model: str | None = None,
+        pooling: Literal["mean", "cls"] = "mean",
+        max_length: int = 64,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(entity_text, dim)
+        from transformers import AutoModel, AutoTokenizer
+
+        self.text_model = text_model or default_text_model()
+        if pooling not in ("mean", "cls"):
+            raise ValueError("pooling must be 'mean' or 'cls'")
+        self.pooling = pooling
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(self.text_model)
+        self.transformer = AutoModel.from_pretrained(self.text_model)
+        self.dropout = nn.Dropout(dropout)
+        self.project = nn.Linear(self.transformer.config.hidden_size, dim)
+        ids, mask = self._tokenize(entity_text)
+        self.register_buffer("input_ids", ids, persistent=False)
+        self.register_buffer("attention_mask", mask, persistent=False)
+
+    def _tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        tok = self.tokenizer(
+            list(texts),
+            max_length=self.max_length,
+            truncation=True,
+            padding="max_length",
+            return_tensors="pt",
+        )
+        return tok["input_ids"], tok["attention_mask"]
+
+    def _encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        length = int(mask.sum(1).max().item()) if len(mask) else 1
+        ids, mask = ids[:, :length], mask[:, :length]
+        hidden = self.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+        return self.project(self.dropout(pooled))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self._encode(self.input_ids[ids], self.attention_mask[ids])
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        ids, mask = self._tokenize(texts)
+        device = self.input_ids.device
+        return self._encode(ids.to(device), mask.to(device))
+
+
+encoder_resolver: ClassResolver[EntityEncoder] = ClassResolver(
+    [LookupEncoder, FrozenTextEncoder, TransformerEncoder],
+    base=EntityEncoder,
+    default=FrozenTextEncoder,
+    suffix="Encoder",
+    synonyms={
+        "frozen": FrozenTextEncoder,
+        "finetune": TransformerEncoder,
+        "blp": TransformerEncoder,
+    },
+)

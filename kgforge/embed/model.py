@@ -1,0 +1,332 @@
+"""``LinkPredictor``: an entity encoder, relation vectors and a relational scorer.
+
+It scores triples and ranks candidate heads or tails. Entities are known by index (into the
+vocabulary it was built with), by id, or, for inductive encoders, by text alone: a new entity
+needs no retraining. Saved as a folder (``model.json``, ``vocab.json``, ``weights.pt``) that
+:meth:`LinkPredictor.load` restores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kgforge.embed.encoders import EntityEncoder, encoder_resolver
+from kgforge.embed.scorers import Scorer, scorer_resolver
+from kgforge.errors import KGForgeError
+
+FORMAT_VERSION = 1
+EntityRef = int | str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One ranked candidate entity."""
+
+    entity: str
+    text: str
+    score: float
+
+
+class LinkPredictor(nn.Module):
+    """Scores ``(head, relation, tail)``; higher is more plausible.
+
+    ``inverse_relations`` learns a second vector per relation and predicts heads as tails of the
+    inverse relation (train with both directions). ``normalize`` puts entity vectors on the unit
+    sphere.
+    """
+
+    def __init__(
+        self,
+        entities: Sequence[str],
+        relations: Sequence[str],
+        entity_text: Sequence[str] | None = None,
+        relation_text: Sequence[str] | None = None,
+        encoder: str = "frozen",
+        encoder_kwargs: dict[str, Any] | None = None,
+        scorer: str = "transe",
+        scorer_kwargs: dict[str, Any] | None = None,
+        dim: int = 256,
+        inverse_relations: bool = False,
+        normalize: bool = False,
+    ) -> None:
+        super().__init__()
+        self.entities = list(entities)
+        self.relations = list(relations)
+        self.entity_text = list(entity_text) if entity_text is not None else [""] * len(entities)
+        self.relation_text = (
+            list(relation_text) if relation_text is not None else list(self.relations)
+        )
+        self.entity_index = {e: i for i, e in enumerate(self.entities)}
+        self.relation_index = {r: i for i, r in enumerate(self.relations)}
+        self.spec = {
+            "encoder": encoder,
+            "encoder_kwargs": dict(encoder_kwargs or {}),
+            "scorer": scorer,
+            "scorer_kwargs": dict(scorer_kwargs or {}),
+            "dim": dim,
+            "inverse_relations": inverse_relations,
+            "normalize": normalize,
+        }
+        self.scorer: Scorer = scorer_resolver.make(scorer, scorer_kwargs)
+        if self.scorer.needs_even_dim and dim % 2:
+            raise KGForgeError(f"the {scorer} scorer needs an even dim, got {dim}")
+        self.encoder: EntityEncoder = encoder_resolver.make(
+            encoder, encoder_kwargs, entity_text=self.entity_text, dim=dim
+        )
+        self.inverse_relations = inverse_relations
+        self.normalize = normalize
+        num_rel = len(self.relations) * (2 if inverse_relations else 1)
+        self.relation_embedding = nn.Embedding(num_rel, self.scorer.relation_dim(dim))
+        nn.init.xavier_uniform_(self.relation_embedding.weight)
+        self._cache: torch.Tensor | None = None
+
+    @classmethod
+    def from_data(cls, data: Any, **kwargs: Any) -> LinkPredictor:
+        """Build a model over the entities and relations of a ``KGData``."""
+        return cls(
+            entities=data.entities,
+            relations=data.relations,
+            entity_text=data.entity_text,
+            relation_text=data.relation_text,
+            **kwargs,
+        )
+
+    @property
+    def num_entities(self) -> int:
+        return len(self.entities)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relations)
+
+    @property
+    def device(self) -> torch.device:
+        return self.relation_embedding.weight.device
+
+    # -- representations -------------------------------------------------------------------
+    def _finish(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=-1) if self.normalize else x
+
+    def entity_repr(self, ids: torch.Tensor) -> torch.Tensor:
+        """Entity vectors ``[..., dim]`` for entity indices ``ids`` (with gradients)."""
+        flat = ids.reshape(-1)
+        return self._finish(self.encoder(flat)).reshape(*ids.shape, -1)
+
+    def relation_repr(self, ids: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        if inverse:
+            if not self.inverse_relations:
+                raise ValueError("model has no inverse relations")
+            ids = ids + self.num_relations
+        return self.relation_embedding(ids)
+
+    def train(self, mode: bool = True) -> LinkPredictor:
+        self._cache = None
+        return super().train(mode)
+
+    def invalidate_cache(self) -> None:
+        """Forget the cached entity vectors (call after changing weights in eval mode)."""
+        self._cache = None
+
+    @torch.no_grad()
+    def all_entity_repr(self, batch_size: int = 1024) -> torch.Tensor:
+        """Vectors of all entities ``[N, dim]``; cached while the model is in eval mode."""
+        if self._cache is not None and not self.training and self._cache.device == self.device:
+            return self._cache
+        ids = torch.arange(self.num_entities, device=self.device)
+        out = torch.cat([self.entity_repr(chunk) for chunk in ids.split(batch_size)])
+        if not self.training:
+            self._cache = out
+        return out
+
+    def _candidates(self, candidates: torch.Tensor | None) -> torch.Tensor:
+        reps = self.all_entity_repr() if not self.training else None
+        if candidates is None:
+            if reps is None:
+                return self.entity_repr(torch.arange(self.num_entities, device=self.device))
+            return reps
+        candidates = candidates.to(self.device)
+        return reps[candidates] if reps is not None else self.entity_repr(candidates)
+
+    def _entities(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = ids.to(self.device)
+        if self.training:
+            return self.entity_repr(ids)
+        return self.all_entity_repr()[ids]
+
+    # -- scoring (evaluation interface) ----------------------------------------------------
+    def tails_given(
+        self, h: torch.Tensor, r_ids: torch.Tensor, candidates: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores ``[B, C]`` of head vectors ``h`` with relations ``r_ids`` against tail vectors."""
+        return self.scorer.score_tails(h, self.relation_repr(r_ids), candidates)
+
+    def heads_given(
+        self, t: torch.Tensor, r_ids: torch.Tensor, candidates: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores ``[B, C]`` of head candidates for relations ``r_ids`` and tail vectors ``t``."""
+        if self.inverse_relations:
+            return self.scorer.score_tails(t, self.relation_repr(r_ids, inverse=True), candidates)
+        return self.scorer.score_heads(candidates, self.relation_repr(r_ids), t)
+
+    def score_t(self, hr: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``[B, C]`` (``C`` = all entities without ``candidates``) for ``(h, r, ?)``."""
+        hr = hr.to(self.device)
+        return self.tails_given(self._entities(hr[:, 0]), hr[:, 1], self._candidates(candidates))
+
+    def score_h(self, rt: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``[B, C]`` for ``(?, r, t)``; ``rt`` holds relation and tail indices."""
+        rt = rt.to(self.device)
+        return self.heads_given(self._entities(rt[:, 1]), rt[:, 0], self._candidates(candidates))
+
+    def score_hrt(self, triples: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B]`` of index triples ``[B, 3]``."""
+        triples = triples.to(self.device)
+        h, t = self._entities(triples[:, 0]), self._entities(triples[:, 2])
+        return self._score_vectors(h, triples[:, 1], t)
+
+    def _score_vectors(self, h: torch.Tensor, r_ids: torch.Tensor, t: torch.Tensor):
+        if self.inverse_relations:
+            # average both directions, as trained
+            fwd = self.scorer(h, self.relation_repr(r_ids), t)
+            bwd = self.scorer(t, self.relation_repr(r_ids, inverse=True), h)
+            return (fwd + bwd) / 2
+        return self.scorer(h, self.relation_repr(r_ids), t)
+
+    # -- inference API (ids or text) -------------------------------------------------------
+    @torch.no_grad()
+    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Vectors ``[n, dim]`` of new entities given by their text (inductive encoders)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self._finish(self.encoder.encode_texts(list(texts)))
+        finally:
+            self.train(was_training)
+
+    def _resolve_entities(self, refs: Sequence[EntityRef]) -> torch.Tensor:
+        """Vectors for entities given by index, id, or (unknown strings) text."""
+        ids: list[int] = []
+        texts: dict[int, str] = {}
+        for i, ref in enumerate(refs):
+            if isinstance(ref, int):
+                if not 0 <= ref < self.num_entities:
+                    raise KGForgeError(f"entity index {ref} out of range")
+                ids.append(ref)
+            elif ref in self.entity_index:
+                ids.append(self.entity_index[ref])
+            elif self.encoder.inductive:
+                ids.append(0)
+                texts[i] = ref
+            else:
+                raise KGForgeError(f"unknown entity {ref!r} (a lookup model cannot embed text)")
+        out = self._entities(torch.tensor(ids, dtype=torch.long)).clone()
+        if texts:
+            out[list(texts)] = self.embed_texts(list(texts.values())).to(out.dtype)
+        return out
+
+    def _resolve_relations(self, refs: Sequence[int | str]) -> torch.Tensor:
+        ids = []
+        for ref in refs:
+            if isinstance(ref, int) and 0 <= ref < self.num_relations:
+                ids.append(ref)
+            elif isinstance(ref, str) and ref in self.relation_index:
+                ids.append(self.relation_index[ref])
+            elif isinstance(ref, str) and ref in self.relation_text:
+                ids.append(self.relation_text.index(ref))
+            else:
+                raise KGForgeError(f"unknown relation {ref!r}")
+        return torch.tensor(ids, dtype=torch.long, device=self.device)
+
+    @torch.no_grad()
+    def score_triples(self, triples: Sequence[tuple[EntityRef, int | str, EntityRef]]) -> list:
+        """Scores of ``(head, relation, tail)`` triples; entities by index, id or text."""
+        self.eval()
+        if not triples:
+            return []
+        heads, rels, tails = zip(*triples, strict=True)
+        h, t = self._resolve_entities(heads), self._resolve_entities(tails)
+        return self._score_vectors(h, self._resolve_relations(rels), t).tolist()
+
+    @torch.no_grad()
+    def predict_tails(self, head: EntityRef, relation: int | str, k: int = 10) -> list[Prediction]:
+        """The ``k`` best tails for ``(head, relation, ?)``; ``head`` by index, id or text."""
+        self.eval()
+        h = self._resolve_entities([head])
+        scores = self.tails_given(h, self._resolve_relations([relation]), self._candidates(None))
+        return self._top(scores[0], k)
+
+    @torch.no_grad()
+    def predict_heads(self, relation: int | str, tail: EntityRef, k: int = 10) -> list[Prediction]:
+        """The ``k`` best heads for ``(?, relation, tail)``; ``tail`` by index, id or text."""
+        self.eval()
+        t = self._resolve_entities([tail])
+        scores = self.heads_given(t, self._resolve_relations([relation]), self._candidates(None))
+        return self._top(scores[0], k)
+
+    def _top(self, scores: torch.Tensor, k: int) -> list[Prediction]:
+        values, idx = scores.float().topk(min(k, scores.numel()))
+        return [
+            Prediction(self.entities[i], self.entity_text[i], float(v))
+            for v, i in zip(values.tolist(), idx.tolist(), strict=True)
+        ]
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the model to ``directory`` (each file written to a temporary, then renamed)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"format_version": FORMAT_VERSION, **self.spec}
+        vocab = {
+            "entities": self.entities,
+            "relations": self.relations,
+            "entity_text": self.entity_text,
+            "relation_text": self.relation_text,
+        }
+        _atomic_write_text(directory / "model.json", json.dumps(meta, indent=2))
+        _atomic_write_text(directory / "vocab.json", json.dumps(vocab))
+        tmp = directory / ".weights.pt.tmp"
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, directory / "weights.pt")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device | None = None) -> LinkPredictor:
+        """Restore a model written by :meth:`save` (or a training output folder)."""
+        directory = Path(directory)
+        if (
+            not (directory / "model.json").exists()
+            and (directory / "model" / "model.json").exists()
+        ):
+            directory = directory / "model"
+        try:
+            meta = json.loads((directory / "model.json").read_text(encoding="utf-8"))
+            vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise KGForgeError(
+                f"{directory}: not a saved kgforge model ({exc.filename} missing)"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise KGForgeError(f"{directory}: corrupt model files ({exc})") from exc
+        meta.pop("format_version", None)
+        model = cls(**vocab, **meta)
+        state = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        model.eval()
+        if device is not None:
+            model.to(device)
+        return model
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

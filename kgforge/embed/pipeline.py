@@ -1,0 +1,161 @@
+"""``kgforge.train``: config in, trained and evaluated model out (PyKEEN's ``pipeline()`` role).
+
+The output folder of a run holds ``config.yaml`` (the resolved config), ``checkpoints/last.pt``,
+``metrics.jsonl`` (one JSON object per log line), ``curve.png``, ``best/`` (best validation
+weights), ``model/`` (the final model, :meth:`LinkPredictor.load` reads it) and ``results.json``
+(validation and test metrics, times).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kgforge.embed.config import TrainConfig, dump_config, load_config
+from kgforge.embed.model import LinkPredictor
+from kgforge.errors import ConfigError
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    output: Path
+    model: LinkPredictor
+    config: TrainConfig
+    valid: dict[str, Any] | None
+    test: dict[str, Any] | None
+    best_step: int | None
+    stopped_early: bool
+    train_seconds: float
+    wall_seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"output: {self.output}"]
+        for name, res in (("valid", self.valid), ("test", self.test)):
+            if res:
+                b = res["both"]
+                parts.append(
+                    f"{name}: MRR {b['mrr']:.4f}  H@1 {b['hits@1']:.4f}  "
+                    f"H@3 {b['hits@3']:.4f}  H@10 {b['hits@10']:.4f}"
+                )
+        parts.append(f"training {self.train_seconds:.1f} s, total {self.wall_seconds:.1f} s")
+        return "\n".join(parts)
+
+
+def train(
+    config: TrainConfig | Mapping[str, Any] | str | Path,
+    *,
+    data: str | Path | None = None,
+    output: str | Path | None = None,
+    resume: bool = False,
+    set_values: Iterable[str] = (),
+    callbacks: Sequence[Any] = (),
+    **overrides: Any,
+) -> TrainResult:
+    """Train and evaluate a link predictor.
+
+    ``config`` is a :class:`TrainConfig`, a dict or a YAML file (e.g. ``pipelines/...yaml``);
+    keyword overrides are merged into it section by section, e.g.
+    ``train("pipelines/wn18rr_ind_frozen.yaml", training={"epochs": 2})``; ``set_values`` takes
+    ``"training.lr=0.01"`` strings like the CLI's ``--set``. ``resume`` continues from the last
+    checkpoint in ``output`` (a fresh start if there is none).
+    """
+    from kgforge.embed.data import KGData
+    from kgforge.embed.evaluate import evaluate
+    from kgforge.embed.trainer import Trainer
+
+    started = time.perf_counter()
+    top = {"data": str(data)} if data is not None else {}
+    if output is not None:
+        top["output"] = str(output)
+    cfg = load_config(config, {**overrides, **top}, set_values)
+    if cfg.data is None:
+        raise ConfigError(
+            "no data directory: set 'data' in the config or pass --data", field="data"
+        )
+    out = Path(cfg.output or "runs/train")
+    trainer_ckpt = out / "checkpoints" / "last.pt"
+    if trainer_ckpt.exists() and not resume:
+        raise ConfigError(
+            f"{out} already holds a run: pass --resume to continue it or choose another --output",
+            field="output",
+        )
+    kg = KGData.load_dir(cfg.data)
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, out / "config.yaml")
+
+    trainer = Trainer(cfg, kg, out, callbacks=callbacks)
+    if resume:
+        trainer.load_checkpoint()
+    model = trainer.fit()
+
+    ec = cfg.evaluation
+    valid = test = None
+    kwargs = {"protocol": ec.protocol, "batch_size": ec.batch_size, "device": trainer.device}
+    kwargs["show_progress"] = cfg.show_progress
+    if len(kg.valid):
+        valid = evaluate(model, kg, split="valid", **kwargs)
+    if ec.test and len(kg.test):
+        test = evaluate(model, kg, split="test", **kwargs)
+    model.save(out / "model")
+    for split, res in (("valid", valid), ("test", test)):
+        if res is not None:
+            trainer.log({"type": "final", "split": split, "step": trainer.step, **res["both"]})
+    wall = time.perf_counter() - started
+    results = {
+        "valid": valid,
+        "test": test,
+        "best": trainer.best,
+        "stopped_early": trainer.stopped_early,
+        "steps": trainer.step,
+        "train_seconds": round(trainer.elapsed, 2),
+        "wall_seconds": round(wall, 2),
+        "device": str(trainer.device),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    plot_curve(out / "metrics.jsonl", out / "curve.png")
+    return TrainResult(
+        output=out,
+        model=model,
+        config=cfg,
+        valid=valid,
+        test=test,
+        best_step=trainer.best["step"],
+        stopped_early=trainer.stopped_early,
+        train_seconds=trainer.elapsed,
+        wall_seconds=wall,
+        history=trainer.history,
+    )
+
+
+def plot_curve(metrics_path: str | Path, png_path: str | Path) -> Path | None:
+    """Training loss and validation metric against steps, from a ``metrics.jsonl`` log."""
+    path = Path(metrics_path)
+    if not path.exists():
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    train = [r for r in records if r.get("type") == "train"]
+    evals = [r for r in records if r.get("type") == "eval"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([r["step"] for r in train], [r["loss"] for r in train], color="tab:blue")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss", color="tab:blue")
+    if evals:
+        ax2 = ax.twinx()
+        ax2.plot([r["step"] for r in evals], [r["mrr"] for r in evals], "o-", color="tab:red")
+        ax2.set_ylabel("validation MRR", color="tab:red")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return Path(png_path)
