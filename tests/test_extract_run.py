@@ -225,3 +225,32 @@ def test_resume_after_kill(tmp_path: Path) -> None:
         qa, qb = list(a.quads()), list(b.quads())
     assert len(qa) == len(set(qa))
     assert set(qa) == set(qb)
+
+
+def test_embedding_merge(tmp_path: Path) -> None:
+    cfg = tmp_path / "merge.yaml"
+    cfg.write_text(
+        "type_mapping: {PERSON: Person, ORG: Organization}\ndrop_unmapped: true\n"
+        "relations: [{kind: patterns}]\nresolution: {embedding: {threshold: 0.8}}\n"
+    )
+    docs = {
+        "a.txt": "Steve Jobs founded Apple in 1976.",
+        "b.txt": "Steven Jobs founded NeXT in 1985.",
+        "c.txt": "Bill Gates founded Microsoft in 1975.",
+    }
+    corpus = _corpus(tmp_path / "c", docs)
+    with KnowledgeGraph.open(tmp_path / "store") as kg:
+        extract(corpus, kg, load_pipeline(cfg), progress=False)
+        rows = kg.query(
+            "SELECT DISTINCT ?e WHERE { GRAPH ?g { ?e rdfs:label|skos:altLabel ?l } }",
+            l=Literal("Steve Jobs"),
+        )
+        [jobs] = [r[0] for r in rows]
+        founded = {
+            str(kg.graph(ENTITIES_GRAPH).value(o, RDFS.label))
+            for _, _, o in kg.triples((jobs, relation_iri("found"), None))
+        }
+        assert founded == {"Apple", "NeXT"}
+        names = {str(o) for _, p, o in kg.triples((jobs, None, None), graph=ENTITIES_GRAPH)}
+        assert {"Steve Jobs", "Steven Jobs"} <= names
+        assert str(_label_iri(kg, "Bill Gates")) != str(jobs)
