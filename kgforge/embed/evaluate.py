@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from kgforge.embed.data import KGData, Split
+from kgforge.errors import DataError
 
 Protocol_ = Literal["dynamic", "transductive", "transfer"]
 PROTOCOLS: tuple[str, ...] = ("dynamic", "transductive", "transfer")
@@ -155,6 +156,12 @@ def evaluate(
         from kgforge.embed.model import LinkPredictor
 
         model = LinkPredictor.load(model)
+    model_entities = getattr(model, "entities", None)
+    if isinstance(model_entities, list) and model_entities != data.entities:
+        raise DataError(
+            f"the model knows {len(model_entities)} entities that differ from the data's "
+            f"{data.num_entities}: evaluate on the data it was built for"
+        )
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     triples = data.triples(split)
