@@ -251,5 +251,86 @@ def train_command(
     typer.echo(result.summary())
 
 
+@app.command("evaluate")
+def evaluate_command(
+    output_dir: str = typer.Argument(..., help="Output directory of `kgforge train` (or a model)."),
+    data: str = typer.Option(..., "--data", help="Data directory (train/valid/test.tsv, text)."),
+    split: str = typer.Option("test", "--split", help="Split to rank: train, valid or test."),
+    protocol: str = typer.Option(
+        "dynamic",
+        "--protocol",
+        help="Candidates: dynamic (all entities of all splits), transductive (all entities), "
+        "transfer (the split's own entities).",
+    ),
+    batch_size: int = typer.Option(256, "--batch-size", help="Queries scored per batch."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: model's)."),
+    unfiltered: bool = typer.Option(
+        False, "--unfiltered", help="Do not filter other known true triples from the ranking."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Rank a split's triples with a trained model; print filtered MRR, MR, Hits@k as JSON."""
+    import json
+
+    from kgforge.embed.data import KGData
+    from kgforge.embed.evaluate import PROTOCOLS, evaluate
+    from kgforge.errors import ConfigError
+
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    if split not in ("train", "valid", "test"):
+        raise ConfigError(f"unknown split {split!r}; use train, valid or test")
+    kg = KGData.load_dir(data)
+    if len(kg.triples(split)) == 0:
+        raise ConfigError(f"{data}: the {split} split has no triples")
+    result = evaluate(
+        output_dir,
+        kg,
+        split=split,
+        protocol=protocol,
+        batch_size=batch_size,
+        device=device,
+        filtered=not unfiltered,
+        show_progress=not quiet,
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("split")
+def split_command(
+    triples_dir: str = typer.Argument(
+        ..., help="Data directory; all its triples (train/valid/test.tsv) are split anew."
+    ),
+    output: str = typer.Option(..., "--output", "-o", help="Directory for the new split."),
+    test: float = typer.Option(
+        0.1, "--test", help="Test entities: a count, or a fraction of all entities if below 1."
+    ),
+    valid: float = typer.Option(
+        0.1, "--valid", help="Validation entities: a count, or a fraction if below 1."
+    ),
+    min_relation_edges: int = typer.Option(
+        1, "--min-relation-edges", help="Training edges every relation must keep."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same split)."),
+) -> None:
+    """Make an inductive split (BLP protocol): held-out entities never occur in training."""
+    from kgforge.embed.data import KGData
+    from kgforge.embed.split import make_inductive_split
+
+    kg = KGData.load_dir(triples_dir, require_text=False)
+    parts = make_inductive_split(
+        kg.all_triples(),
+        num_test_entities=test,
+        num_valid_entities=valid,
+        min_relation_edges=min_relation_edges,
+        seed=seed,
+    )
+    kg.with_splits(parts.train, parts.valid, parts.test).to_dir(output)
+    typer.echo(
+        f"{output}: train {len(parts.train)}, valid {len(parts.valid)}, test {len(parts.test)} "
+        f"triples; {len(parts.valid_entities)} valid and {len(parts.test_entities)} test entities"
+    )
+
+
 if __name__ == "__main__":
     run()
