@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import shutil
@@ -121,7 +122,12 @@ def main() -> None:
         data = work / "synthetic.nt"
         n = write_synthetic(data, args.triples)
         print(f"{n:,} synthetic triples in {data} ({data.stat().st_size / 1e6:.0f} MB)", flush=True)
-        results: dict = {"triples": n, "repeat": args.repeat, "machine": platform.platform()}
+        results: dict = {
+            "triples": n,
+            "repeat": args.repeat,
+            "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+            "load_average_at_start": os.getloadavg(),
+        }
 
         with KnowledgeGraph.open(work / "oxigraph-bulk") as kg:
             seconds, _ = timed(lambda: kg.load(data, bulk=True))
@@ -159,6 +165,7 @@ def main() -> None:
         f"{'load (atomic)':22s}{results['oxigraph_load_s']:11.2f}s{results['memory_load_s']:14.2f}s"
         f"{load_ratio:9.1f}x"
     )
+    results["load_average_at_end"] = os.getloadavg()
     results["query_speedup_total"] = total_mem / total_ox
     results["oxigraph_load_triples_per_s"] = n / results["oxigraph_load_s"]
     results["oxigraph_bulk_load_triples_per_s"] = n / results["oxigraph_bulk_load_s"]
@@ -167,6 +174,11 @@ def main() -> None:
         f"\nOxigraph load: {results['oxigraph_load_triples_per_s']:,.0f} triples/s atomic, "
         f"{results['oxigraph_bulk_load_triples_per_s']:,.0f} triples/s --bulk; "
         f"queries {results['query_speedup_total']:.1f}x faster in total than rdflib Memory"
+    )
+    print(
+        "machine load average (1/5/15 min) at start {:.1f}/{:.1f}/{:.1f}, at end {:.1f}/{:.1f}/{:.1f}".format(
+            *results["load_average_at_start"], *results["load_average_at_end"]
+        )
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

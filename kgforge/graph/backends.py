@@ -372,9 +372,13 @@ class MemoryBackend:
         self.dataset = Dataset(store="Memory", default_union=True)
         self._store = self.dataset.store
         self._plain = Dataset(store=self._store, default_union=False)
+        self._contexts: dict[Node | None, Graph] = {}
 
     def _context(self, graph: Node | None) -> Graph:
-        return Graph(store=self._store, identifier=_graph_id(graph))
+        context = self._contexts.get(graph)
+        if context is None:
+            context = self._contexts[graph] = Graph(store=self._store, identifier=_graph_id(graph))
+        return context
 
     def query(self, sparql: str, bindings: dict[str, Identifier], union: bool = True) -> Result:
         from rdflib.plugins.sparql import prepareQuery

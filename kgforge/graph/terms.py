@@ -29,6 +29,11 @@ def _named_node(iri: str) -> ox.NamedNode:
     return ox.NamedNode(iri)
 
 
+@lru_cache(maxsize=1 << 18)
+def _uriref(iri: str) -> URIRef:
+    return URIRef(iri)
+
+
 def to_ox(term: Node) -> OxTerm:
     """The pyoxigraph term for an rdflib term (IRIs are cached: they repeat a lot in bulk data)."""
     if isinstance(term, URIRef):
@@ -58,14 +63,14 @@ def to_ox_quad(quad: Quad) -> ox.Quad:
 def from_ox(term: Any) -> Node:
     """The rdflib term for a pyoxigraph term."""
     if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
+        return _uriref(term.value)
     if isinstance(term, ox.Literal):
         if term.language:
             return Literal(term.value, lang=term.language)
         datatype = term.datatype.value
         if datatype == XSD_STRING:
             return Literal(term.value)
-        return Literal(term.value, datatype=URIRef(datatype))
+        return Literal(term.value, datatype=_uriref(datatype))
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)
     if isinstance(term, ox.Triple):  # RDF-star quoted triple: no rdflib equivalent
