@@ -115,3 +115,17 @@ def test_errors_are_one_line(store: str, tmp_path: Path, args: list[str], expect
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
+
+
+def test_load_is_all_files_or_none(tmp_path: Path) -> None:
+    (tmp_path / "good.ttl").write_text(TTL)
+    (tmp_path / "bad.nt").write_text("<http://a> <http://b> .\n")
+    store = str(tmp_path / "store")
+    runner = CliRunner()
+    failed = runner.invoke(
+        app, ["load", store, str(tmp_path / "good.ttl"), str(tmp_path / "bad.nt")]
+    )
+    assert failed.exit_code != 0
+    assert "bad.nt:1" in str(failed.exception)
+    stats = json.loads(runner.invoke(app, ["stats", store, "--format", "json"]).output)
+    assert stats["triples"] == 0
