@@ -249,6 +249,8 @@ class OxigraphBackend:
         if not exists and (read_only or not create):
             raise KGForgeError(f"no store at {path}")
         self.read_only = read_only
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.store = ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
         except OSError as exc:

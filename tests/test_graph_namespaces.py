@@ -1,0 +1,45 @@
+"""IRI minting: readable, stable across runs, and collision-free."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from kgforge.graph.namespaces import (
+    DOC,
+    ENT,
+    REL,
+    document_iri,
+    entity_iri,
+    relation_iri,
+    slugify,
+    sparql_prefixes,
+)
+
+
+def test_readable_and_normalised() -> None:
+    iri = entity_iri("Ada  Lovelace", "PERSON")
+    assert iri.startswith(ENT + "ada_lovelace_")
+    assert iri == entity_iri("ada lovelace", "person")  # case and spacing do not matter
+    assert slugify("Zoë Saldaña-Nazario") == "zoe_saldana_nazario"
+    assert slugify("!!!") == "x"
+    assert relation_iri("works for") == REL["works_for"]
+    assert document_iri("a/b.txt").startswith(DOC + "a_b_txt_")
+
+
+def test_collision_free() -> None:
+    assert slugify("C++") == slugify("C")
+    assert entity_iri("C++") != entity_iri("C")
+    assert entity_iri("Paris", "place") != entity_iri("Paris", "person")
+    assert len({entity_iri(f"entity {i}") for i in range(5000)}) == 5000
+
+
+def test_stable_across_processes() -> None:
+    code = "from kgforge.graph.namespaces import entity_iri; print(entity_iri('Ada Lovelace', 'person'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(entity_iri("Ada Lovelace", "person"))
+
+
+def test_prefixes_declare_every_namespace() -> None:
+    text = sparql_prefixes()
+    assert f"PREFIX ent: <{ENT}>" in text and f"PREFIX rel: <{REL}>" in text
