@@ -58,8 +58,12 @@ def infer_backend(location: str | Path) -> str:
 class KnowledgeGraph:
     """An RDF dataset with named graphs (one per source document, one for predicted links)."""
 
-    def __init__(self, backend: OxigraphBackend | MemoryBackend | SparqlBackend, location: str,
-                 read_only: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backend: OxigraphBackend | MemoryBackend | SparqlBackend,
+        location: str,
+        read_only: bool = False,
+    ) -> None:
         self._backend = backend
         self.location = location
         self.read_only = read_only
@@ -192,8 +196,9 @@ class KnowledgeGraph:
             self._write(Add(quads))
         return len(quads)
 
-    def remove(self, pattern: tuple[Node | None, Node | None, Node | None],
-               graph: Node | None = None) -> None:  # fmt: skip
+    def remove(
+        self, pattern: tuple[Node | None, Node | None, Node | None], graph: Node | None = None
+    ) -> None:
         """Remove the statements matching ``pattern`` (None = any term) from ``graph`` (None:
         from every graph)."""
         self._write(Remove(pattern, graph))
@@ -213,8 +218,14 @@ class KnowledgeGraph:
             self._write(Add(quads))
         return len(quads)
 
-    def load(self, path: str | Path, format: str | None = None, graph: Node | None = None,
-             *, bulk: bool = False) -> int:  # fmt: skip
+    def load(
+        self,
+        path: str | Path,
+        format: str | None = None,
+        graph: Node | None = None,
+        *,
+        bulk: bool = False,
+    ) -> int:
         """Load an RDF file (format from the extension unless given) atomically; returns the
         number of statements read. The file is parsed completely before anything is written, so
         a malformed file changes nothing; ``bulk=True`` then writes through Oxigraph's bulk
@@ -249,8 +260,11 @@ class KnowledgeGraph:
         g = rest[0] if rest else None
         return self._backend.quads(s, p, o, g, g is None)
 
-    def triples(self, pattern: tuple[Node | None, Node | None, Node | None] = (None, None, None),
-                graph: Node | None = None) -> Iterator[tuple[Node, Node, Node]]:  # fmt: skip
+    def triples(
+        self,
+        pattern: tuple[Node | None, Node | None, Node | None] = (None, None, None),
+        graph: Node | None = None,
+    ) -> Iterator[tuple[Node, Node, Node]]:
         """Triples matching ``pattern`` in ``graph``, or in the union of all graphs (each once)."""
         if graph is not None:
             for s, p, o, _ in self._backend.quads(*pattern, graph, False):
@@ -324,8 +338,12 @@ class KnowledgeGraph:
             if isinstance(self._backend, OxigraphBackend):
                 self._backend.export(path, fmt, graph)
             else:
-                ox.serialize(self._export_statements(fmt, graph), str(path), format=fmt,
-                             prefixes={k: str(v) for k, v in PREFIXES.items()})  # fmt: skip
+                ox.serialize(
+                    self._export_statements(fmt, graph),
+                    str(path),
+                    format=fmt,
+                    prefixes={k: str(v) for k, v in PREFIXES.items()},
+                )
         except OSError as exc:
             raise KGForgeError(f"cannot write {path}: {exc.strerror or exc}") from None
         return path
