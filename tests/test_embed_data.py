@@ -143,12 +143,16 @@ def test_from_graph_reads_rel_facts_and_entity_text() -> None:
         kg.add((ents[0], works, URIRef("https://example.org/predicted")), graph=PREDICTED_GRAPH)
         data = KGData.from_graph(kg, valid_fraction=0.1, test_fraction=0.1, seed=0)
         only = KGData.from_graph(kg, graphs=[str(doc)], valid_fraction=0.0, test_fraction=0.0)
+        inductive = KGData.from_graph(kg, valid_fraction=2, test_fraction=2, inductive=True)
     assert data.num_entities == 12 and sorted(data.relations) == sorted([str(works), str(knows)])
     assert len(data.all_triples()) == 24 and len(only.train) == 24
     text = dict(zip(data.entities, data.entity_text, strict=True))
     assert text[str(ents[3])] == "person 3: met 3"
     assert text[str(ents[11])] == "person 11"
     assert set(data.relation_text) == {"works for", "knows"}
+    seen = set(torch.cat([inductive.train, inductive.valid])[:, [0, 2]].flatten().tolist())
+    unseen = set(inductive.split_entities("test").tolist()) - seen
+    assert len(unseen) == 2 and len(inductive.all_triples()) == 24
 
 
 def test_shared_wn18rr_ind_loads(shared_data: Path) -> None:

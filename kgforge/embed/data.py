@@ -208,7 +208,8 @@ class KGData:
         records; entities without a record get a label made from their IRI. The split is
         random over triples (transductive: every valid/test entity also occurs in train) or,
         with ``inductive=True``, made by :func:`kgforge.embed.split.make_inductive_split`
-        with ``valid_fraction``/``test_fraction`` as fractions of the entities.
+        with ``valid_fraction``/``test_fraction`` as fractions of the entities (or entity
+        counts, when given as whole numbers).
         """
         labeled, entity_text, relation_text = _read_graph(kg, graphs)
         if not labeled:

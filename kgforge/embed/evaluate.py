@@ -155,7 +155,7 @@ def evaluate(
     if isinstance(model, (str, Path)):
         from kgforge.embed.model import LinkPredictor
 
-        model = LinkPredictor.load(model)
+        model = LinkPredictor.load(model, device=device)
     model_entities = getattr(model, "entities", None)
     if isinstance(model_entities, list) and model_entities != data.entities:
         raise DataError(
