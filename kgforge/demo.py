@@ -18,7 +18,7 @@ QUERIES: list[tuple[str, str, dict[str, str]]] = [
   { ?e ?p ?x } UNION { ?x ?p ?e }
   FILTER(STRSTARTS(STR(?p), STR(rel:)))
   GRAPH <https://w3id.org/kgforge/graph/entities> { ?e rdfs:label ?entity }
-  ?e kgf:mentionType/rdfs:label ?tl .
+  ?e kgf:mentionType ?tl .
 } GROUP BY ?entity ORDER BY DESC(?degree) ?entity LIMIT 8""",
         {},
     ),

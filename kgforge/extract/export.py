@@ -22,8 +22,8 @@ WHERE { GRAPH ?g {
       kgf:subjectStart ?subjStart ; kgf:subjectEnd ?subjEnd ;
       kgf:objectStart ?objStart ; kgf:objectEnd ?objEnd ;
       kgf:confidence ?confidence ; kgf:extractor ?extractor .
-  OPTIONAL { ?s kgf:mentionType/rdfs:label ?subjType }
-  OPTIONAL { ?o kgf:mentionType/rdfs:label ?objType }
+  OPTIONAL { ?s kgf:mentionType ?subjType }
+  OPTIONAL { ?o kgf:mentionType ?objType }
 } }
 ORDER BY ?docId ?sentStart ?subjStart ?objStart ?p
 """

@@ -52,17 +52,17 @@ def _verb_label(verb: Token, passive_form: bool = False) -> str:
     return "_".join(parts)
 
 
-def class_mention(noun: Token) -> Mention:
-    """The class a common noun names, with its compound modifiers ("computer scientist")."""
+def class_mention(noun: Token, text: str) -> Mention:
+    """The class a common noun names, with its compound modifiers ("computer scientist");
+    ``text`` is the document's text (``Doc.text`` rebuilds it on every access)."""
     left = noun
     for child in reversed(list(noun.lefts)):
         if child.dep_ == "compound" and child.i == left.i - 1:
             left = child
         else:
             break
-    doc = noun.doc
-    start, end = doc[left.i].idx, noun.idx + len(noun)
-    return Mention(start, end, doc.text[start:end], CLASS_LABEL)
+    start, end = left.idx, noun.idx + len(noun)
+    return Mention(start, end, text[start:end], CLASS_LABEL)
 
 
 class PatternExtractor:
@@ -71,14 +71,17 @@ class PatternExtractor:
     def __init__(self, config: PatternRelations) -> None:
         self.enabled = frozenset(config.patterns)
         self.conf = {name: config.base_confidence(name) for name in self.enabled}
+        self._text = ""  # the current document's text, set by ``extract``
 
     def extract(
-        self, sent: Span, arg: Argument, span: tuple[int, int] | None = None
+        self, sent: Span, arg: Argument, text: str, span: tuple[int, int] | None = None
     ) -> list[Statement]:
-        """Statements of a sentence; ``arg`` maps a token to the entity mention it heads and
-        ``span`` is the sentence's character span to record (default: spaCy's)."""
+        """Statements of a sentence; ``arg`` maps a token to the entity mention it heads,
+        ``text`` is the document's text and ``span`` the sentence's character span to record
+        (default: spaCy's)."""
         found: dict[tuple[int, int, str, int, int], Statement] = {}
         span = span or (sent.start_char, sent.end_char)
+        self._text = text
 
         def emit(s: Token, pred: str, o: Token | Mention, pattern: str, factor: float) -> None:
             subj = arg(s)
@@ -146,7 +149,7 @@ class PatternExtractor:
         self, subject: Token, noun: Token, emit: Callable, pattern: str, factor: float
     ) -> None:
         """``subject`` is a ``noun``: a type statement, plus noun+preposition relations."""
-        emit(subject, IS_A, class_mention(noun), pattern, factor)
+        emit(subject, IS_A, class_mention(noun, self._text), pattern, factor)
         for prep in _children(noun, ("prep",)):
             pred = f"{noun.lemma_.lower()}_{prep.lower_}"
             for o, fo in _with_conjuncts(_children(prep, ("pobj",))):

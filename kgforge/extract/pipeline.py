@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
@@ -38,10 +39,10 @@ _ALIAS_SCORE = 0.9  # an untagged proper noun that aliases a known entity ("Jobs
 def paragraph_boundaries(doc: Doc) -> Doc:
     """Start a sentence after a blank line, so headings and list items stay out of the next
     paragraph's first sentence (the parser keeps boundaries set before it)."""
-    for token in doc[1:]:
-        prev = doc[token.i - 1]
-        if prev.is_space and prev.text.count("\n") >= 2:
-            token.is_sent_start = True
+    spaces = doc.to_array([IS_SPACE])  # no Python Token objects for the other tokens
+    for i in spaces[:-1].nonzero()[0]:
+        if doc[int(i)].text.count("\n") >= 2:
+            doc[int(i) + 1].is_sent_start = True
     return doc
 
 
@@ -147,7 +148,8 @@ class ExtractionPipeline:
     def extract_doc(self, doc: Doc) -> DocExtraction:
         """Mentions, aliases and statements of one parsed document."""
         sents = list(doc.sents)
-        mentions = self._mentions(doc, sents)
+        text = doc.text  # Doc.text joins all tokens on every access: once per document
+        mentions = self._mentions(doc, text, sents)
         aliaser = Aliaser(self.config.resolution.aliasing)
         canonical = [aliaser.add(m, i) for i, m in enumerate(mentions)]
         token_mention = [-1] * len(doc)
@@ -170,31 +172,31 @@ class ExtractionPipeline:
             start, end = left.idx, tok.idx + len(tok)
             if (start, end) in extra:
                 return extra[(start, end)][0]
-            target = aliaser.find(doc.text[start:end], None, start)
+            target = aliaser.find(text[start:end], None, start)
             if target is None:
                 return None
-            m = Mention(start, end, doc.text[start:end], mentions[target].label, _ALIAS_SCORE)
+            m = Mention(start, end, text[start:end], mentions[target].label, _ALIAS_SCORE)
             extra[(start, end)] = (m, canonical[target])
             return m
 
         statements: list[Statement] = []
         for sent in sents:
-            span = _trim(doc.text, sent.start_char, sent.end_char)
+            span = _trim(text, sent.start_char, sent.end_char)
             for extractor in self._patterns:
-                statements.extend(extractor.extract(sent, argument, span))
+                statements.extend(extractor.extract(sent, argument, text, span))
         if self._classifiers:
-            statements.extend(self._classify(doc.text, sents, mentions))
+            statements.extend(self._classify(text, sents, mentions))
         if extra:
             mentions, canonical = _merge_extra(mentions, canonical, extra)
         return DocExtraction(
-            text=doc.text,
-            sentences=[_trim(doc.text, s.start_char, s.end_char) for s in sents],
+            text=text,
+            sentences=[_trim(text, s.start_char, s.end_char) for s in sents],
             mentions=mentions,
             canonical=canonical,
             statements=statements,
         )
 
-    def _mentions(self, doc: Doc, sents: list) -> list[Mention]:
+    def _mentions(self, doc: Doc, text: str, sents: list) -> list[Mention]:
         mapping, drop = self.config.type_mapping, self.config.drop_unmapped
         mentions = []
         for ent in doc.ents:
@@ -203,11 +205,14 @@ class ExtractionPipeline:
                 if drop:
                     continue
                 label = ent.label_
-            mentions.append(Mention(ent.start_char, ent.end_char, ent.text, label))
+            a, b = ent.start_char, ent.end_char
+            mentions.append(Mention(a, b, text[a:b], label))
         if self._typer is None:
             return mentions
         by_sent = _split_by_sentence(mentions, sents)
-        items = [(s.text, rel) for s, rel in zip(sents, by_sent, strict=True)]
+        items = [
+            (text[s.start_char : s.end_char], rel) for s, rel in zip(sents, by_sent, strict=True)
+        ]
         refined = self._typer.predict_batch(items)
         return [
             Mention(m.start + s.start_char, m.end + s.start_char, m.text, m.label, m.score)
@@ -217,7 +222,9 @@ class ExtractionPipeline:
 
     def _classify(self, text: str, sents: list, mentions: list[Mention]) -> list[Statement]:
         by_sent = _split_by_sentence(mentions, sents)
-        items = [(s.text, rel) for s, rel in zip(sents, by_sent, strict=True)]
+        items = [
+            (text[s.start_char : s.end_char], rel) for s, rel in zip(sents, by_sent, strict=True)
+        ]
         out: list[Statement] = []
         for classifier, threshold in self._classifiers or []:
             predictions = classifier.predict_batch(items)

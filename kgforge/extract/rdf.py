@@ -11,11 +11,14 @@ A document's named graph (``document_iri(doc_id)``) holds, all in that one graph
   kgf:sentenceStart ; kgf:subjectStart ; kgf:subjectEnd ; kgf:objectStart ; kgf:objectEnd ;
   kgf:confidence ; kgf:extractor`` (offsets are character offsets into the document text);
 - the mention evidence per entity, from which the entity records are rebuilt:
-  ``<ent:e> kgf:mentionLabel ; kgf:mentionType <type:t> ; kgf:surfaceForm* ; kgf:context*``,
-  and one ``<type:t> rdfs:label "t"`` for each type used (entity types and classes).
+  ``<ent:e> kgf:mentionLabel "label" ; kgf:mentionType "Type" ; kgf:surfaceForm "alias"* ;
+  kgf:context "sentence"*`` (surface forms other than the label only);
+- ``<type:c> rdfs:label "c"`` for the classes of its type statements.
 
 Entity records in ``ENTITIES_GRAPH`` merge that evidence over all documents:
-``<ent:e> a kgf:Entity , <type:t> ; rdfs:label ; skos:altLabel* ; dcterms:description``.
+``<ent:e> a kgf:Entity , <type:t> ; rdfs:label ; skos:altLabel* ; dcterms:description``, with
+``<type:t> rdfs:label "Type"``. Evidence is kept lean on purpose: it is most of what a document
+writes, and every quad costs six index entries in the store.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
@@ -50,8 +54,15 @@ class DocMeta:
     pipeline_hash: str
 
 
+@lru_cache(maxsize=1 << 16)
 def _int(value: int) -> Literal:
+    """Offsets repeat across documents; rdflib's ``Literal`` is costly to build."""
     return Literal(str(value), datatype=XSD.integer)
+
+
+@lru_cache(maxsize=1 << 12)
+def _double(value: float) -> Literal:
+    return Literal(str(value), datatype=XSD.double)
 
 
 def document_triples(
@@ -90,12 +101,11 @@ def document_triples(
         ev[2].add(display_label(m.text))
         if len(ev[3]) < description_sentences and sentences[j] not in ev[3]:
             ev[3].append(sentences[j])
-    type_labels: dict[URIRef, str] = {}  # one label per type IRI; entity types win over classes
+    class_labels: dict[URIRef, str] = {}
     for iri, (label, type_, surfaces, sents) in evidence.items():
         triples.append((iri, KGF.mentionLabel, Literal(label)))
-        triples.append((iri, KGF.mentionType, type_iri(type_)))
-        type_labels[type_iri(type_)] = type_
-        triples.extend((iri, KGF.surfaceForm, Literal(s)) for s in sorted(surfaces))
+        triples.append((iri, KGF.mentionType, Literal(type_)))
+        triples.extend((iri, KGF.surfaceForm, Literal(s)) for s in sorted(surfaces - {label}))
         triples.extend((iri, KGF.context, Literal(text[a:b].strip())) for a, b in sents)
     iri_at = {(m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions)}
     sentence_literals: dict[tuple[int, int], Literal] = {}
@@ -106,7 +116,7 @@ def document_triples(
             continue
         if st.predicate == IS_A and st.object.label == CLASS_LABEL:
             pred, obj = RDF.type, _class_iri(st.object)
-            type_labels.setdefault(obj, st.object.text.lower())
+            class_labels.setdefault(obj, st.object.text.lower())
         else:
             pred = relation_iri(st.predicate)
             obj = iri_at.get((st.object.start, st.object.end))  # type: ignore[assignment]
@@ -138,10 +148,10 @@ def document_triples(
             (node, KGF.subjectEnd, _int(st.subject.end)),
             (node, KGF.objectStart, _int(st.object.start)),
             (node, KGF.objectEnd, _int(st.object.end)),
-            (node, KGF.confidence, Literal(str(st.confidence), datatype=XSD.double)),
+            (node, KGF.confidence, _double(st.confidence)),
             (node, KGF.extractor, Literal(st.extractor)),
         ]
-    triples.extend((t, RDFS.label, Literal(label)) for t, label in type_labels.items())
+    triples.extend((t, RDFS.label, Literal(label)) for t, label in class_labels.items())
     return triples, set(evidence), len(nodes)
 
 
@@ -154,7 +164,7 @@ class EntityRecord:
     """An entity's consolidated record, merged from the evidence of every document."""
 
     labels: Counter = field(default_factory=Counter)
-    types: set[URIRef] = field(default_factory=set)
+    types: set[str] = field(default_factory=set)
     surfaces: set[str] = field(default_factory=set)
     contexts: list[tuple[str, str]] = field(default_factory=list)  # (document graph, sentence)
 
@@ -162,8 +172,10 @@ class EntityRecord:
         # most frequent label, then the longest, then alphabetical: deterministic
         label = min(self.labels.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
         out: list[Triple] = [(iri, RDF.type, KGF.Entity), (iri, RDFS.label, Literal(label))]
-        out += [(iri, RDF.type, t) for t in sorted(self.types)]
-        out += [(iri, SKOS.altLabel, Literal(a)) for a in sorted(self.surfaces - {label})]
+        for t in sorted(self.types):
+            out += [(iri, RDF.type, type_iri(t)), (type_iri(t), RDFS.label, Literal(t))]
+        aliases = (self.surfaces | set(self.labels)) - {label}
+        out += [(iri, SKOS.altLabel, Literal(a)) for a in sorted(aliases)]
         sentences = list(dict.fromkeys(s for _, s in sorted(self.contexts)))
         if sentences:
             description = " ".join(sentences[:MAX_DESCRIPTION_SENTENCES])
@@ -179,7 +191,7 @@ def merge_evidence(rows: Iterable[tuple[URIRef, URIRef, URIRef, object]]) -> dic
         if pred == KGF.mentionLabel:
             rec.labels[str(value)] += 1
         elif pred == KGF.mentionType:
-            rec.types.add(value)  # type: ignore[arg-type]
+            rec.types.add(str(value))
         elif pred == KGF.surfaceForm:
             rec.surfaces.add(str(value))
         elif pred == KGF.context:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rdflib import URIRef
+from rdflib.namespace import RDF
 
 from kgforge.corpus import CorpusReader, Document, read_corpus
 from kgforge.corpus.reader import Format, OnError
@@ -33,6 +34,7 @@ from kgforge.graph.namespaces import ENTITIES_GRAPH, GRAPH, KGF, document_iri
 from kgforge.graph.store import KnowledgeGraph
 
 STATE_GRAPH = GRAPH["extraction-state"]  # entities whose records are waiting to be rebuilt
+_SCAN_ABOVE = 200  # pending entities above which evidence is read in one scan
 
 
 @dataclass
@@ -191,15 +193,17 @@ class ExtractionRun:
         the store's fast insert path takes them."""
         if not batch:
             return
+        pending: set[URIRef] = set()
         with self.kg.transaction():
             for doc_iri, triples, entities, replace in batch:
                 if replace:
                     self.kg.replace_graph(doc_iri, triples)
                 else:
                     self.kg.add_many(triples, graph=doc_iri)
-                self.kg.add_many(
-                    ((STATE_GRAPH, KGF.pendingEntity, e) for e in entities), graph=STATE_GRAPH
-                )
+                pending |= entities
+            self.kg.add_many(
+                ((STATE_GRAPH, KGF.pendingEntity, e) for e in pending), graph=STATE_GRAPH
+            )
 
     def _prune(self, known: dict[str, _Known], seen: set[str], corpus_key: str) -> int:
         gone = [k for doc_id, k in known.items() if k.corpus == corpus_key and doc_id not in seen]
@@ -214,19 +218,31 @@ class ExtractionRun:
 
     def rebuild_entities(self) -> int:
         """Rewrite the records of pending entities from the evidence in all document graphs."""
-        pending = [o for _, _, o in self.kg.triples((STATE_GRAPH, KGF.pendingEntity, None))]
+        pending = sorted({o for _, _, o in self.kg.triples((STATE_GRAPH, KGF.pendingEntity, None))})
         if not pending:
             return 0
-        rows = []
-        evidence = set(EVIDENCE)
-        for entity in pending:
-            for s, p, o, g in self.kg.quads((entity, None, None, None)):
-                if p in evidence and g != ENTITIES_GRAPH:
-                    rows.append((g, s, p, o))
+        if len(pending) > _SCAN_ABOVE:  # one pass over all evidence beats many lookups
+            wanted = set(pending)
+            rows = [
+                (g, s, p, o)
+                for p in EVIDENCE
+                for s, _, o, g in self.kg.quads((None, p, None, None))
+                if s in wanted and g != ENTITIES_GRAPH
+            ]
+        else:
+            evidence = set(EVIDENCE)
+            rows = [
+                (g, s, p, o)
+                for entity in pending
+                for s, p, o, g in self.kg.quads((entity, None, None, None))
+                if p in evidence and g != ENTITIES_GRAPH
+            ]
         records = merge_evidence(rows)
-        with self.kg.transaction():
-            for entity in pending:
-                if next(self.kg.triples((entity, None, None), graph=ENTITIES_GRAPH), None):
+        known = {s for s, _, _ in self.kg.triples((None, RDF.type, KGF.Entity), ENTITIES_GRAPH)}
+        existing = [e for e in pending if e in known]
+        if existing:
+            with self.kg.transaction():
+                for entity in existing:
                     self.kg.remove((entity, None, None), graph=ENTITIES_GRAPH)
         # additions alone take the store's fast path; pending entries are cleared only after
         # the records are written, so a kill in between redoes them

@@ -1,0 +1,153 @@
+"""Extraction throughput: ``kgforge.extract`` (default pipeline, into an on-disk Oxigraph store)
+vs plain spaCy ``nlp.pipe`` with the same model, batch size and processes, in the same run.
+
+The corpus is >= 2,000 documents of real sentences (CoNLL04's from ../shared/data when present,
+plus the shipped sample corpus), each document a fixed-seed draw of a few sentences. Plain
+spaCy gets the texts already in memory and only iterates the parsed Docs; kgforge reads the
+corpus file, extracts, resolves and writes every statement with provenance. Both sides load
+their model before the clock starts. The two sides alternate within each repeat (order swapped
+every repeat) so that load changes on a shared machine hit both; the best time of each is kept.
+
+    python bench/extract_bench.py [--docs 2000] [--workers 1 2] [--batch-size 64] [--repeats 2]
+
+Prints docs/s, words/s and the ratio kgforge time / spaCy time per worker count, and writes
+bench/results/extract_bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import spacy
+
+from kgforge.extract.pipeline import load_pipeline
+from kgforge.extract.run import extract
+
+ROOT = Path(__file__).resolve().parents[1]
+CONLL = ROOT.parent / "shared" / "data" / "conll04"
+SAMPLE = ROOT / "data" / "sample"
+
+
+def sentences() -> list[str]:
+    """Real sentences: CoNLL04's (if present) and the sample corpus's."""
+    out: list[str] = []
+    for name in ("train.jsonl", "dev.jsonl"):
+        path = CONLL / name
+        if path.exists():
+            out += [json.loads(line)["text"] for line in path.open(encoding="utf-8")]
+    for path in sorted(SAMPLE.glob("*.txt")):
+        out += re.split(r"(?<=\.)\s+", path.read_text(encoding="utf-8").strip())
+    return out
+
+
+def make_corpus(path: Path, n_docs: int, per_doc: int = 4, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    pool = sentences()
+    texts = [" ".join(rng.sample(pool, per_doc)) for _ in range(n_docs)]
+    with path.open("w", encoding="utf-8") as fh:
+        for i, text in enumerate(texts):
+            fh.write(json.dumps({"id": f"bench-{i:05d}", "text": text}) + "\n")
+    return texts
+
+
+def time_plain(nlp, texts: list[str], batch_size: int, workers: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    words = 0
+    for doc in nlp.pipe(texts, batch_size=batch_size, n_process=workers):
+        words += len(doc)
+    return time.perf_counter() - start, words
+
+
+def time_kgforge(pipeline, corpus: Path, work: Path, batch_size: int, workers: int) -> tuple:
+    store = work / f"store-{time.monotonic_ns()}"
+    start = time.perf_counter()
+    summary = extract(
+        corpus, store, pipeline, workers=workers, batch_size=batch_size, progress=False
+    )
+    seconds = time.perf_counter() - start
+    shutil.rmtree(store, ignore_errors=True)
+    return seconds, summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "extract_bench.json"
+    )
+    args = parser.parse_args()
+
+    pipeline = load_pipeline("default")
+    model = pipeline.config.spacy.model
+    nlp = spacy.load(model)
+    pipeline.nlp  # noqa: B018 - load before the clock starts, like the plain side
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        corpus = work / "corpus.jsonl"
+        texts = make_corpus(corpus, args.docs)
+        for workers in args.workers:
+            plain_times, kgf_times = [], []
+            words = summary = None
+            for r in range(args.repeats):
+                order = ("plain", "kgforge") if r % 2 == 0 else ("kgforge", "plain")
+                for side in order:
+                    if side == "plain":
+                        seconds, words = time_plain(nlp, texts, args.batch_size, workers)
+                        plain_times.append(seconds)
+                    else:
+                        seconds, summary = time_kgforge(
+                            pipeline, corpus, work, args.batch_size, workers
+                        )
+                        kgf_times.append(seconds)
+                    print(f"workers={workers} repeat={r} {side}: {seconds:.2f}s", flush=True)
+            plain, kgf = min(plain_times), min(kgf_times)
+            row = {
+                "workers": workers,
+                "docs": args.docs,
+                "words": words,
+                "batch_size": args.batch_size,
+                "plain_spacy_s": round(plain, 3),
+                "kgforge_s": round(kgf, 3),
+                "plain_docs_per_s": round(args.docs / plain, 1),
+                "kgforge_docs_per_s": round(args.docs / kgf, 1),
+                "plain_words_per_s": round(words / plain, 1),
+                "kgforge_words_per_s": round(words / kgf, 1),
+                "ratio": round(kgf / plain, 3),
+                "statements": summary.statements,
+                "all_plain_s": [round(t, 3) for t in plain_times],
+                "all_kgforge_s": [round(t, 3) for t in kgf_times],
+            }
+            results.append(row)
+            print(
+                f"workers={workers}: spaCy {row['plain_docs_per_s']} docs/s "
+                f"{row['plain_words_per_s']} words/s | kgforge {row['kgforge_docs_per_s']} docs/s "
+                f"{row['kgforge_words_per_s']} words/s | ratio {row['ratio']} "
+                f"({summary.statements} statements)",
+                flush=True,
+            )
+    report = {
+        "model": model,
+        "spacy": spacy.__version__,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpus": __import__("os").cpu_count(),
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
