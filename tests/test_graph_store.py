@@ -19,6 +19,12 @@ from kgforge.graph.backends import MemoryBackend
 from kgforge.graph.namespaces import KGF, REL, document_iri, entity_iri
 from kgforge.graph.store import KnowledgeGraph
 
+# rdflib's SPARQL engine calls its own deprecated Dataset.default_context/contexts internally
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Dataset.default_context:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Dataset.contexts:DeprecationWarning"),
+]
+
 OXIGRAPH = Path(sys.executable).with_name("oxigraph")
 ADA = entity_iri("Ada Lovelace", "person")
 CHARLES = entity_iri("Charles Babbage", "person")
