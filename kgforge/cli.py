@@ -225,6 +225,67 @@ def extract_command(
     typer.echo(str(summary))
 
 
+@app.command("train-relations")
+def train_relations_command(
+    train: str = typer.Option(..., "--train", help="Gold JSONL (CoNLL04 format) to train on."),
+    output: str = typer.Option(..., "--output", help="Relation classifier file to write."),
+    dev: str | None = typer.Option(
+        None, "--dev", help="Gold JSONL for early stopping (default: a held-out part of --train)."
+    ),
+    entity_output: str | None = typer.Option(
+        None, "--entity-output", help="Also train the entity-type refiner and write it here."
+    ),
+    encoder: str | None = typer.Option(
+        None, "--encoder", help="sentence-transformers model name or path (default: MiniLM-L6)."
+    ),
+    pipeline: str = typer.Option(
+        "conll04", "--pipeline", help="Pipeline whose spaCy mentions the refiner learns to fix."
+    ),
+    held_out: float = typer.Option(0.15, "--held-out", help="Fraction of --train held out."),
+    epochs: int = typer.Option(40, "--epochs", min=1),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train the relation classifier (and entity-type refiner) of a classifier pipeline."""
+    from kgforge.extract.relclf import train_from_gold
+
+    summary = train_from_gold(
+        train,
+        output,
+        dev_path=dev,
+        entity_output=entity_output,
+        encoder=encoder,
+        pipeline=pipeline,
+        held_out=held_out,
+        epochs=epochs,
+        seed=seed,
+    )
+    typer.echo(str(summary))
+
+
+@app.command("evaluate-extraction")
+def evaluate_extraction_command(
+    gold: str = typer.Argument(..., help="Gold JSONL (CoNLL04 format) to score against."),
+    pipeline: str = typer.Option(
+        "conll04", "--pipeline", help="Pipeline name (pipelines/NAME.yaml) or YAML path."
+    ),
+    json_out: str | None = typer.Option(None, "--json", help="Also write the scores here."),
+) -> None:
+    """Strict micro P/R/F1 of extracted relations (spans, types and relation all correct)."""
+    import json
+
+    from kgforge.extract.evaluate import evaluate_extraction, format_scores
+
+    scores = evaluate_extraction(gold, pipeline)
+    typer.echo(format_scores(scores))
+    text = json.dumps(scores, indent=2)
+    if json_out is not None:
+        from pathlib import Path
+
+        Path(json_out).write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)
+
+
 # ---- embedding commands (kgforge.embed): train, evaluate, split ----------------------------
 @app.command("train")
 def train_command(
