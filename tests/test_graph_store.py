@@ -186,6 +186,21 @@ def test_exception_mid_batch_rolls_back(kg: KnowledgeGraph) -> None:
     assert _state(kg) == before
 
 
+def test_failing_input_mid_add_many_writes_nothing(kg: KnowledgeGraph) -> None:
+    _fill(kg)
+    before = _state(kg)
+
+    def statements():
+        for i in range(100):
+            if i == 50:
+                raise ValueError("injected failure in the input")
+            yield (entity_iri(f"e{i}"), REL.next, entity_iri(f"e{i + 1}"))
+
+    with pytest.raises(ValueError, match="injected"):
+        kg.add_many(statements(), graph=DOC1)
+    assert _state(kg) == before
+
+
 def test_failed_commit_leaves_store_unchanged(kg: KnowledgeGraph) -> None:
     _fill(kg)
     before = _state(kg)
