@@ -228,8 +228,8 @@ class KnowledgeGraph:
     ) -> int:
         """Load an RDF file (format from the extension unless given) atomically; returns the
         number of statements read. The file is parsed completely before anything is written, so
-        a malformed file changes nothing; ``bulk=True`` then writes through Oxigraph's bulk
-        loader (faster, not atomic if the process dies while writing)."""
+        a malformed file changes nothing; ``bulk=True`` (Oxigraph, outside a transaction) then
+        writes through the bulk loader (faster, not atomic if the process dies while writing)."""
         path = Path(path)
         fmt = rdf_format(format, path)
         if not path.is_file():
