@@ -55,13 +55,15 @@ class TrainingConfig(_Strict):
     grad_clip: float | None = Field(None, gt=0)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str = "auto"
+    num_threads: int | None = Field(None, gt=0)
     log_every: int = Field(50, gt=0)
 
 
 class CheckpointConfig(_Strict):
-    """When to write ``checkpoints/last.pt`` (also at the end of every epoch)."""
+    """When to write ``checkpoints/last.pt`` (always after a validation and at the end)."""
 
     every_steps: int | None = Field(500, gt=0)
+    every_epochs: int | None = Field(1, gt=0)
 
 
 class EvaluationConfig(_Strict):

@@ -13,11 +13,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgforge.embed.config import TrainConfig, dump_config, load_config
-from kgforge.embed.model import LinkPredictor
 from kgforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kgforge.embed.model import LinkPredictor
 
 
 @dataclass

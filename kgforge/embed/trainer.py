@@ -102,6 +102,9 @@ class Trainer:
         tc = config.training
         self.device = resolve_device(tc.device)
         self.amp_dtype = resolve_precision(tc.precision, self.device)
+        if tc.num_threads:
+            # on a shared CPU, fewer threads than cores avoids OpenMP threads waiting on each other
+            torch.set_num_threads(tc.num_threads)
         torch.manual_seed(config.seed)
         mc = config.model
         self.model = model or LinkPredictor.from_data(
@@ -459,13 +462,16 @@ class Trainer:
             if epoch_done:
                 self.epoch += 1
                 self.micro_in_epoch = 0
-            if has_valid and (done or (epoch_done and self.epoch % ec.every_epochs == 0)):
+            evaluated = has_valid and (done or (epoch_done and self.epoch % ec.every_epochs == 0))
+            if evaluated:
                 if self._after_eval(self.validate()):
                     self.stopped_early = True
                     done = True
                 self.model.train()
-            self.elapsed = time.perf_counter() - start
-            self.save_checkpoint()
+            every_epochs = self.config.checkpoint.every_epochs
+            if evaluated or done or (every_epochs and self.epoch % every_epochs == 0):
+                self.elapsed = time.perf_counter() - start
+                self.save_checkpoint()
         bar.close()
         self.elapsed = time.perf_counter() - start
         if has_valid and self.best["step"] is not None and (self.output / "best").exists():

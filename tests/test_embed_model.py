@@ -1,0 +1,181 @@
+"""Encoders, scorers, losses and the LinkPredictor: each learns a tiny generated KG."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_kg import write_tiny_kg
+
+from kgforge.embed.losses import loss_resolver
+from kgforge.embed.model import LinkPredictor
+from kgforge.embed.pipeline import train
+from kgforge.embed.scorers import scorer_resolver
+from kgforge.errors import KGForgeError
+
+SCORERS = ["transe", "distmult", "complex", "rotate", "simple"]
+LOSSES = ["margin", "softplus", "bce", "nssa", "ce"]
+RANDOM_MRR = 0.1  # ~ mean reciprocal rank of a random order over the 66 tiny entities
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch, tmp_path_factory):
+    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("KGFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return write_tiny_kg(tmp_path_factory.mktemp("tiny") / "data")
+
+
+@pytest.fixture(scope="module")
+def tiny_inductive(tmp_path_factory) -> Path:
+    return write_tiny_kg(tmp_path_factory.mktemp("tiny_ind") / "data", heldout=2)
+
+
+BASE = {
+    "show_progress": False,
+    "model": {"encoder": "lookup", "dim": 32, "scorer": "distmult"},
+    "training": {"epochs": 40, "lr": 0.05, "batch_size": 64},
+    "evaluation": {"protocol": "transductive", "every_epochs": None},
+}
+
+
+def run(data: Path, out: Path, **sections) -> dict:
+    cfg = copy.deepcopy(BASE)
+    for key, value in sections.items():
+        cfg[key] = {**cfg[key], **value}
+    return train(cfg, data=data, output=out)
+
+
+def test_scorers_score_all_candidates_like_pykeen_pairwise():
+    torch.manual_seed(0)
+    h, r, cands = torch.randn(4, 8), torch.randn(4, 8), torch.randn(5, 8)
+    for name in SCORERS:
+        scorer = scorer_resolver.make(name)
+        tails = scorer.score_tails(h, r, cands)
+        heads = scorer.score_heads(cands, r, h)
+        pair_tails = scorer(h.unsqueeze(1), r.unsqueeze(1), cands.unsqueeze(0))
+        pair_heads = scorer(cands.unsqueeze(0), r.unsqueeze(1), h.unsqueeze(1))
+        assert tails.shape == (4, 5)
+        torch.testing.assert_close(tails, pair_tails, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(heads, pair_heads, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_losses_reward_separation_and_respect_masks(name):
+    loss = loss_resolver.make(name)
+    pos = torch.tensor([3.0, 2.0])
+    good = loss(pos, torch.full((2, 4), -3.0))
+    bad = loss(pos, torch.full((2, 4), 5.0))
+    assert good < bad
+    # a masked-out negative does not count, whatever its score
+    neg = torch.tensor([[-3.0, -3.0, 9.0, -3.0], [-3.0, -3.0, -3.0, 9.0]])
+    mask = neg < 0
+    assert torch.isclose(loss(pos, neg, mask), loss(pos, torch.full((2, 4), -3.0), mask))
+
+
+@pytest.mark.parametrize("scorer", SCORERS)
+def test_each_scorer_learns_tiny_kg(tiny, tmp_path, scorer):
+    result = run(tiny, tmp_path / "out", model={"scorer": scorer})
+    assert result.test["both"]["mrr"] > 2.5 * RANDOM_MRR
+
+
+@pytest.mark.parametrize("loss", ["softplus", "bce", "nssa", "ce"])
+def test_each_loss_learns_tiny_kg(tiny, tmp_path, loss):
+    result = run(tiny, tmp_path / "out", training={"loss": loss})
+    assert result.test["both"]["mrr"] > 4 * RANDOM_MRR
+
+
+@pytest.mark.parametrize("objective", ["in_batch", "one_vs_all"])
+def test_ranking_objectives_learn_tiny_kg(tiny, tmp_path, objective):
+    result = run(tiny, tmp_path / "out", training={"objective": objective, "loss": "ce"})
+    assert result.test["both"]["mrr"] > 4 * RANDOM_MRR
+
+
+def test_frozen_encoder_ranks_unseen_entities(tiny_inductive, tmp_path):
+    result = run(
+        tiny_inductive,
+        tmp_path / "out",
+        model={"encoder": "frozen", "encoder_kwargs": {"hidden": 64}, "inverse_relations": True},
+        training={"objective": "one_vs_all", "loss": "ce", "epochs": 30, "lr": 0.01},
+        evaluation={"protocol": "dynamic", "every_epochs": None},
+    )
+    lookup = run(
+        tiny_inductive,
+        tmp_path / "lookup",
+        evaluation={"protocol": "dynamic", "every_epochs": None},
+    )
+    # the text encoder places unseen entities; a lookup table cannot
+    assert result.test["both"]["mrr"] > 4 * RANDOM_MRR
+    assert result.test["both"]["mrr"] > lookup.test["both"]["mrr"] + 0.2
+
+
+def test_finetuned_transformer_encoder_learns(tiny_inductive, tmp_path):
+    result = run(
+        tiny_inductive,
+        tmp_path / "out",
+        model={"encoder": "transformer", "encoder_kwargs": {"max_length": 24}, "dim": 32},
+        training={
+            "objective": "negatives",
+            "negative_sampler": "in_batch",
+            "num_negatives": 8,
+            "loss": "margin",
+            "epochs": 3,
+            "batch_size": 32,
+            "lr": 1e-3,
+            "encoder_lr": 5e-5,
+        },
+        evaluation={"protocol": "dynamic", "every_epochs": None},
+    )
+    assert result.test["both"]["mrr"] > 3 * RANDOM_MRR
+    reloaded = LinkPredictor.load(result.output)
+    assert reloaded.embed_texts(["a red fox"]).shape == (1, 32)
+
+
+def test_save_load_and_inference_api(tiny_inductive, tmp_path):
+    result = run(
+        tiny_inductive,
+        tmp_path / "out",
+        model={"encoder": "frozen", "encoder_kwargs": {"hidden": 64}, "inverse_relations": True},
+        training={"objective": "one_vs_all", "loss": "ce", "epochs": 30, "lr": 0.01},
+        evaluation={"protocol": "dynamic", "every_epochs": None},
+    )
+    model = result.model
+    loaded = LinkPredictor.load(result.output / "model")
+    hr = torch.tensor([[0, 0], [3, 1]])
+    torch.testing.assert_close(model.score_t(hr), loaded.score_t(hr))
+    # an entity given only by its text: the model puts it in the right group
+    top = loaded.predict_tails("a green heron, member of the green group", "member_of", k=1)
+    assert top[0].entity == "g1"
+    heads = loaded.predict_heads("member_of", "g2", k=5)
+    assert [p.score for p in heads] == sorted((p.score for p in heads), reverse=True)
+    by_id, by_text = loaded.score_triples(
+        [("e10", "member_of", "g1"), ("e10", "member_of", "the red group, whatever")]
+    )
+    assert by_id > by_text
+    assert loaded.embed_texts(["x", "y"]).shape == (2, 32)
+
+
+def test_lookup_model_rejects_text_entities(tiny, tmp_path):
+    result = run(tiny, tmp_path / "out", training={"epochs": 1})
+    with pytest.raises(KGForgeError, match="unknown entity"):
+        result.model.predict_tails("a brand new entity", "member_of")
+    with pytest.raises(KGForgeError, match="unknown relation"):
+        result.model.predict_tails("e1", "no_such_relation")
+
+
+def test_load_rejects_missing_or_corrupt_model(tmp_path):
+    with pytest.raises(KGForgeError, match="not a saved kgforge model"):
+        LinkPredictor.load(tmp_path)
+    (tmp_path / "model.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "vocab.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(KGForgeError, match="corrupt"):
+        LinkPredictor.load(tmp_path)
