@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import SimpleNamespace
 
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
@@ -35,10 +36,50 @@ from kgforge.extract.resolve import display_label
 from kgforge.extract.types import CLASS_LABEL, IS_A, DocExtraction, Mention
 from kgforge.graph.namespaces import KGF, relation_iri, statement_iri, type_iri
 
+# rdflib builds a new URIRef on every Namespace attribute access: bind the terms once
+K = SimpleNamespace(
+    **{
+        n: KGF[n]
+        for n in (
+            "Document",
+            "Entity",
+            "Statement",
+            "confidence",
+            "contentHash",
+            "context",
+            "corpus",
+            "docId",
+            "extractor",
+            "mentionLabel",
+            "mentionType",
+            "objectEnd",
+            "objectStart",
+            "pipeline",
+            "pipelineHash",
+            "sentence",
+            "sentenceStart",
+            "source",
+            "subjectEnd",
+            "subjectStart",
+            "surfaceForm",
+        )
+    }
+)
+_TYPE = RDF.type
+_SUBJECT = RDF.subject
+_PREDICATE = RDF.predicate
+_OBJECT = RDF.object
+_LABEL = RDFS.label
+_ALT_LABEL = SKOS.altLabel
+_DESCRIPTION = DCTERMS.description
+_DERIVED_FROM = PROV.wasDerivedFrom
+_XSD_INTEGER = XSD.integer
+_XSD_DOUBLE = XSD.double
+
 Triple = tuple[URIRef, URIRef, URIRef | Literal]
 EntityNamer = Callable[[str, str], URIRef]  # (label, type) -> entity IRI
 
-EVIDENCE = (KGF.mentionLabel, KGF.mentionType, KGF.surfaceForm, KGF.context)
+EVIDENCE = (K.mentionLabel, K.mentionType, K.surfaceForm, K.context)
 MAX_DESCRIPTION_SENTENCES = 10
 
 
@@ -57,12 +98,12 @@ class DocMeta:
 @lru_cache(maxsize=1 << 16)
 def _int(value: int) -> Literal:
     """Offsets repeat across documents; rdflib's ``Literal`` is costly to build."""
-    return Literal(str(value), datatype=XSD.integer)
+    return Literal(str(value), datatype=_XSD_INTEGER)
 
 
 @lru_cache(maxsize=1 << 12)
 def _double(value: float) -> Literal:
-    return Literal(str(value), datatype=XSD.double)
+    return Literal(str(value), datatype=_XSD_DOUBLE)
 
 
 def document_triples(
@@ -75,13 +116,13 @@ def document_triples(
     """All triples of one document's graph, the entities it mentions, and its statement count."""
     text = extraction.text
     triples: list[Triple] = [
-        (doc_iri, RDF.type, KGF.Document),
-        (doc_iri, KGF.docId, Literal(meta.doc_id)),
-        (doc_iri, KGF.contentHash, Literal(meta.content_hash)),
-        (doc_iri, KGF.source, Literal(meta.source)),
-        (doc_iri, KGF.corpus, Literal(meta.corpus)),
-        (doc_iri, KGF.pipeline, Literal(meta.pipeline)),
-        (doc_iri, KGF.pipelineHash, Literal(meta.pipeline_hash)),
+        (doc_iri, _TYPE, K.Document),
+        (doc_iri, K.docId, Literal(meta.doc_id)),
+        (doc_iri, K.contentHash, Literal(meta.content_hash)),
+        (doc_iri, K.source, Literal(meta.source)),
+        (doc_iri, K.corpus, Literal(meta.corpus)),
+        (doc_iri, K.pipeline, Literal(meta.pipeline)),
+        (doc_iri, K.pipelineHash, Literal(meta.pipeline_hash)),
     ]
     # entity evidence: one entity per canonical mention
     mentions, canonical = extraction.mentions, extraction.canonical
@@ -103,10 +144,10 @@ def document_triples(
             ev[3].append(sentences[j])
     class_labels: dict[URIRef, str] = {}
     for iri, (label, type_, surfaces, sents) in evidence.items():
-        triples.append((iri, KGF.mentionLabel, Literal(label)))
-        triples.append((iri, KGF.mentionType, Literal(type_)))
-        triples.extend((iri, KGF.surfaceForm, Literal(s)) for s in sorted(surfaces - {label}))
-        triples.extend((iri, KGF.context, Literal(text[a:b].strip())) for a, b in sents)
+        triples.append((iri, K.mentionLabel, Literal(label)))
+        triples.append((iri, K.mentionType, Literal(type_)))
+        triples.extend((iri, K.surfaceForm, Literal(s)) for s in sorted(surfaces - {label}))
+        triples.extend((iri, K.context, Literal(text[a:b].strip())) for a, b in sents)
     iri_at = {(m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions)}
     sentence_literals: dict[tuple[int, int], Literal] = {}
     nodes: set[URIRef] = set()
@@ -115,7 +156,7 @@ def document_triples(
         if subj is None:
             continue
         if st.predicate == IS_A and st.object.label == CLASS_LABEL:
-            pred, obj = RDF.type, _class_iri(st.object)
+            pred, obj = _TYPE, _class_iri(st.object)
             class_labels.setdefault(obj, st.object.text.lower())
         else:
             pred = relation_iri(st.predicate)
@@ -137,21 +178,21 @@ def document_triples(
             sent = sentence_literals[st.sentence] = Literal(text[st.sentence[0] : st.sentence[1]])
         triples += [
             (subj, pred, obj),
-            (node, RDF.type, KGF.Statement),
-            (node, RDF.subject, subj),
-            (node, RDF.predicate, pred),
-            (node, RDF.object, obj),
-            (node, PROV.wasDerivedFrom, doc_iri),
-            (node, KGF.sentence, sent),
-            (node, KGF.sentenceStart, _int(st.sentence[0])),
-            (node, KGF.subjectStart, _int(st.subject.start)),
-            (node, KGF.subjectEnd, _int(st.subject.end)),
-            (node, KGF.objectStart, _int(st.object.start)),
-            (node, KGF.objectEnd, _int(st.object.end)),
-            (node, KGF.confidence, _double(st.confidence)),
-            (node, KGF.extractor, Literal(st.extractor)),
+            (node, _TYPE, K.Statement),
+            (node, _SUBJECT, subj),
+            (node, _PREDICATE, pred),
+            (node, _OBJECT, obj),
+            (node, _DERIVED_FROM, doc_iri),
+            (node, K.sentence, sent),
+            (node, K.sentenceStart, _int(st.sentence[0])),
+            (node, K.subjectStart, _int(st.subject.start)),
+            (node, K.subjectEnd, _int(st.subject.end)),
+            (node, K.objectStart, _int(st.object.start)),
+            (node, K.objectEnd, _int(st.object.end)),
+            (node, K.confidence, _double(st.confidence)),
+            (node, K.extractor, Literal(st.extractor)),
         ]
-    triples.extend((t, RDFS.label, Literal(label)) for t, label in class_labels.items())
+    triples.extend((t, _LABEL, Literal(label)) for t, label in class_labels.items())
     return triples, set(evidence), len(nodes)
 
 
@@ -171,15 +212,15 @@ class EntityRecord:
     def triples(self, iri: URIRef) -> list[Triple]:
         # most frequent label, then the longest, then alphabetical: deterministic
         label = min(self.labels.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
-        out: list[Triple] = [(iri, RDF.type, KGF.Entity), (iri, RDFS.label, Literal(label))]
+        out: list[Triple] = [(iri, _TYPE, K.Entity), (iri, _LABEL, Literal(label))]
         for t in sorted(self.types):
-            out += [(iri, RDF.type, type_iri(t)), (type_iri(t), RDFS.label, Literal(t))]
+            out += [(iri, _TYPE, type_iri(t)), (type_iri(t), _LABEL, Literal(t))]
         aliases = (self.surfaces | set(self.labels)) - {label}
-        out += [(iri, SKOS.altLabel, Literal(a)) for a in sorted(aliases)]
+        out += [(iri, _ALT_LABEL, Literal(a)) for a in sorted(aliases)]
         sentences = list(dict.fromkeys(s for _, s in sorted(self.contexts)))
         if sentences:
             description = " ".join(sentences[:MAX_DESCRIPTION_SENTENCES])
-            out.append((iri, DCTERMS.description, Literal(description)))
+            out.append((iri, _DESCRIPTION, Literal(description)))
         return out
 
 
@@ -188,12 +229,12 @@ def merge_evidence(rows: Iterable[tuple[URIRef, URIRef, URIRef, object]]) -> dic
     records: dict[URIRef, EntityRecord] = defaultdict(EntityRecord)
     for graph, entity, pred, value in rows:
         rec = records[entity]
-        if pred == KGF.mentionLabel:
+        if pred == K.mentionLabel:
             rec.labels[str(value)] += 1
-        elif pred == KGF.mentionType:
+        elif pred == K.mentionType:
             rec.types.add(str(value))
-        elif pred == KGF.surfaceForm:
+        elif pred == K.surfaceForm:
             rec.surfaces.add(str(value))
-        elif pred == KGF.context:
+        elif pred == K.context:
             rec.contexts.append((str(graph), str(value)))
     return records

@@ -14,6 +14,7 @@ hands them on to the next one.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,8 @@ from kgforge.graph.namespaces import ENTITIES_GRAPH, GRAPH, KGF, document_iri
 from kgforge.graph.store import KnowledgeGraph
 
 STATE_GRAPH = GRAPH["extraction-state"]  # entities whose records are waiting to be rebuilt
+PENDING = KGF.pendingEntity
+_EVIDENCE = frozenset(EVIDENCE)
 _SCAN_ABOVE = 200  # pending entities above which evidence is read in one scan
 
 
@@ -120,6 +123,10 @@ class ExtractionRun:
         summary = RunSummary(pipeline=self.pipeline.name)
         fingerprint = self.pipeline.fingerprint()
         known = _known_documents(self.kg)
+        # Into a store with no documents and nothing pending, all evidence an entity record needs
+        # is what this run writes: keep it in memory rather than read it back at the end.
+        fresh = not known and next(self.kg.triples((STATE_GRAPH, PENDING, None)), None) is None
+        evidence: list[tuple] | None = [] if fresh else None
         seen: set[str] = set()
 
         def todo() -> Iterator[tuple[str, tuple[Document, _Known | None]]]:
@@ -157,6 +164,8 @@ class ExtractionRun:
                 if old is not None:
                     entities |= _entities_of(self.kg, old.graph)
                 batch.append((doc_iri, triples, entities, old is not None))
+                if evidence is not None:
+                    evidence += [(doc_iri, s, p, o) for s, p, o in triples if p in _EVIDENCE]
                 summary.statements += n_statements
                 summary.new += old is None
                 summary.changed += old is not None
@@ -173,7 +182,7 @@ class ExtractionRun:
         summary.errors = list(reader.stats.errors)
         if prune:
             summary.dropped = self._prune(known, seen, corpus_key)
-        summary.entities_updated = self.rebuild_entities()
+        summary.entities_updated = self.rebuild_entities(evidence)
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -201,27 +210,26 @@ class ExtractionRun:
                 else:
                     self.kg.add_many(triples, graph=doc_iri)
                 pending |= entities
-            self.kg.add_many(
-                ((STATE_GRAPH, KGF.pendingEntity, e) for e in pending), graph=STATE_GRAPH
-            )
+            self.kg.add_many(((STATE_GRAPH, PENDING, e) for e in pending), graph=STATE_GRAPH)
 
     def _prune(self, known: dict[str, _Known], seen: set[str], corpus_key: str) -> int:
         gone = [k for doc_id, k in known.items() if k.corpus == corpus_key and doc_id not in seen]
         with self.kg.transaction():
             for k in gone:
                 entities = _entities_of(self.kg, k.graph)
-                self.kg.add_many(
-                    ((STATE_GRAPH, KGF.pendingEntity, e) for e in entities), graph=STATE_GRAPH
-                )
+                self.kg.add_many(((STATE_GRAPH, PENDING, e) for e in entities), graph=STATE_GRAPH)
                 self.kg.drop_graph(k.graph)
         return len(gone)
 
-    def rebuild_entities(self) -> int:
-        """Rewrite the records of pending entities from the evidence in all document graphs."""
-        pending = sorted({o for _, _, o in self.kg.triples((STATE_GRAPH, KGF.pendingEntity, None))})
+    def rebuild_entities(self, evidence: list[tuple] | None = None) -> int:
+        """Rewrite the records of pending entities from the evidence in all document graphs
+        (``evidence``: all of it as ``(graph, entity, predicate, value)`` rows, when known)."""
+        pending = sorted({o for _, _, o in self.kg.triples((STATE_GRAPH, PENDING, None))})
         if not pending:
             return 0
-        if len(pending) > _SCAN_ABOVE:  # one pass over all evidence beats many lookups
+        if evidence is not None:
+            rows = evidence
+        elif len(pending) > _SCAN_ABOVE:  # one pass over all evidence beats many lookups
             wanted = set(pending)
             rows = [
                 (g, s, p, o)
@@ -230,12 +238,11 @@ class ExtractionRun:
                 if s in wanted and g != ENTITIES_GRAPH
             ]
         else:
-            evidence = set(EVIDENCE)
             rows = [
                 (g, s, p, o)
                 for entity in pending
                 for s, p, o, g in self.kg.quads((entity, None, None, None))
-                if p in evidence and g != ENTITIES_GRAPH
+                if p in _EVIDENCE and g != ENTITIES_GRAPH
             ]
         records = merge_evidence(rows)
         known = {s for s, _, _ in self.kg.triples((None, RDF.type, KGF.Entity), ENTITIES_GRAPH)}
@@ -250,7 +257,7 @@ class ExtractionRun:
             for entity, record in records.items():
                 self.kg.add_many(record.triples(entity), graph=ENTITIES_GRAPH)
         with self.kg.transaction():
-            self.kg.remove((STATE_GRAPH, KGF.pendingEntity, None), graph=STATE_GRAPH)
+            self.kg.remove((STATE_GRAPH, PENDING, None), graph=STATE_GRAPH)
         return len(pending)
 
 
@@ -304,9 +311,13 @@ def extract(
     pipe = pipeline if isinstance(pipeline, ExtractionPipeline) else load_pipeline(pipeline)
     corpus_key = str(reader.path.resolve())
     kg = store if isinstance(store, KnowledgeGraph) else KnowledgeGraph.open(store)
+    # The loaded models are long-lived objects that every full garbage collection would walk
+    # again; freezing them leaves the collector only the run's own short-lived objects.
+    gc.freeze()
     try:
         runner = ExtractionRun(kg, pipe, batch_size=batch_size, workers=workers, progress=progress)
         return runner.run(reader, corpus_key, prune=prune)
     finally:
+        gc.unfreeze()
         if not isinstance(store, KnowledgeGraph):
             kg.close()
