@@ -25,7 +25,9 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Dataset.contexts:DeprecationWarning"),
 ]
 
-OXIGRAPH = Path(sys.executable).with_name("oxigraph")
+OXIGRAPH = Path(sys.executable).with_name("oxigraph")  # installed next to python by `oxigraph`
+if not OXIGRAPH.exists() and shutil.which("oxigraph"):
+    OXIGRAPH = Path(shutil.which("oxigraph"))
 ADA = entity_iri("Ada Lovelace", "person")
 CHARLES = entity_iri("Charles Babbage", "person")
 ENGINE = entity_iri("Analytical Engine", "artifact")
