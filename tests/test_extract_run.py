@@ -14,6 +14,7 @@ from rdflib import Literal
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
 from typer.testing import CliRunner
 
+import kgforge
 from kgforge.cli import app
 from kgforge.extract.export import export_jsonl
 from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
@@ -133,7 +134,8 @@ def test_incremental_runs_and_prune(tmp_path: Path, pipeline: ExtractionPipeline
 def test_export_jsonl_offsets(tmp_path: Path, pipeline: ExtractionPipeline) -> None:
     corpus = _corpus(tmp_path / "c", DOCS)
     with KnowledgeGraph.open(tmp_path / "store") as kg:
-        summary = extract(corpus, kg, pipeline, progress=False)
+        # the top-level API, after kgforge.extract's submodules are imported (they are here)
+        summary = kgforge.extract(corpus, kg, pipeline=pipeline, progress=False)
         out = tmp_path / "out.jsonl"
         assert export_jsonl(kg, out) == summary.statements
     records = [json.loads(line) for line in out.read_text().splitlines()]
