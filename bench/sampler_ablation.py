@@ -2,9 +2,11 @@
 
 Two settings, the same fixed budget for every sampler, several seeds each:
 
-- ``kgforge``: kgforge's trainer on the inductive split ``../shared/data/wn18rr-ind`` (frozen
-  MiniLM features + a linear projection, TransE scorer, sampled negatives), test ranked with
-  kgforge's evaluator in BLP's "dynamic" protocol;
+- ``kgforge``: kgforge's trainer on the inductive split ``../shared/data/wn18rr-ind`` with the
+  trainer's frozen-feature config (``pipelines/wn18rr_ind_frozen.yaml``: frozen MiniLM features +
+  a linear projection, ComplEx with inverse relations) switched to sampled negatives and a
+  softmax cross-entropy over them; test ranked with kgforge's evaluator in BLP's "dynamic"
+  protocol, on a fixed random subset of the test triples (``--kg-test-triples``);
 - ``pykeen``: PyKEEN's sLCWA training loop on ``../shared/data/wn18rr`` (TransE and RotatE);
   uniform and Bernoulli are PyKEEN's own samplers, the LM ones kgforge's PyKEEN adapters; test
   ranked with kgforge's evaluator over PyKEEN's scores (transductive, filtered, realistic ties).
@@ -67,30 +69,28 @@ def run_kgforge(sampler: str, seed: int, args: argparse.Namespace) -> dict[str, 
     curve_data = subset(data, valid=args.curve_triples)
     test_data = subset(data, test=args.kg_test_triples)
     kwargs = {"filtered": True, **lm_kwargs(sampler, args)}
+    # the trainer's frozen-feature config, with sampled negatives instead of one-vs-all
     config = load_config(
+        ROOT / "pipelines" / "wn18rr_ind_frozen.yaml",
         {
             "seed": seed,
             "show_progress": False,
-            "model": {
-                "encoder": "frozen",
-                "encoder_kwargs": {"layers": 1, "dropout": 0.0, "show_progress": False},
-                "scorer": "transe",
-                "dim": args.kg_dim,
-            },
+            "model": {"encoder_kwargs": {"show_progress": False}},
             "training": {
                 "objective": "negatives",
-                "loss": "margin",
+                "loss": args.kg_loss,
+                "loss_kwargs": {},
                 "negative_sampler": sampler,
                 "negative_sampler_kwargs": kwargs,
                 "num_negatives": args.kg_negatives,
-                "batch_size": args.kg_batch,
                 "epochs": args.kg_epochs,
-                "lr": args.kg_lr,
+                "warmup": 0.0,
+                "schedule": "constant",
                 "device": "cpu",
             },
             "checkpoint": {"every_steps": None},
-            "evaluation": {"every_epochs": None, "protocol": "dynamic"},
-        }
+            "evaluation": {"every_epochs": None},
+        },
     )
     curve: list[tuple[float, float]] = []
     every = max(1, args.kg_curve_every)
@@ -262,12 +262,10 @@ def main() -> None:
     parser.add_argument("--nearest-k", type=int, default=50)
     parser.add_argument("--nearest-ratio", type=float, default=0.5)
     parser.add_argument("--nearest-ratio-start", type=float, default=None)
-    parser.add_argument("--kg-dim", type=int, default=128)
+    parser.add_argument("--kg-loss", default="ce")
     parser.add_argument("--kg-negatives", type=int, default=16)
-    parser.add_argument("--kg-batch", type=int, default=512)
     parser.add_argument("--kg-epochs", type=int, default=1)
-    parser.add_argument("--kg-lr", type=float, default=1e-3)
-    parser.add_argument("--kg-curve-every", type=int, default=34)
+    parser.add_argument("--kg-curve-every", type=int, default=68)
     parser.add_argument("--kg-test-triples", type=int, default=2500)
     parser.add_argument("--pk-dim", type=int, default=64)
     parser.add_argument("--pk-negatives", type=int, default=16)
@@ -285,7 +283,7 @@ def main() -> None:
 
     jobs = []
     if "kgforge" in args.settings:
-        jobs += [("kgforge", "TransE", s, seed) for s in args.samplers for seed in args.seeds]
+        jobs += [("kgforge", "ComplEx", s, seed) for s in args.samplers for seed in args.seeds]
     if "pykeen" in args.settings:
         jobs += [
             ("pykeen", m, s, seed)

@@ -1,10 +1,10 @@
 """How much of a training step negative sampling takes, per sampler, on this machine's CPU.
 
 For each sampler: the time of ``sampler.sample(batch)`` (filtered, as in training) against the
-time of one whole training step of kgforge's trainer (sampling, frozen-feature encoder, TransE
-scorer, loss, backward, optimizer) on ``../shared/data/wn18rr-ind``, same batch size and number of
-negatives; prints sampling as a percentage of the step. Median over ``--steps`` steps after
-warm-up::
+time of one whole training step of kgforge's trainer (its own sampling, frozen-feature encoder,
+ComplEx scorer, loss, backward, optimizer) on ``../shared/data/wn18rr-ind``, with the trainer's
+frozen-feature config (``pipelines/wn18rr_ind_frozen.yaml``) switched to sampled negatives;
+prints sampling as a percentage of the step. Median over ``--steps`` steps after warm-up::
 
     nice -n 5 .venv/bin/python bench/sampler_speed.py --threads 1
 """
@@ -33,7 +33,6 @@ def main() -> None:
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--negatives", type=int, default=32)
-    parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     args = parser.parse_args()
@@ -49,16 +48,15 @@ def main() -> None:
     print(f"{'sampler':10s} {'sample ms':>10s} {'step ms':>9s} {'sampling/step':>14s}")
     for name in args.samplers:
         config = load_config(
+            ROOT / "pipelines" / "wn18rr_ind_frozen.yaml",
             {
                 "seed": 0,
                 "show_progress": False,
-                "model": {
-                    "encoder": "frozen",
-                    "encoder_kwargs": {"layers": 1, "dropout": 0.0, "show_progress": False},
-                    "scorer": "transe",
-                    "dim": args.dim,
-                },
+                "model": {"encoder_kwargs": {"show_progress": False}},
                 "training": {
+                    "objective": "negatives",
+                    "loss": "ce",
+                    "loss_kwargs": {},
                     "negative_sampler": name,
                     "negative_sampler_kwargs": {"filtered": True},
                     "num_negatives": args.negatives,
@@ -67,7 +65,7 @@ def main() -> None:
                 },
                 "checkpoint": {"every_steps": None},
                 "evaluation": {"every_epochs": None},
-            }
+            },
         )
         with tempfile.TemporaryDirectory() as out:
             trainer = Trainer(config, data, out)
