@@ -10,19 +10,20 @@ A document's named graph (``document_iri(doc_id)``) holds, all in that one graph
   rdf:subject ; rdf:predicate ; rdf:object ; prov:wasDerivedFrom <doc> ; kgf:sentence ;
   kgf:sentenceStart ; kgf:subjectStart ; kgf:subjectEnd ; kgf:objectStart ; kgf:objectEnd ;
   kgf:confidence ; kgf:extractor`` (offsets are character offsets into the document text);
-- the mention evidence per entity, from which the entity records are rebuilt:
-  ``<ent:e> kgf:mentionLabel "label" ; kgf:mentionType "Type" ; kgf:surfaceForm "alias"* ;
-  kgf:context "sentence"*`` (surface forms other than the label only);
+- per entity mentioned, ``<ent:e> kgf:mentionType "Type" ; kgf:mentions "{...}"^^rdf:JSON``: the
+  evidence its record is rebuilt from, ``{"label": full name, "aliases": [other names],
+  "contexts": [sentences that mention it]}``, as one literal;
 - ``<type:c> rdfs:label "c"`` for the classes of its type statements.
 
 Entity records in ``ENTITIES_GRAPH`` merge that evidence over all documents:
 ``<ent:e> a kgf:Entity , <type:t> ; rdfs:label ; skos:altLabel* ; dcterms:description``, with
-``<type:t> rdfs:label "Type"``. Evidence is kept lean on purpose: it is most of what a document
-writes, and every quad costs six index entries in the store.
+``<type:t> rdfs:label "Type"``. Evidence is one JSON literal per entity on purpose: it would
+otherwise be most of what a document writes, and every quad costs six index entries in the store.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,11 +47,10 @@ K = SimpleNamespace(
             "Statement",
             "confidence",
             "contentHash",
-            "context",
             "corpus",
             "docId",
             "extractor",
-            "mentionLabel",
+            "mentions",
             "mentionType",
             "objectEnd",
             "objectStart",
@@ -61,7 +61,6 @@ K = SimpleNamespace(
             "source",
             "subjectEnd",
             "subjectStart",
-            "surfaceForm",
         )
     }
 )
@@ -75,11 +74,12 @@ _DESCRIPTION = DCTERMS.description
 _DERIVED_FROM = PROV.wasDerivedFrom
 _XSD_INTEGER = XSD.integer
 _XSD_DOUBLE = XSD.double
+_JSON = RDF.JSON
 
 Triple = tuple[URIRef, URIRef, URIRef | Literal]
 EntityNamer = Callable[[str, str], URIRef]  # (label, type) -> entity IRI
 
-EVIDENCE = (K.mentionLabel, K.mentionType, K.surfaceForm, K.context)
+EVIDENCE = (K.mentionType, K.mentions)
 MAX_DESCRIPTION_SENTENCES = 10
 
 
@@ -144,10 +144,13 @@ def document_triples(
             ev[3].append(sentences[j])
     class_labels: dict[URIRef, str] = {}
     for iri, (label, type_, surfaces, sents) in evidence.items():
-        triples.append((iri, K.mentionLabel, Literal(label)))
+        blob = {
+            "label": label,
+            "aliases": sorted(surfaces - {label}),
+            "contexts": [text[a:b].strip() for a, b in sents],
+        }
         triples.append((iri, K.mentionType, Literal(type_)))
-        triples.extend((iri, K.surfaceForm, Literal(s)) for s in sorted(surfaces - {label}))
-        triples.extend((iri, K.context, Literal(text[a:b].strip())) for a, b in sents)
+        triples.append((iri, K.mentions, Literal(json.dumps(blob), datatype=_JSON)))
     iri_at = {(m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions)}
     sentence_literals: dict[tuple[int, int], Literal] = {}
     nodes: set[URIRef] = set()
@@ -213,8 +216,7 @@ class EntityRecord:
         # most frequent label, then the longest, then alphabetical: deterministic
         label = min(self.labels.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
         out: list[Triple] = [(iri, _TYPE, K.Entity), (iri, _LABEL, Literal(label))]
-        for t in sorted(self.types):
-            out += [(iri, _TYPE, type_iri(t)), (type_iri(t), _LABEL, Literal(t))]
+        out += [(iri, _TYPE, type_iri(t)) for t in sorted(self.types)]
         aliases = (self.surfaces | set(self.labels)) - {label}
         out += [(iri, _ALT_LABEL, Literal(a)) for a in sorted(aliases)]
         sentences = list(dict.fromkeys(s for _, s in sorted(self.contexts)))
@@ -229,12 +231,17 @@ def merge_evidence(rows: Iterable[tuple[URIRef, URIRef, URIRef, object]]) -> dic
     records: dict[URIRef, EntityRecord] = defaultdict(EntityRecord)
     for graph, entity, pred, value in rows:
         rec = records[entity]
-        if pred == K.mentionLabel:
-            rec.labels[str(value)] += 1
-        elif pred == K.mentionType:
+        if pred == K.mentionType:
             rec.types.add(str(value))
-        elif pred == K.surfaceForm:
-            rec.surfaces.add(str(value))
-        elif pred == K.context:
-            rec.contexts.append((str(graph), str(value)))
+        else:
+            blob = json.loads(str(value))
+            rec.labels[blob["label"]] += 1
+            rec.surfaces.update(blob["aliases"])
+            rec.contexts += [(str(graph), c) for c in blob["contexts"]]
     return records
+
+
+def type_label_triples(records: dict) -> list[Triple]:
+    """``<type:t> rdfs:label "t"`` for the types of some entity records (each once)."""
+    types = {t for rec in records.values() for t in rec.types}
+    return [(type_iri(t), _LABEL, Literal(t)) for t in sorted(types)]

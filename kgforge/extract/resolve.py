@@ -12,6 +12,7 @@ embedding similarity lives in ``kgforge.extract.merge``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rdflib import URIRef
 
@@ -81,6 +82,7 @@ class Aliaser:
         return partial
 
 
+@lru_cache(maxsize=1 << 16)
 def entity_key_iri(label: str, type_: str, doc_id: str | None = None) -> URIRef:
     """IRI of an entity: by normalised label and type, scoped to a document when ``doc_id``."""
     if doc_id is None:

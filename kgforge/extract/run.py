@@ -29,7 +29,13 @@ from kgforge.corpus.reader import Format, OnError
 from kgforge.errors import CorpusError
 from kgforge.extract.merge import EmbeddingMerger
 from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
-from kgforge.extract.rdf import EVIDENCE, DocMeta, document_triples, merge_evidence
+from kgforge.extract.rdf import (
+    EVIDENCE,
+    DocMeta,
+    document_triples,
+    merge_evidence,
+    type_label_triples,
+)
 from kgforge.extract.resolve import entity_key_iri
 from kgforge.graph.namespaces import ENTITIES_GRAPH, GRAPH, KGF, document_iri
 from kgforge.graph.store import KnowledgeGraph
@@ -256,6 +262,7 @@ class ExtractionRun:
         with self.kg.transaction():
             for entity, record in records.items():
                 self.kg.add_many(record.triples(entity), graph=ENTITIES_GRAPH)
+            self.kg.add_many(type_label_triples(records), graph=ENTITIES_GRAPH)
         with self.kg.transaction():
             self.kg.remove((STATE_GRAPH, PENDING, None), graph=STATE_GRAPH)
         return len(pending)
