@@ -100,6 +100,44 @@ def test_ranking_objectives_learn_tiny_kg(tiny, tmp_path, objective):
     assert result.test["both"]["mrr"] > 4 * RANDOM_MRR
 
 
+def test_pair_scores_agree_with_ranking_scores_including_the_text_prior(tiny_inductive):
+    from kgforge.embed.data import KGData
+
+    data = KGData.load_dir(tiny_inductive)
+    torch.manual_seed(0)
+    model = LinkPredictor.from_data(
+        data,
+        encoder="frozen",
+        encoder_kwargs={"hidden": 16, "show_progress": False},
+        scorer="complex",
+        dim=8,
+        text_prior=True,
+    )
+    with torch.no_grad():
+        model.prior.weight.normal_()
+    model.eval()
+    triples = data.train[:5]
+    pair = model.score_hrt(triples)
+    rows = torch.arange(5)
+    tails = model.score_t(triples[:, :2])[rows, triples[:, 2]]
+    heads = model.score_h(triples[:, 1:])[rows, triples[:, 0]]
+    torch.testing.assert_close(pair, tails)
+    torch.testing.assert_close(pair, heads)
+
+
+def test_text_prior_channels_read_names_and_definitions():
+    from kgforge.embed.prior import TextPrior
+
+    texts = ["poodle, a curly dog", "dog, a domestic animal", "tulip, a spring flower"]
+    prior = TextPrior(texts, num_relations=1, channels=["def_name", "name_def", "name_name"])
+    with torch.no_grad():
+        prior.weight.copy_(torch.tensor([[1.0, 0.0, 0.0]]))
+    scores = prior.score(prior.rep(torch.tensor([0])), torch.tensor([0]), prior.all)
+    assert scores.argmax().item() == 1  # "dog" is named in the definition of "poodle"
+    new = prior.rep(texts=["terrier, a small dog"])
+    assert prior.score(new, torch.tensor([0]), prior.all)[0].argmax().item() == 1
+
+
 def test_frozen_encoder_ranks_unseen_entities(tiny_inductive, tmp_path):
     result = run(
         tiny_inductive,
@@ -144,7 +182,13 @@ def test_save_load_and_inference_api(tiny_inductive, tmp_path):
     result = run(
         tiny_inductive,
         tmp_path / "out",
-        model={"encoder": "frozen", "encoder_kwargs": {"hidden": 64}, "inverse_relations": True},
+        model={
+            "encoder": "frozen",
+            "encoder_kwargs": {"hidden": 64},
+            "inverse_relations": True,
+            "text_prior": True,
+            "allow_self": False,
+        },
         training={"objective": "one_vs_all", "loss": "ce", "epochs": 30, "lr": 0.01},
         evaluation={"protocol": "dynamic", "every_epochs": None},
     )
@@ -157,6 +201,7 @@ def test_save_load_and_inference_api(tiny_inductive, tmp_path):
     assert top[0].entity == "g1"
     heads = loaded.predict_heads("member_of", "g2", k=5)
     assert [p.score for p in heads] == sorted((p.score for p in heads), reverse=True)
+    assert "e10" not in [p.entity for p in loaded.predict_tails("e10", "related_to", k=70)]
     by_id, by_text = loaded.score_triples(
         [("e10", "member_of", "g1"), ("e10", "member_of", "the red group, whatever")]
     )

@@ -31,6 +31,8 @@ class ModelConfig(_Strict):
     dim: int = Field(256, gt=0)
     inverse_relations: bool = False
     normalize: bool = False
+    text_prior: bool | list[str] = False
+    allow_self: bool = True
 
 
 class TrainingConfig(_Strict):

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kgforge.embed.encoders import EntityEncoder, encoder_resolver
+from kgforge.embed.encoders import EntityEncoder, FrozenTextEncoder, encoder_resolver
+from kgforge.embed.prior import CHANNELS, PriorRep, TextPrior
 from kgforge.embed.scorers import Scorer, scorer_resolver
 from kgforge.errors import KGForgeError
 
@@ -41,7 +42,9 @@ class LinkPredictor(nn.Module):
 
     ``inverse_relations`` learns a second vector per relation and predicts heads as tails of the
     inverse relation (train with both directions). ``normalize`` puts entity vectors on the unit
-    sphere.
+    sphere. ``text_prior`` (``True`` or a list of channels) adds per-relation weighted text
+    similarities (:mod:`kgforge.embed.prior`). ``allow_self=False`` never predicts the query
+    entity itself (graphs without self-loops, like WordNet's).
     """
 
     def __init__(
@@ -57,6 +60,8 @@ class LinkPredictor(nn.Module):
         dim: int = 256,
         inverse_relations: bool = False,
         normalize: bool = False,
+        text_prior: bool | list[str] = False,
+        allow_self: bool = True,
     ) -> None:
         super().__init__()
         self.entities = list(entities)
@@ -75,6 +80,8 @@ class LinkPredictor(nn.Module):
             "dim": dim,
             "inverse_relations": inverse_relations,
             "normalize": normalize,
+            "text_prior": text_prior,
+            "allow_self": allow_self,
         }
         self.scorer: Scorer = scorer_resolver.make(scorer, scorer_kwargs)
         if self.scorer.needs_even_dim and dim % 2:
@@ -87,6 +94,17 @@ class LinkPredictor(nn.Module):
         num_rel = len(self.relations) * (2 if inverse_relations else 1)
         self.relation_embedding = nn.Embedding(num_rel, self.scorer.relation_dim(dim))
         nn.init.xavier_uniform_(self.relation_embedding.weight)
+        self.allow_self = allow_self
+        self.prior: TextPrior | None = None
+        if text_prior:
+            enc = self.encoder
+            self.prior = TextPrior(
+                self.entity_text,
+                num_rel,
+                channels=CHANNELS if text_prior is True else text_prior,
+                features=enc.features if isinstance(enc, FrozenTextEncoder) else None,
+                text_model=getattr(enc, "text_model", None),
+            )
         self._cache: torch.Tensor | None = None
 
     @classmethod
@@ -177,29 +195,92 @@ class LinkPredictor(nn.Module):
             return self.scorer.score_tails(t, self.relation_repr(r_ids, inverse=True), candidates)
         return self.scorer.score_heads(candidates, self.relation_repr(r_ids), t)
 
+    def prior_scores(
+        self,
+        query: torch.Tensor | PriorRep,
+        r_ids: torch.Tensor,
+        candidates: torch.Tensor | None,
+        head: bool = False,
+    ) -> torch.Tensor | None:
+        """Text-prior scores ``[B, C]`` of queries (ids or a prior view) for tails, or for heads
+        with ``head``; None without a prior."""
+        if self.prior is None:
+            return None
+        q = self.prior.rep(query) if isinstance(query, torch.Tensor) else query
+        c = self.prior.all if candidates is None else self.prior.rep(candidates)
+        if head and self.inverse_relations:
+            return self.prior.score(q, r_ids + self.num_relations, c)
+        return self.prior.score(q, r_ids, c, query_is_head=not head)
+
+    def mask_self(
+        self, scores: torch.Tensor, query: torch.Tensor, candidates: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Scores with the query entity itself ruled out (``allow_self=False``)."""
+        if self.allow_self:
+            return scores
+        cands = (
+            torch.arange(scores.shape[1], device=scores.device)
+            if candidates is None
+            else candidates
+        )
+        is_self = cands.to(scores.device).unsqueeze(0) == query.to(scores.device).unsqueeze(1)
+        return scores.masked_fill(is_self, torch.finfo(scores.dtype).min)
+
     def score_t(self, hr: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """Scores ``[B, C]`` (``C`` = all entities without ``candidates``) for ``(h, r, ?)``."""
         hr = hr.to(self.device)
-        return self.tails_given(self._entities(hr[:, 0]), hr[:, 1], self._candidates(candidates))
+        scores = self.tails_given(self._entities(hr[:, 0]), hr[:, 1], self._candidates(candidates))
+        prior = self.prior_scores(hr[:, 0], hr[:, 1], candidates)
+        if prior is not None:
+            scores = scores + prior
+        return self.mask_self(scores, hr[:, 0], candidates)
 
     def score_h(self, rt: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """Scores ``[B, C]`` for ``(?, r, t)``; ``rt`` holds relation and tail indices."""
         rt = rt.to(self.device)
-        return self.heads_given(self._entities(rt[:, 1]), rt[:, 0], self._candidates(candidates))
+        scores = self.heads_given(self._entities(rt[:, 1]), rt[:, 0], self._candidates(candidates))
+        prior = self.prior_scores(rt[:, 1], rt[:, 0], candidates, head=True)
+        if prior is not None:
+            scores = scores + prior
+        return self.mask_self(scores, rt[:, 1], candidates)
 
     def score_hrt(self, triples: torch.Tensor) -> torch.Tensor:
         """Scores ``[B]`` of index triples ``[B, 3]``."""
         triples = triples.to(self.device)
         h, t = self._entities(triples[:, 0]), self._entities(triples[:, 2])
-        return self._score_vectors(h, triples[:, 1], t)
+        hp = tp = None
+        if self.prior is not None:
+            hp, tp = self.prior.rep(triples[:, 0]), self.prior.rep(triples[:, 2])
+        return self._score_vectors(h, triples[:, 1], t, hp, tp)
 
-    def _score_vectors(self, h: torch.Tensor, r_ids: torch.Tensor, t: torch.Tensor):
-        if self.inverse_relations:
-            # average both directions, as trained
-            fwd = self.scorer(h, self.relation_repr(r_ids), t)
-            bwd = self.scorer(t, self.relation_repr(r_ids, inverse=True), h)
-            return (fwd + bwd) / 2
-        return self.scorer(h, self.relation_repr(r_ids), t)
+    def pair_prior(
+        self, h: PriorRep | None, r_ids: torch.Tensor, t: PriorRep | None
+    ) -> torch.Tensor | None:
+        """Text-prior scores ``[B]`` of aligned pairs (relation ids may include inverses)."""
+        if self.prior is None or h is None or t is None:
+            return None
+        return self.prior.score(h, r_ids, t, pairwise=True)
+
+    def _score_vectors(
+        self,
+        h: torch.Tensor,
+        r_ids: torch.Tensor,
+        t: torch.Tensor,
+        hp: PriorRep | None = None,
+        tp: PriorRep | None = None,
+    ) -> torch.Tensor:
+        fwd = self.scorer(h, self.relation_repr(r_ids), t)
+        prior = self.pair_prior(hp, r_ids, tp)
+        if prior is not None:
+            fwd = fwd + prior
+        if not self.inverse_relations:
+            return fwd
+        # average both directions, as trained
+        bwd = self.scorer(t, self.relation_repr(r_ids, inverse=True), h)
+        prior = self.pair_prior(tp, r_ids + self.num_relations, hp)
+        if prior is not None:
+            bwd = bwd + prior
+        return (fwd + bwd) / 2
 
     # -- inference API (ids or text) -------------------------------------------------------
     @torch.no_grad()
@@ -212,8 +293,9 @@ class LinkPredictor(nn.Module):
         finally:
             self.train(was_training)
 
-    def _resolve_entities(self, refs: Sequence[EntityRef]) -> torch.Tensor:
-        """Vectors for entities given by index, id, or (unknown strings) text."""
+    def _resolve_entities(self, refs: Sequence[EntityRef]) -> tuple[torch.Tensor, PriorRep | None]:
+        """Vectors (and the prior's view) of entities given by index, id, or (other strings)
+        text."""
         ids: list[int] = []
         texts: dict[int, str] = {}
         for i, ref in enumerate(refs):
@@ -231,7 +313,11 @@ class LinkPredictor(nn.Module):
         out = self._entities(torch.tensor(ids, dtype=torch.long)).clone()
         if texts:
             out[list(texts)] = self.embed_texts(list(texts.values())).to(out.dtype)
-        return out
+        prior = None
+        if self.prior is not None:
+            all_texts = [texts.get(i, self.entity_text[e]) for i, e in enumerate(ids)]
+            prior = self.prior.rep(texts=all_texts)
+        return out, prior
 
     def _resolve_relations(self, refs: Sequence[int | str]) -> torch.Tensor:
         ids = []
@@ -253,30 +339,44 @@ class LinkPredictor(nn.Module):
         if not triples:
             return []
         heads, rels, tails = zip(*triples, strict=True)
-        h, t = self._resolve_entities(heads), self._resolve_entities(tails)
-        return self._score_vectors(h, self._resolve_relations(rels), t).tolist()
+        (h, hp), (t, tp) = self._resolve_entities(heads), self._resolve_entities(tails)
+        return self._score_vectors(h, self._resolve_relations(rels), t, hp, tp).tolist()
 
     @torch.no_grad()
     def predict_tails(self, head: EntityRef, relation: int | str, k: int = 10) -> list[Prediction]:
         """The ``k`` best tails for ``(head, relation, ?)``; ``head`` by index, id or text."""
         self.eval()
-        h = self._resolve_entities([head])
-        scores = self.tails_given(h, self._resolve_relations([relation]), self._candidates(None))
-        return self._top(scores[0], k)
+        h, hp = self._resolve_entities([head])
+        r = self._resolve_relations([relation])
+        scores = self.tails_given(h, r, self._candidates(None))
+        prior = self.prior_scores(hp, r, None) if hp is not None else None
+        if prior is not None:
+            scores = scores + prior
+        return self._top(scores[0], k, exclude=head)
 
     @torch.no_grad()
     def predict_heads(self, relation: int | str, tail: EntityRef, k: int = 10) -> list[Prediction]:
         """The ``k`` best heads for ``(?, relation, tail)``; ``tail`` by index, id or text."""
         self.eval()
-        t = self._resolve_entities([tail])
-        scores = self.heads_given(t, self._resolve_relations([relation]), self._candidates(None))
-        return self._top(scores[0], k)
+        t, tp = self._resolve_entities([tail])
+        r = self._resolve_relations([relation])
+        scores = self.heads_given(t, r, self._candidates(None))
+        prior = self.prior_scores(tp, r, None, head=True) if tp is not None else None
+        if prior is not None:
+            scores = scores + prior
+        return self._top(scores[0], k, exclude=tail)
 
-    def _top(self, scores: torch.Tensor, k: int) -> list[Prediction]:
+    def _top(self, scores: torch.Tensor, k: int, exclude: EntityRef) -> list[Prediction]:
+        if not self.allow_self:
+            index = exclude if isinstance(exclude, int) else self.entity_index.get(exclude)
+            if index is not None:
+                scores = scores.clone()
+                scores[index] = float("-inf")
         values, idx = scores.float().topk(min(k, scores.numel()))
         return [
             Prediction(self.entities[i], self.entity_text[i], float(v))
             for v, i in zip(values.tolist(), idx.tolist(), strict=True)
+            if v != float("-inf")
         ]
 
     # -- persistence -----------------------------------------------------------------------

@@ -116,6 +116,8 @@ class Trainer:
             dim=mc.dim,
             inverse_relations=mc.inverse_relations,
             normalize=mc.normalize,
+            text_prior=mc.text_prior,
+            allow_self=mc.allow_self,
         )
         self.model.to(self.device)
         self.loss: Loss = loss_resolver.make(tc.loss, tc.loss_kwargs)
@@ -229,6 +231,16 @@ class Trainer:
         pos = self.model.scorer(reps[rows[:b, 0]], rel, reps[rows[:b, 1]])
         neg_rows = rows[b:].reshape(b, k, 2)
         negs = self.model.scorer(reps[neg_rows[..., 0]], rel.unsqueeze(1), reps[neg_rows[..., 1]])
+        prior = self.model.prior
+        if prior is not None:
+            r = batch[:, 1]
+            pos = pos + prior.score(
+                prior.rep(batch[:, 0]), r, prior.rep(batch[:, 2]), pairwise=True
+            )
+            flat = neg.reshape(-1, 3)
+            negs = negs + prior.score(
+                prior.rep(flat[:, 0]), flat[:, 1], prior.rep(flat[:, 2]), pairwise=True
+            ).reshape(b, k)
         return self.loss(pos, negs)
 
     def _ranking_loss(
@@ -248,6 +260,10 @@ class Trainer:
             sides.append(("head", self.model.scorer.score_heads(cand_reps, rel, t), batch[:, 0]))
         total = 0.0
         for side, scores, answer in sides:
+            query = batch[:, 0] if side == "tail" else batch[:, 2]
+            prior = self.model.prior_scores(query, batch[:, 1], cand_ids, head=side == "head")
+            if prior is not None:
+                scores = scores + prior
             ans_col = column[answer]
             pos = scores.gather(1, ans_col.unsqueeze(1)).squeeze(1)
             if side == "tail":
@@ -258,6 +274,8 @@ class Trainer:
             keep = cols >= 0
             mask = torch.ones_like(scores, dtype=torch.bool)
             mask[rows[keep], cols[keep]] = False
+            if not self.model.allow_self:
+                mask &= cand_ids.unsqueeze(0) != query.unsqueeze(1)
             total = total + self.loss(pos, scores, mask)
         return total / len(sides)
 
