@@ -65,7 +65,7 @@ class CheckpointConfig(_Strict):
     """When to write ``checkpoints/last.pt`` (always after a validation and at the end)."""
 
     every_steps: int | None = Field(500, gt=0)
-    every_epochs: int | None = Field(1, gt=0)
+    every_epochs: int | None = Field(None, gt=0)
 
 
 class EvaluationConfig(_Strict):

@@ -144,8 +144,9 @@ class Trainer:
         if tc.objective == "negatives":
             self._build_sampler()
 
+        # fused Adam: one kernel per step instead of a dozen passes over every parameter
         self.optimizer = torch.optim.AdamW(
-            self._param_groups(), lr=tc.lr, weight_decay=tc.weight_decay
+            self._param_groups(), lr=tc.lr, weight_decay=tc.weight_decay, fused=True
         )
         self.micro_per_epoch = math.ceil(len(self.examples) / tc.batch_size)
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / tc.grad_accumulation)
