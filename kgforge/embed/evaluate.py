@@ -72,10 +72,9 @@ class KnownTargets:
 
     def lookup(self, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Row numbers and known answers for each key of ``query`` ``[B]``."""
-        pos = torch.searchsorted(self.keys, query).clamp_(max=max(len(self.keys) - 1, 0))
         if len(self.keys) == 0:
-            empty = query.new_empty(0)
-            return empty, empty
+            return query.new_empty(0), query.new_empty(0)
+        pos = torch.searchsorted(self.keys, query).clamp_(max=len(self.keys) - 1)
         found = self.keys[pos] == query
         start = self.ptr[pos]
         length = torch.where(found, self.ptr[pos + 1] - start, torch.zeros_like(start))
