@@ -98,8 +98,9 @@ def rank_true(
     """
     rows = torch.arange(len(scores), device=scores.device)
     true = scores[rows, true_columns].unsqueeze(1)
-    greater = (scores > true).sum(1)
-    at_least = (scores >= true).sum(1)  # includes the true entry itself
+    # int32 sums of the comparison masks run faster than the default int64 ones
+    greater = (scores > true).sum(1, dtype=torch.int32).long()
+    at_least = (scores >= true).sum(1, dtype=torch.int32).long()  # counts the true entry too
     if filter_rows is not None and len(filter_rows):
         other = filter_columns != true_columns[filter_rows]
         filter_rows, filter_columns = filter_rows[other], filter_columns[other]
