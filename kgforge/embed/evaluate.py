@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from kgforge.embed.data import KGData, Split
 from kgforge.errors import DataError
 
-Protocol_ = Literal["dynamic", "transductive", "transfer"]
+EvalProtocol = Literal["dynamic", "transductive", "transfer"]
 PROTOCOLS: tuple[str, ...] = ("dynamic", "transductive", "transfer")
 HITS_AT: tuple[int, ...] = (1, 3, 10)
 
@@ -137,7 +137,7 @@ def evaluate(
     model: Scorer | str | Path,
     data: KGData | str | Path,
     split: Split = "test",
-    protocol: Protocol_ = "dynamic",
+    protocol: EvalProtocol = "dynamic",
     batch_size: int = 256,
     device: str | torch.device | None = None,
     filtered: bool = True,
