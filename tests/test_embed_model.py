@@ -160,13 +160,14 @@ def test_finetuned_transformer_encoder_learns(tiny_inductive, tmp_path):
     result = run(
         tiny_inductive,
         tmp_path / "out",
-        model={"encoder": "transformer", "encoder_kwargs": {"max_length": 24}, "dim": 32},
+        model={"encoder": "transformer", "encoder_kwargs": {"max_length": 16}, "dim": 32},
         training={
             "objective": "negatives",
             "negative_sampler": "in_batch",
             "num_negatives": 8,
             "loss": "margin",
-            "epochs": 3,
+            "epochs": 1,
+            "max_steps": 6,
             "batch_size": 32,
             "lr": 1e-3,
             "encoder_lr": 5e-5,

@@ -129,17 +129,19 @@ def test_existing_run_needs_resume(tiny, tmp_path):
 
 
 def test_early_stopping_on_validation_mrr(tiny, tmp_path):
-    result = train(
-        CONFIG,
-        data=tiny,
-        output=tmp_path / "run",
-        training={"epochs": 30, "lr": 1e-12, "warmup": 0.0, "schedule": "constant"},
-        evaluation={"patience": 2},
-    )
+    settings = {
+        "training": {"epochs": 30, "lr": 1e-12, "warmup": 0.0, "schedule": "constant"},
+        "evaluation": {"patience": 2},
+    }
+    result = train(CONFIG, data=tiny, output=tmp_path / "run", **settings)
     assert result.stopped_early
     evals = [r for r in _log(result.output) if r["type"] == "eval"]
     assert len(evals) == 3  # the first sets the best, two more without improvement stop it
     assert result.best_step == evals[0]["step"]
+    # resuming a run that stopped early does not train on
+    again = train(CONFIG, data=tiny, output=tmp_path / "run", resume=True, **settings)
+    assert again.stopped_early
+    assert [r for r in _log(again.output) if r["type"] == "eval"] == evals
 
 
 def test_schedule_and_precision():

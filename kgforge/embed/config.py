@@ -77,6 +77,7 @@ class EvaluationConfig(_Strict):
     patience: int | None = Field(None, gt=0)
     metric: str = "mrr"
     max_valid_triples: int | None = Field(None, gt=0)
+    final_valid: bool = True
     test: bool = True
 
 

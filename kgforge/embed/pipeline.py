@@ -101,7 +101,7 @@ def train(
     valid = test = None
     kwargs = {"protocol": ec.protocol, "batch_size": ec.batch_size, "device": trainer.device}
     kwargs["show_progress"] = cfg.show_progress
-    if len(kg.valid):
+    if ec.final_valid and len(kg.valid):
         valid = evaluate(model, kg, split="valid", **kwargs)
     if ec.test and len(kg.test):
         test = evaluate(model, kg, split="test", **kwargs)

@@ -322,6 +322,7 @@ class Trainer:
             "bad_evals": self.bad_evals,
             "history": self.history,
             "elapsed": self.elapsed,
+            "stopped_early": self.stopped_early,
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -344,6 +345,7 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         for key in ("step", "epoch", "micro_in_epoch", "best", "bad_evals", "history", "elapsed"):
             setattr(self, key, state[key])
+        self.stopped_early = state.get("stopped_early", False)
         rng = state["rng"]
         torch.set_rng_state(rng["torch"].cpu())
         if rng["cuda"] is not None and torch.cuda.is_available():
@@ -427,7 +429,7 @@ class Trainer:
             unit="step",
             disable=not self.config.show_progress,
         )
-        done = self.step >= self.total_steps
+        done = self.step >= self.total_steps or self.stopped_early
         while not done and self.epoch < tc.epochs:
             g = torch.Generator().manual_seed(self.config.seed * 100_003 + self.epoch)
             order = torch.randperm(len(self.examples), generator=g).to(self.device)
