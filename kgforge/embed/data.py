@@ -18,7 +18,7 @@ names the file and line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -482,7 +482,9 @@ def _labels_by_id(label_to_id: Mapping[str, int], count: int) -> list[str]:
 
 
 def _texts(
-    labels: list[str], given: Mapping[str, str] | Sequence[str] | None, default
+    labels: list[str],
+    given: Mapping[str, str] | Sequence[str] | None,
+    default: Callable[[str], str],
 ) -> list[str]:
     if given is None:
         return [default(label) for label in labels]
