@@ -19,6 +19,9 @@ Entity records in ``ENTITIES_GRAPH`` merge that evidence over all documents:
 ``<ent:e> a kgf:Entity , <type:t> ; rdfs:label ; skos:altLabel* ; dcterms:description``, with
 ``<type:t> rdfs:label "Type"``. Evidence is one JSON literal per entity on purpose: it would
 otherwise be most of what a document writes, and every quad costs six index entries in the store.
+
+The quads are produced as N-Quads text and loaded by the store's parser (``KnowledgeGraph.load``):
+building rdflib terms and converting them again for Oxigraph cost more than the parse.
 """
 
 from __future__ import annotations
@@ -28,58 +31,51 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from types import SimpleNamespace
 
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 
 from kgforge.extract.resolve import display_label
 from kgforge.extract.types import CLASS_LABEL, IS_A, DocExtraction, Mention
 from kgforge.graph.namespaces import KGF, relation_iri, statement_iri, type_iri
 
-# rdflib builds a new URIRef on every Namespace attribute access: bind the terms once
-K = SimpleNamespace(
-    **{
-        n: KGF[n]
-        for n in (
-            "Document",
-            "Entity",
-            "Statement",
-            "confidence",
-            "contentHash",
-            "corpus",
-            "docId",
-            "extractor",
-            "mentions",
-            "mentionType",
-            "objectEnd",
-            "objectStart",
-            "pipeline",
-            "pipelineHash",
-            "sentence",
-            "sentenceStart",
-            "source",
-            "subjectEnd",
-            "subjectStart",
-        )
-    }
-)
-_TYPE = RDF.type
-_SUBJECT = RDF.subject
-_PREDICATE = RDF.predicate
-_OBJECT = RDF.object
-_LABEL = RDFS.label
-_ALT_LABEL = SKOS.altLabel
-_DESCRIPTION = DCTERMS.description
-_DERIVED_FROM = PROV.wasDerivedFrom
-_XSD_INTEGER = XSD.integer
-_XSD_DOUBLE = XSD.double
-_JSON = RDF.JSON
-
-Triple = tuple[URIRef, URIRef, URIRef | Literal]
 EntityNamer = Callable[[str, str], URIRef]  # (label, type) -> entity IRI
 
-EVIDENCE = (K.mentionType, K.mentions)
+
+def iri(term: str) -> str:
+    """An IRI in N-Quads syntax (kgforge mints IRIs without characters that need escaping)."""
+    return f"<{term}>"
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def literal(text: str) -> str:
+    """A plain (xsd:string) literal in N-Quads syntax."""
+    return f'"{text.translate(_ESCAPES)}"'
+
+
+def typed(text: str, datatype: str) -> str:
+    return f'"{text.translate(_ESCAPES)}"^^{datatype}'
+
+
+@lru_cache(maxsize=1 << 16)
+def integer(value: int) -> str:
+    return f'"{value}"^^{_INTEGER}'
+
+
+_TYPE, _LABEL = iri(RDF.type), iri(RDFS.label)
+_SUBJECT, _PREDICATE, _OBJECT = iri(RDF.subject), iri(RDF.predicate), iri(RDF.object)
+_ALT_LABEL, _DESCRIPTION = iri(SKOS.altLabel), iri(DCTERMS.description)
+_DERIVED_FROM = iri(PROV.wasDerivedFrom)
+_INTEGER, _DOUBLE, _JSON = iri(XSD.integer), iri(XSD.double), iri(RDF.JSON)
+_K = {name: iri(KGF[name]) for name in (
+    "Document", "Entity", "Statement", "docId", "contentHash", "source", "corpus", "pipeline",
+    "pipelineHash", "mentionType", "mentions", "sentence", "sentenceStart", "subjectStart",
+    "subjectEnd", "objectStart", "objectEnd", "confidence", "extractor",
+)}  # fmt: skip
+
+EVIDENCE = (KGF.mentionType, KGF.mentions)
 MAX_DESCRIPTION_SENTENCES = 10
 
 
@@ -95,71 +91,73 @@ class DocMeta:
     pipeline_hash: str
 
 
-@lru_cache(maxsize=1 << 16)
-def _int(value: int) -> Literal:
-    """Offsets repeat across documents; rdflib's ``Literal`` is costly to build."""
-    return Literal(str(value), datatype=_XSD_INTEGER)
+@dataclass
+class DocQuads:
+    """One document's graph as N-Quads lines, with what the entity records need from it."""
+
+    lines: list[str]
+    entities: set[URIRef]
+    statements: int
+    evidence: list[tuple[URIRef, str, dict]]  # (entity, type, {"label", "aliases", "contexts"})
 
 
-@lru_cache(maxsize=1 << 12)
-def _double(value: float) -> Literal:
-    return Literal(str(value), datatype=_XSD_DOUBLE)
-
-
-def document_triples(
+def document_quads(
     doc_iri: URIRef,
     meta: DocMeta,
     extraction: DocExtraction,
     entity_of: EntityNamer,
     description_sentences: int = 3,
-) -> tuple[list[Triple], set[URIRef], int]:
-    """All triples of one document's graph, the entities it mentions, and its statement count."""
+) -> DocQuads:
+    """All quads of one document's graph (see the module docstring)."""
     text = extraction.text
-    triples: list[Triple] = [
-        (doc_iri, _TYPE, K.Document),
-        (doc_iri, K.docId, Literal(meta.doc_id)),
-        (doc_iri, K.contentHash, Literal(meta.content_hash)),
-        (doc_iri, K.source, Literal(meta.source)),
-        (doc_iri, K.corpus, Literal(meta.corpus)),
-        (doc_iri, K.pipeline, Literal(meta.pipeline)),
-        (doc_iri, K.pipelineHash, Literal(meta.pipeline_hash)),
+    d, g = iri(doc_iri), f" {iri(doc_iri)} .\n"
+    k = _K
+    lines = [
+        d + " " + _TYPE + " " + k["Document"] + g,
+        d + " " + k["docId"] + " " + literal(meta.doc_id) + g,
+        d + " " + k["contentHash"] + " " + literal(meta.content_hash) + g,
+        d + " " + k["source"] + " " + literal(meta.source) + g,
+        d + " " + k["corpus"] + " " + literal(meta.corpus) + g,
+        d + " " + k["pipeline"] + " " + literal(meta.pipeline) + g,
+        d + " " + k["pipelineHash"] + " " + literal(meta.pipeline_hash) + g,
     ]
-    # entity evidence: one entity per canonical mention
-    mentions, canonical = extraction.mentions, extraction.canonical
+    # one entity per canonical mention, with the names and sentences it was mentioned by
+    mentions, canonical, sentences = extraction.mentions, extraction.canonical, extraction.sentences
     iri_of_index: dict[int, URIRef] = {}
-    evidence: dict[URIRef, tuple[str, str, set[str], list[tuple[int, int]]]] = {}
-    sentences = extraction.sentences
+    found: dict[URIRef, tuple[str, str, set[str], list[tuple[int, int]]]] = {}
     j = 0
     for i, m in enumerate(mentions):
         c = mentions[canonical[i]]
         label = display_label(c.text)
-        iri = iri_of_index.get(canonical[i]) or entity_of(label, c.label)
-        iri_of_index[canonical[i]] = iri
-        iri_of_index[i] = iri
+        entity = iri_of_index.get(canonical[i]) or entity_of(label, c.label)
+        iri_of_index[canonical[i]] = iri_of_index[i] = entity
         while j < len(sentences) - 1 and m.start >= sentences[j][1]:
             j += 1
-        ev = evidence.setdefault(iri, (label, c.label, set(), []))
+        ev = found.setdefault(entity, (label, c.label, set(), []))
         ev[2].add(display_label(m.text))
         if len(ev[3]) < description_sentences and sentences[j] not in ev[3]:
             ev[3].append(sentences[j])
-    class_labels: dict[URIRef, str] = {}
-    for iri, (label, type_, surfaces, sents) in evidence.items():
+    evidence = []
+    for entity, (label, type_, surfaces, sents) in found.items():
         blob = {
             "label": label,
             "aliases": sorted(surfaces - {label}),
             "contexts": [text[a:b].strip() for a, b in sents],
         }
-        triples.append((iri, K.mentionType, Literal(type_)))
-        triples.append((iri, K.mentions, Literal(json.dumps(blob), datatype=_JSON)))
+        evidence.append((entity, type_, blob))
+        e = iri(entity)
+        lines.append(e + " " + k["mentionType"] + " " + literal(type_) + g)
+        lines.append(e + " " + k["mentions"] + " " + typed(json.dumps(blob), _JSON) + g)
     iri_at = {(m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions)}
-    sentence_literals: dict[tuple[int, int], Literal] = {}
+    class_labels: dict[URIRef, str] = {}
+    sentence_literals: dict[tuple[int, int], str] = {}
     nodes: set[URIRef] = set()
     for st in extraction.statements:
         subj = iri_at.get((st.subject.start, st.subject.end))
         if subj is None:
             continue
         if st.predicate == IS_A and st.object.label == CLASS_LABEL:
-            pred, obj = _TYPE, _class_iri(st.object)
+            pred, obj = RDF.type, _class_iri(st.object)
             class_labels.setdefault(obj, st.object.text.lower())
         else:
             pred = relation_iri(st.predicate)
@@ -175,28 +173,32 @@ def document_triples(
             str(st.object.start),
             st.extractor,
         )
+        if node in nodes:
+            continue
         nodes.add(node)
         sent = sentence_literals.get(st.sentence)
         if sent is None:
-            sent = sentence_literals[st.sentence] = Literal(text[st.sentence[0] : st.sentence[1]])
-        triples += [
-            (subj, pred, obj),
-            (node, _TYPE, K.Statement),
-            (node, _SUBJECT, subj),
-            (node, _PREDICATE, pred),
-            (node, _OBJECT, obj),
-            (node, _DERIVED_FROM, doc_iri),
-            (node, K.sentence, sent),
-            (node, K.sentenceStart, _int(st.sentence[0])),
-            (node, K.subjectStart, _int(st.subject.start)),
-            (node, K.subjectEnd, _int(st.subject.end)),
-            (node, K.objectStart, _int(st.object.start)),
-            (node, K.objectEnd, _int(st.object.end)),
-            (node, K.confidence, _double(st.confidence)),
-            (node, K.extractor, Literal(st.extractor)),
+            a, b = st.sentence
+            sent = sentence_literals[st.sentence] = literal(text[a:b])
+        s, p, o, n = iri(subj), iri(pred), iri(obj), iri(node) + " "
+        lines += [
+            f"{s} {p} {o}{g}",
+            n + _TYPE + " " + k["Statement"] + g,
+            n + _SUBJECT + " " + s + g,
+            n + _PREDICATE + " " + p + g,
+            n + _OBJECT + " " + o + g,
+            n + _DERIVED_FROM + " " + d + g,
+            n + k["sentence"] + " " + sent + g,
+            n + k["sentenceStart"] + " " + integer(st.sentence[0]) + g,
+            n + k["subjectStart"] + " " + integer(st.subject.start) + g,
+            n + k["subjectEnd"] + " " + integer(st.subject.end) + g,
+            n + k["objectStart"] + " " + integer(st.object.start) + g,
+            n + k["objectEnd"] + " " + integer(st.object.end) + g,
+            n + k["confidence"] + " " + typed(repr(float(st.confidence)), _DOUBLE) + g,
+            n + k["extractor"] + " " + literal(st.extractor) + g,
         ]
-    triples.extend((t, _LABEL, Literal(label)) for t, label in class_labels.items())
-    return triples, set(evidence), len(nodes)
+    lines += [f"{iri(t)} {_LABEL} {literal(label)}{g}" for t, label in class_labels.items()]
+    return DocQuads(lines, set(found), len(nodes), evidence)
 
 
 def _class_iri(mention: Mention) -> URIRef:
@@ -212,36 +214,37 @@ class EntityRecord:
     surfaces: set[str] = field(default_factory=set)
     contexts: list[tuple[str, str]] = field(default_factory=list)  # (document graph, sentence)
 
-    def triples(self, iri: URIRef) -> list[Triple]:
+    def add(self, graph: str, type_: str, blob: dict) -> None:
+        self.types.add(type_)
+        self.labels[blob["label"]] += 1
+        self.surfaces.update(blob["aliases"])
+        self.contexts += [(graph, c) for c in blob["contexts"]]
+
+    def lines(self, entity: URIRef, graph: URIRef) -> list[str]:
+        """The record as N-Quads lines in ``graph``."""
         # most frequent label, then the longest, then alphabetical: deterministic
         label = min(self.labels.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
-        out: list[Triple] = [(iri, _TYPE, K.Entity), (iri, _LABEL, Literal(label))]
-        out += [(iri, _TYPE, type_iri(t)) for t in sorted(self.types)]
+        e, g = iri(entity) + " ", f" {iri(graph)} .\n"
+        out = [e + _TYPE + " " + _K["Entity"] + g, e + _LABEL + " " + literal(label) + g]
+        out += [e + _TYPE + " " + iri(type_iri(t)) + g for t in sorted(self.types)]
         aliases = (self.surfaces | set(self.labels)) - {label}
-        out += [(iri, _ALT_LABEL, Literal(a)) for a in sorted(aliases)]
+        out += [e + _ALT_LABEL + " " + literal(a) + g for a in sorted(aliases)]
         sentences = list(dict.fromkeys(s for _, s in sorted(self.contexts)))
         if sentences:
             description = " ".join(sentences[:MAX_DESCRIPTION_SENTENCES])
-            out.append((iri, _DESCRIPTION, Literal(description)))
+            out.append(e + _DESCRIPTION + " " + literal(description) + g)
         return out
 
 
-def merge_evidence(rows: Iterable[tuple[URIRef, URIRef, URIRef, object]]) -> dict:
-    """Entity records from ``(graph, entity, evidence predicate, value)`` rows."""
+def merge_evidence(rows: Iterable[tuple[str, URIRef, str, dict]]) -> dict[URIRef, EntityRecord]:
+    """Entity records from ``(document graph, entity, type, evidence)`` rows."""
     records: dict[URIRef, EntityRecord] = defaultdict(EntityRecord)
-    for graph, entity, pred, value in rows:
-        rec = records[entity]
-        if pred == K.mentionType:
-            rec.types.add(str(value))
-        else:
-            blob = json.loads(str(value))
-            rec.labels[blob["label"]] += 1
-            rec.surfaces.update(blob["aliases"])
-            rec.contexts += [(str(graph), c) for c in blob["contexts"]]
+    for graph, entity, type_, blob in rows:
+        records[entity].add(graph, type_, blob)
     return records
 
 
-def type_label_triples(records: dict) -> list[Triple]:
+def type_label_lines(records: dict[URIRef, EntityRecord], graph: URIRef) -> list[str]:
     """``<type:t> rdfs:label "t"`` for the types of some entity records (each once)."""
     types = {t for rec in records.values() for t in rec.types}
-    return [(type_iri(t), _LABEL, Literal(t)) for t in sorted(types)]
+    return [f"{iri(type_iri(t))} {_LABEL} {literal(t)} {iri(graph)} .\n" for t in sorted(types)]

@@ -15,8 +15,11 @@ hands them on to the next one.
 from __future__ import annotations
 
 import gc
+import json
+import os
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +35,11 @@ from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
 from kgforge.extract.rdf import (
     EVIDENCE,
     DocMeta,
-    document_triples,
+    DocQuads,
+    document_quads,
+    iri,
     merge_evidence,
-    type_label_triples,
+    type_label_lines,
 )
 from kgforge.extract.resolve import entity_key_iri
 from kgforge.graph.namespaces import ENTITIES_GRAPH, GRAPH, KGF, document_iri
@@ -42,7 +47,7 @@ from kgforge.graph.store import KnowledgeGraph
 
 STATE_GRAPH = GRAPH["extraction-state"]  # entities whose records are waiting to be rebuilt
 PENDING = KGF.pendingEntity
-_EVIDENCE = frozenset(EVIDENCE)
+_PENDING = iri(PENDING)
 _SCAN_ABOVE = 200  # pending entities above which evidence is read in one scan
 
 
@@ -132,7 +137,7 @@ class ExtractionRun:
         # Into a store with no documents and nothing pending, all evidence an entity record needs
         # is what this run writes: keep it in memory rather than read it back at the end.
         fresh = not known and next(self.kg.triples((STATE_GRAPH, PENDING, None)), None) is None
-        evidence: list[tuple] | None = [] if fresh else None
+        evidence: list[tuple[str, URIRef, str, dict]] | None = [] if fresh else None
         seen: set[str] = set()
 
         def todo() -> Iterator[tuple[str, tuple[Document, _Known | None]]]:
@@ -152,7 +157,7 @@ class ExtractionRun:
             todo(), batch_size=self.batch_size, n_process=self.workers
         )
         bar = _progress(self.progress)
-        batch: list[tuple[URIRef, list, set[URIRef], bool]] = []
+        batch: list[tuple[URIRef, DocQuads, bool]] = []
         try:
             for extraction, (doc, old) in results:
                 doc_iri = document_iri(doc.id)
@@ -164,15 +169,15 @@ class ExtractionRun:
                     self.pipeline.name,
                     fingerprint,
                 )
-                triples, entities, n_statements = document_triples(
+                quads = document_quads(
                     doc_iri, meta, extraction, self._namer(doc.id), self.description_sentences
                 )
                 if old is not None:
-                    entities |= _entities_of(self.kg, old.graph)
-                batch.append((doc_iri, triples, entities, old is not None))
+                    quads.entities |= _entities_of(self.kg, old.graph)
+                batch.append((doc_iri, quads, old is not None))
                 if evidence is not None:
-                    evidence += [(doc_iri, s, p, o) for s, p, o in triples if p in _EVIDENCE]
-                summary.statements += n_statements
+                    evidence += [(str(doc_iri), e, t, blob) for e, t, blob in quads.evidence]
+                summary.statements += quads.statements
                 summary.new += old is None
                 summary.changed += old is not None
                 if len(batch) >= self.batch_size:
@@ -203,53 +208,49 @@ class ExtractionRun:
 
         return name
 
-    def _write(self, batch: list[tuple[URIRef, list, set[URIRef], bool]]) -> None:
-        """Documents and their pending entities in one transaction; new documents only add, so
-        the store's fast insert path takes them."""
+    def _load(self, lines: Iterable[str]) -> None:
+        """Add N-Quads lines through the store's parser (inside the caller's transaction)."""
+        with tempfile.NamedTemporaryFile("w", suffix=".nq", encoding="utf-8", delete=False) as fh:
+            fh.writelines(lines)
+        try:
+            self.kg.load(fh.name, "nq")
+        finally:
+            os.unlink(fh.name)
+
+    def _write(self, batch: list[tuple[URIRef, DocQuads, bool]]) -> None:
+        """Documents and their pending entities in one transaction; changed documents have
+        their graph dropped first."""
         if not batch:
             return
         pending: set[URIRef] = set()
+        lines: list[str] = []
         with self.kg.transaction():
-            for doc_iri, triples, entities, replace in batch:
+            for doc_iri, quads, replace in batch:
                 if replace:
-                    self.kg.replace_graph(doc_iri, triples)
-                else:
-                    self.kg.add_many(triples, graph=doc_iri)
-                pending |= entities
-            self.kg.add_many(((STATE_GRAPH, PENDING, e) for e in pending), graph=STATE_GRAPH)
+                    self.kg.drop_graph(doc_iri)
+                lines += quads.lines
+                pending |= quads.entities
+            lines += _pending_lines(pending)
+            self._load(lines)
 
     def _prune(self, known: dict[str, _Known], seen: set[str], corpus_key: str) -> int:
         gone = [k for doc_id, k in known.items() if k.corpus == corpus_key and doc_id not in seen]
-        with self.kg.transaction():
-            for k in gone:
-                entities = _entities_of(self.kg, k.graph)
-                self.kg.add_many(((STATE_GRAPH, PENDING, e) for e in entities), graph=STATE_GRAPH)
-                self.kg.drop_graph(k.graph)
+        if gone:
+            with self.kg.transaction():
+                pending: set[URIRef] = set()
+                for k in gone:
+                    pending |= _entities_of(self.kg, k.graph)
+                    self.kg.drop_graph(k.graph)
+                self._load(_pending_lines(pending))
         return len(gone)
 
-    def rebuild_entities(self, evidence: list[tuple] | None = None) -> int:
+    def rebuild_entities(self, evidence: list[tuple[str, URIRef, str, dict]] | None = None) -> int:
         """Rewrite the records of pending entities from the evidence in all document graphs
-        (``evidence``: all of it as ``(graph, entity, predicate, value)`` rows, when known)."""
+        (``evidence``: all of it as ``(graph, entity, type, evidence)`` rows, when known)."""
         pending = sorted({o for _, _, o in self.kg.triples((STATE_GRAPH, PENDING, None))})
         if not pending:
             return 0
-        if evidence is not None:
-            rows = evidence
-        elif len(pending) > _SCAN_ABOVE:  # one pass over all evidence beats many lookups
-            wanted = set(pending)
-            rows = [
-                (g, s, p, o)
-                for p in EVIDENCE
-                for s, _, o, g in self.kg.quads((None, p, None, None))
-                if s in wanted and g != ENTITIES_GRAPH
-            ]
-        else:
-            rows = [
-                (g, s, p, o)
-                for entity in pending
-                for s, p, o, g in self.kg.quads((entity, None, None, None))
-                if p in _EVIDENCE and g != ENTITIES_GRAPH
-            ]
+        rows = evidence if evidence is not None else self._stored_evidence(pending)
         records = merge_evidence(rows)
         known = {s for s, _, _ in self.kg.triples((None, RDF.type, KGF.Entity), ENTITIES_GRAPH)}
         existing = [e for e in pending if e in known]
@@ -259,13 +260,41 @@ class ExtractionRun:
                     self.kg.remove((entity, None, None), graph=ENTITIES_GRAPH)
         # additions alone take the store's fast path; pending entries are cleared only after
         # the records are written, so a kill in between redoes them
+        lines = [line for e, rec in records.items() for line in rec.lines(e, ENTITIES_GRAPH)]
         with self.kg.transaction():
-            for entity, record in records.items():
-                self.kg.add_many(record.triples(entity), graph=ENTITIES_GRAPH)
-            self.kg.add_many(type_label_triples(records), graph=ENTITIES_GRAPH)
+            self._load(lines + type_label_lines(records, ENTITIES_GRAPH))
         with self.kg.transaction():
             self.kg.remove((STATE_GRAPH, PENDING, None), graph=STATE_GRAPH)
         return len(pending)
+
+    def _stored_evidence(self, pending: list[URIRef]) -> list[tuple[str, URIRef, str, dict]]:
+        """The evidence rows of ``pending`` entities in all document graphs."""
+        if len(pending) > _SCAN_ABOVE:  # one pass over all evidence beats many lookups
+            wanted = set(pending)
+            quads = [
+                q for p in EVIDENCE for q in self.kg.quads((None, p, None, None)) if q[0] in wanted
+            ]
+        else:
+            quads = [
+                q for e in pending for p in EVIDENCE for q in self.kg.quads((e, p, None, None))
+            ]
+        types: dict[tuple, str] = {}
+        blobs: dict[tuple, dict] = {}
+        for s, p, o, g in quads:
+            if g == ENTITIES_GRAPH:
+                continue
+            if p == KGF.mentionType:
+                types[(g, s)] = str(o)
+            else:
+                blobs[(g, s)] = json.loads(str(o))
+        return [
+            (str(g), s, types[(g, s)], blob) for (g, s), blob in blobs.items() if (g, s) in types
+        ]
+
+
+def _pending_lines(entities: Iterable[URIRef]) -> list[str]:
+    state = iri(STATE_GRAPH)
+    return [f"{state} {_PENDING} {iri(e)} {state} .\n" for e in entities]
 
 
 class _NoBar:
