@@ -3,9 +3,9 @@
 Two settings, the same fixed budget for every sampler, several seeds each:
 
 - ``kgforge``: kgforge's trainer on the inductive split ``../shared/data/wn18rr-ind`` with the
-  trainer's frozen-feature config (``pipelines/wn18rr_ind_frozen.yaml``: frozen MiniLM features +
-  a linear projection, ComplEx with inverse relations) switched to sampled negatives and a
-  softmax cross-entropy over them; test ranked with kgforge's evaluator in BLP's "dynamic"
+  trainer's frozen-feature config (frozen MiniLM features + a linear projection, ComplEx with
+  inverse relations; pinned below as ``KG_MODEL``/``KG_TRAINING``) switched to sampled negatives
+  and a softmax cross-entropy over them; test ranked with kgforge's evaluator in BLP's "dynamic"
   protocol, on a fixed random subset of the test triples (``--kg-test-triples``);
 - ``pykeen``: PyKEEN's sLCWA training loop on ``../shared/data/wn18rr`` (TransE and RotatE);
   uniform and Bernoulli are PyKEEN's own samplers, the LM ones kgforge's PyKEEN adapters; test
@@ -35,6 +35,23 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SAMPLERS = ("uniform", "bernoulli", "lmcluster", "lmnearest")
+
+# kgforge side: the trainer's frozen-feature config (pipelines/wn18rr_ind_frozen.yaml as of
+# 14:06 UTC, pinned here so later edits of that file cannot change a running ablation),
+# switched from one-vs-all to sampled negatives with a softmax cross-entropy over them
+KG_MODEL: dict[str, Any] = {
+    "encoder": "frozen",
+    "encoder_kwargs": {"hidden": 512, "layers": 1, "dropout": 0.1, "show_progress": False},
+    "scorer": "complex",
+    "dim": 256,
+    "inverse_relations": True,
+}
+KG_TRAINING: dict[str, Any] = {
+    "objective": "negatives",
+    "batch_size": 512,
+    "lr": 0.003,
+    "device": "cpu",
+}
 
 
 def lm_kwargs(sampler: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -69,28 +86,22 @@ def run_kgforge(sampler: str, seed: int, args: argparse.Namespace) -> dict[str, 
     curve_data = subset(data, valid=args.curve_triples)
     test_data = subset(data, test=args.kg_test_triples)
     kwargs = {"filtered": True, **lm_kwargs(sampler, args)}
-    # the trainer's frozen-feature config, with sampled negatives instead of one-vs-all
     config = load_config(
-        ROOT / "pipelines" / "wn18rr_ind_frozen.yaml",
         {
             "seed": seed,
             "show_progress": False,
-            "model": {"encoder_kwargs": {"show_progress": False}},
+            "model": KG_MODEL,
             "training": {
-                "objective": "negatives",
+                **KG_TRAINING,
                 "loss": args.kg_loss,
-                "loss_kwargs": {},
                 "negative_sampler": sampler,
                 "negative_sampler_kwargs": kwargs,
                 "num_negatives": args.kg_negatives,
                 "epochs": args.kg_epochs,
-                "warmup": 0.0,
-                "schedule": "constant",
-                "device": "cpu",
             },
             "checkpoint": {"every_steps": None},
             "evaluation": {"every_epochs": None},
-        },
+        }
     )
     curve: list[tuple[float, float]] = []
     every = max(1, args.kg_curve_every)

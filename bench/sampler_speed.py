@@ -2,9 +2,9 @@
 
 For each sampler: the time of ``sampler.sample(batch)`` (filtered, as in training) against the
 time of one whole training step of kgforge's trainer (its own sampling, frozen-feature encoder,
-ComplEx scorer, loss, backward, optimizer) on ``../shared/data/wn18rr-ind``, with the trainer's
-frozen-feature config (``pipelines/wn18rr_ind_frozen.yaml``) switched to sampled negatives;
-prints sampling as a percentage of the step. Median over ``--steps`` steps after warm-up::
+ComplEx scorer, loss, backward, optimizer) on ``../shared/data/wn18rr-ind``, with the model of
+the sampler ablation (``bench/sampler_ablation.py``: the trainer's frozen-feature config with
+sampled negatives); prints sampling as a percentage of the step. Median over ``--steps`` steps after warm-up::
 
     nice -n 5 .venv/bin/python bench/sampler_speed.py --threads 1
 """
@@ -25,6 +25,8 @@ SAMPLERS = ("uniform", "bernoulli", "inbatch", "lmcluster", "lmnearest")
 
 
 def main() -> None:
+    from sampler_ablation import KG_MODEL, KG_TRAINING  # the ablation's model and optimiser
+
     from kgforge.embed.config import load_config
     from kgforge.embed.data import KGData
     from kgforge.embed.trainer import Trainer
@@ -48,24 +50,21 @@ def main() -> None:
     print(f"{'sampler':10s} {'sample ms':>10s} {'step ms':>9s} {'sampling/step':>14s}")
     for name in args.samplers:
         config = load_config(
-            ROOT / "pipelines" / "wn18rr_ind_frozen.yaml",
             {
                 "seed": 0,
                 "show_progress": False,
-                "model": {"encoder_kwargs": {"show_progress": False}},
+                "model": KG_MODEL,
                 "training": {
-                    "objective": "negatives",
+                    **KG_TRAINING,
                     "loss": "ce",
-                    "loss_kwargs": {},
                     "negative_sampler": name,
                     "negative_sampler_kwargs": {"filtered": True},
                     "num_negatives": args.negatives,
                     "batch_size": args.batch,
-                    "device": "cpu",
                 },
                 "checkpoint": {"every_steps": None},
                 "evaluation": {"every_epochs": None},
-            },
+            }
         )
         with tempfile.TemporaryDirectory() as out:
             trainer = Trainer(config, data, out)
