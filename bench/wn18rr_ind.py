@@ -2,7 +2,7 @@
 
 Trains a config (or reads a finished run with ``--from-run``) and compares its test metrics
 (filtered, dynamic protocol: every test triple ranked against all 40,943 entities) with BLP's and
-StATIK's published ones. Writes ``bench/results/wn18rr_ind_<config>.json``::
+StATIK's published ones. Writes ``bench/results/<config or run name>.json``::
 
     python bench/wn18rr_ind.py                                   # the frozen-feature CPU config
     python bench/wn18rr_ind.py --config pipelines/wn18rr_ind_finetune.yaml   # BLP, needs a GPU
@@ -76,7 +76,7 @@ def main() -> None:
         "mrr_over_blp_transe": test["mrr"] / PUBLISHED["BLP-TransE"]["mrr"],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"wn18rr_ind_{name}.json"
+    out = RESULTS / f"{name}.json"
     out.write_text(json.dumps(record, indent=2), encoding="utf-8")
     print(f"{'':14s}" + "".join(f"{k:>9s}" for k in KEYS[:4]))
     print(f"{'kgforge':14s}" + "".join(f"{test[k]:9.3f}" for k in KEYS[:4]))
