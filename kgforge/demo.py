@@ -17,8 +17,8 @@ QUERIES: list[tuple[str, str, dict[str, str]]] = [
         """SELECT ?entity (SAMPLE(?tl) AS ?type) (COUNT(DISTINCT ?x) AS ?degree) WHERE {
   { ?e ?p ?x } UNION { ?x ?p ?e }
   FILTER(STRSTARTS(STR(?p), STR(rel:)))
-  GRAPH <https://w3id.org/kgforge/graph/entities> { ?e rdfs:label ?entity }
-  ?e kgf:mentionType ?tl .
+  GRAPH <https://w3id.org/kgforge/graph/entities> {
+    ?e rdfs:label ?entity ; a ?t . ?t rdfs:label ?tl }
 } GROUP BY ?entity ORDER BY DESC(?degree) ?entity LIMIT 8""",
         {},
     ),

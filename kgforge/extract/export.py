@@ -22,9 +22,10 @@ WHERE { GRAPH ?g {
       kgf:subjectStart ?subjStart ; kgf:subjectEnd ?subjEnd ;
       kgf:objectStart ?objStart ; kgf:objectEnd ?objEnd ;
       kgf:confidence ?confidence ; kgf:extractor ?extractor .
-  OPTIONAL { ?s kgf:mentionType ?subjType }
-  OPTIONAL { ?o kgf:mentionType ?objType }
-} }
+  }
+  OPTIONAL { GRAPH <https://w3id.org/kgforge/graph/entities> { ?s a ?sc . ?sc rdfs:label ?subjType } }
+  OPTIONAL { GRAPH <https://w3id.org/kgforge/graph/entities> { ?o a ?oc . ?oc rdfs:label ?objType } }
+}
 ORDER BY ?docId ?sentStart ?subjStart ?objStart ?p
 """
 

@@ -10,8 +10,8 @@ A document's named graph (``document_iri(doc_id)``) holds, all in that one graph
   rdf:subject ; rdf:predicate ; rdf:object ; prov:wasDerivedFrom <doc> ; kgf:sentence ;
   kgf:sentenceStart ; kgf:subjectStart ; kgf:subjectEnd ; kgf:objectStart ; kgf:objectEnd ;
   kgf:confidence ; kgf:extractor`` (offsets are character offsets into the document text);
-- per entity mentioned, ``<ent:e> kgf:mentionType "Type" ; kgf:mentions "{...}"^^rdf:JSON``: the
-  evidence its record is rebuilt from, ``{"label": full name, "aliases": [other names],
+- per entity mentioned, ``<ent:e> kgf:mentions "{...}"^^rdf:JSON``: the evidence its record is
+  rebuilt from, ``{"label": full name, "type": its type, "aliases": [other names],
   "contexts": [sentences that mention it]}``, as one literal;
 - ``<type:c> rdfs:label "c"`` for the classes of its type statements.
 
@@ -71,11 +71,11 @@ _DERIVED_FROM = iri(PROV.wasDerivedFrom)
 _INTEGER, _DOUBLE, _JSON = iri(XSD.integer), iri(XSD.double), iri(RDF.JSON)
 _K = {name: iri(KGF[name]) for name in (
     "Document", "Entity", "Statement", "docId", "contentHash", "source", "corpus", "pipeline",
-    "pipelineHash", "mentionType", "mentions", "sentence", "sentenceStart", "subjectStart",
+    "pipelineHash", "mentions", "sentence", "sentenceStart", "subjectStart",
     "subjectEnd", "objectStart", "objectEnd", "confidence", "extractor",
 )}  # fmt: skip
 
-EVIDENCE = (KGF.mentionType, KGF.mentions)
+MENTIONS = KGF.mentions
 MAX_DESCRIPTION_SENTENCES = 10
 
 
@@ -98,7 +98,7 @@ class DocQuads:
     lines: list[str]
     entities: set[URIRef]
     statements: int
-    evidence: list[tuple[URIRef, str, dict]]  # (entity, type, {"label", "aliases", "contexts"})
+    evidence: list[tuple[URIRef, dict]]  # (entity, {"label", "type", "aliases", "contexts"})
 
 
 def document_quads(
@@ -141,13 +141,12 @@ def document_quads(
     for entity, (label, type_, surfaces, sents) in found.items():
         blob = {
             "label": label,
+            "type": type_,
             "aliases": sorted(surfaces - {label}),
             "contexts": [text[a:b].strip() for a, b in sents],
         }
-        evidence.append((entity, type_, blob))
-        e = iri(entity)
-        lines.append(e + " " + k["mentionType"] + " " + literal(type_) + g)
-        lines.append(e + " " + k["mentions"] + " " + typed(json.dumps(blob), _JSON) + g)
+        evidence.append((entity, blob))
+        lines.append(iri(entity) + " " + k["mentions"] + " " + typed(json.dumps(blob), _JSON) + g)
     iri_at = {(m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions)}
     class_labels: dict[URIRef, str] = {}
     sentence_literals: dict[tuple[int, int], str] = {}
@@ -214,8 +213,8 @@ class EntityRecord:
     surfaces: set[str] = field(default_factory=set)
     contexts: list[tuple[str, str]] = field(default_factory=list)  # (document graph, sentence)
 
-    def add(self, graph: str, type_: str, blob: dict) -> None:
-        self.types.add(type_)
+    def add(self, graph: str, blob: dict) -> None:
+        self.types.add(blob["type"])
         self.labels[blob["label"]] += 1
         self.surfaces.update(blob["aliases"])
         self.contexts += [(graph, c) for c in blob["contexts"]]
@@ -236,11 +235,11 @@ class EntityRecord:
         return out
 
 
-def merge_evidence(rows: Iterable[tuple[str, URIRef, str, dict]]) -> dict[URIRef, EntityRecord]:
-    """Entity records from ``(document graph, entity, type, evidence)`` rows."""
+def merge_evidence(rows: Iterable[tuple[str, URIRef, dict]]) -> dict[URIRef, EntityRecord]:
+    """Entity records from ``(document graph, entity, evidence)`` rows."""
     records: dict[URIRef, EntityRecord] = defaultdict(EntityRecord)
-    for graph, entity, type_, blob in rows:
-        records[entity].add(graph, type_, blob)
+    for graph, entity, blob in rows:
+        records[entity].add(graph, blob)
     return records
 
 

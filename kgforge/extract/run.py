@@ -33,7 +33,7 @@ from kgforge.errors import CorpusError
 from kgforge.extract.merge import EmbeddingMerger
 from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
 from kgforge.extract.rdf import (
-    EVIDENCE,
+    MENTIONS,
     DocMeta,
     DocQuads,
     document_quads,
@@ -47,6 +47,7 @@ from kgforge.graph.store import KnowledgeGraph
 
 STATE_GRAPH = GRAPH["extraction-state"]  # entities whose records are waiting to be rebuilt
 PENDING = KGF.pendingEntity
+ALL_ENTITIES = KGF.allEntities  # pending marker: rebuild every record
 _PENDING = iri(PENDING)
 _SCAN_ABOVE = 200  # pending entities above which evidence is read in one scan
 
@@ -102,7 +103,7 @@ def _known_documents(kg: KnowledgeGraph) -> dict[str, _Known]:
 
 
 def _entities_of(kg: KnowledgeGraph, graph: URIRef) -> set[URIRef]:
-    return {s for s, _, _ in kg.triples((None, KGF.mentionType, None), graph=graph)}
+    return {s for s, _, _ in kg.triples((None, MENTIONS, None), graph=graph)}
 
 
 class ExtractionRun:
@@ -125,6 +126,7 @@ class ExtractionRun:
         resolution = pipeline.config.resolution
         self.cross_document = resolution.cross_document
         self.description_sentences = resolution.description_sentences
+        self._mark_entities = True  # record pending entities per batch (off in fresh stores)
         self.merger = (
             EmbeddingMerger(kg, resolution.embedding) if resolution.embedding is not None else None
         )
@@ -137,7 +139,11 @@ class ExtractionRun:
         # Into a store with no documents and nothing pending, all evidence an entity record needs
         # is what this run writes: keep it in memory rather than read it back at the end.
         fresh = not known and next(self.kg.triples((STATE_GRAPH, PENDING, None)), None) is None
-        evidence: list[tuple[str, URIRef, str, dict]] | None = [] if fresh else None
+        evidence: list[tuple[str, URIRef, dict]] | None = [] if fresh else None
+        if fresh:  # one marker instead of one per entity; a killed run leaves it for the next
+            with self.kg.transaction():
+                self._load(_pending_lines([ALL_ENTITIES]))
+        self._mark_entities = not fresh
         seen: set[str] = set()
 
         def todo() -> Iterator[tuple[str, tuple[Document, _Known | None]]]:
@@ -176,7 +182,7 @@ class ExtractionRun:
                     quads.entities |= _entities_of(self.kg, old.graph)
                 batch.append((doc_iri, quads, old is not None))
                 if evidence is not None:
-                    evidence += [(str(doc_iri), e, t, blob) for e, t, blob in quads.evidence]
+                    evidence += [(str(doc_iri), e, blob) for e, blob in quads.evidence]
                 summary.statements += quads.statements
                 summary.new += old is None
                 summary.changed += old is not None
@@ -230,7 +236,8 @@ class ExtractionRun:
                     self.kg.drop_graph(doc_iri)
                 lines += quads.lines
                 pending |= quads.entities
-            lines += _pending_lines(pending)
+            if self._mark_entities:
+                lines += _pending_lines(pending)
             self._load(lines)
 
     def _prune(self, known: dict[str, _Known], seen: set[str], corpus_key: str) -> int:
@@ -244,20 +251,25 @@ class ExtractionRun:
                 self._load(_pending_lines(pending))
         return len(gone)
 
-    def rebuild_entities(self, evidence: list[tuple[str, URIRef, str, dict]] | None = None) -> int:
+    def rebuild_entities(self, evidence: list[tuple[str, URIRef, dict]] | None = None) -> int:
         """Rewrite the records of pending entities from the evidence in all document graphs
-        (``evidence``: all of it as ``(graph, entity, type, evidence)`` rows, when known)."""
-        pending = sorted({o for _, _, o in self.kg.triples((STATE_GRAPH, PENDING, None))})
+        (``evidence``: all of it as ``(graph, entity, evidence)`` rows, when known)."""
+        pending = {o for _, _, o in self.kg.triples((STATE_GRAPH, PENDING, None))}
         if not pending:
             return 0
-        rows = evidence if evidence is not None else self._stored_evidence(pending)
-        records = merge_evidence(rows)
+        everything = ALL_ENTITIES in pending
+        if evidence is None:
+            evidence = self._stored_evidence(None if everything else pending)
+        records = merge_evidence(evidence)
         known = {s for s, _, _ in self.kg.triples((None, RDF.type, KGF.Entity), ENTITIES_GRAPH)}
-        existing = [e for e in pending if e in known]
-        if existing:
+        stale = known if everything else known & pending
+        if stale:
             with self.kg.transaction():
-                for entity in existing:
-                    self.kg.remove((entity, None, None), graph=ENTITIES_GRAPH)
+                if everything:
+                    self.kg.drop_graph(ENTITIES_GRAPH)
+                else:
+                    for entity in stale:
+                        self.kg.remove((entity, None, None), graph=ENTITIES_GRAPH)
         # additions alone take the store's fast path; pending entries are cleared only after
         # the records are written, so a kill in between redoes them
         lines = [line for e, rec in records.items() for line in rec.lines(e, ENTITIES_GRAPH)]
@@ -265,31 +277,19 @@ class ExtractionRun:
             self._load(lines + type_label_lines(records, ENTITIES_GRAPH))
         with self.kg.transaction():
             self.kg.remove((STATE_GRAPH, PENDING, None), graph=STATE_GRAPH)
-        return len(pending)
+        return len(records.keys() | stale)
 
-    def _stored_evidence(self, pending: list[URIRef]) -> list[tuple[str, URIRef, str, dict]]:
-        """The evidence rows of ``pending`` entities in all document graphs."""
-        if len(pending) > _SCAN_ABOVE:  # one pass over all evidence beats many lookups
-            wanted = set(pending)
+    def _stored_evidence(self, pending: set[URIRef] | None) -> list[tuple[str, URIRef, dict]]:
+        """The evidence rows of the ``pending`` entities (None: all) in the document graphs."""
+        if pending is None or len(pending) > _SCAN_ABOVE:  # one pass beats many lookups
             quads = [
-                q for p in EVIDENCE for q in self.kg.quads((None, p, None, None)) if q[0] in wanted
+                q
+                for q in self.kg.quads((None, MENTIONS, None, None))
+                if pending is None or q[0] in pending
             ]
         else:
-            quads = [
-                q for e in pending for p in EVIDENCE for q in self.kg.quads((e, p, None, None))
-            ]
-        types: dict[tuple, str] = {}
-        blobs: dict[tuple, dict] = {}
-        for s, p, o, g in quads:
-            if g == ENTITIES_GRAPH:
-                continue
-            if p == KGF.mentionType:
-                types[(g, s)] = str(o)
-            else:
-                blobs[(g, s)] = json.loads(str(o))
-        return [
-            (str(g), s, types[(g, s)], blob) for (g, s), blob in blobs.items() if (g, s) in types
-        ]
+            quads = [q for e in pending for q in self.kg.quads((e, MENTIONS, None, None))]
+        return [(str(g), s, json.loads(str(o))) for s, _, o, g in quads if g != ENTITIES_GRAPH]
 
 
 def _pending_lines(entities: Iterable[URIRef]) -> list[str]:
