@@ -68,10 +68,6 @@ def train(
     ``"training.lr=0.01"`` strings like the CLI's ``--set``. ``resume`` continues from the last
     checkpoint in ``output`` (a fresh start if there is none).
     """
-    from kgforge.embed.data import KGData
-    from kgforge.embed.evaluate import evaluate
-    from kgforge.embed.trainer import Trainer
-
     started = time.perf_counter()
     top = {"data": str(data)} if data is not None else {}
     if output is not None:
@@ -88,6 +84,11 @@ def train(
             f"{out} already holds a run: pass --resume to continue it or choose another --output",
             field="output",
         )
+    # heavy imports only once the config is known to be valid
+    from kgforge.embed.data import KGData
+    from kgforge.embed.evaluate import evaluate
+    from kgforge.embed.trainer import Trainer
+
     kg = KGData.load_dir(cfg.data)
     out.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, out / "config.yaml")
