@@ -148,3 +148,21 @@ def test_train_relations_cli_bad_gold_exits_1(tmp_path: Path) -> None:
     assert f"{bad}:2" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_shipped_conll04_pipeline_extracts_conll04_relations() -> None:
+    from kgforge.extract.pipeline import load_pipeline
+
+    pipeline = load_pipeline("conll04")
+    text = (
+        "Bruno Pusterla , a top official of the Italian Agricultural Confederation , "
+        "said it would not snow in Rome ."
+    )
+    (doc,) = pipeline.process([text])
+    assert {m.label for m in doc.mentions} <= {"Peop", "Org", "Loc", "Other"}
+    assert any(m.text == "Bruno Pusterla" and m.label == "Peop" for m in doc.mentions)
+    assert doc.statements
+    for st in doc.statements:
+        assert st.predicate in {"Work_For", "Kill", "OrgBased_In", "Live_In", "Located_In"}
+        assert text[st.subject.start : st.subject.end] == st.subject.text
+        assert st.extractor == "classifier"
