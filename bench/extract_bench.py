@@ -6,9 +6,10 @@ plus the shipped sample corpus), each document a fixed-seed draw of a few senten
 spaCy gets the texts already in memory and only iterates the parsed Docs; kgforge reads the
 corpus file, extracts, resolves and writes every statement with provenance. Both sides load
 their model before the clock starts. The two sides alternate within each repeat (order swapped
-every repeat) so that load changes on a shared machine hit both; the best time of each is kept.
+every repeat) so that load changes on a shared machine hit both sides of a pair alike: the
+ratio reported is the median of the per-repeat ratios (docs/s and words/s from the median times).
 
-    python bench/extract_bench.py [--docs 2000] [--workers 1 2] [--batch-size 64] [--repeats 2]
+    python bench/extract_bench.py [--docs 2000] [--workers 1 2] [--batch-size 64] [--repeats 3]
 
 Prints docs/s, words/s and the ratio kgforge time / spaCy time per worker count, and writes
 bench/results/extract_bench.json.
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import re
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -82,12 +85,13 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "extract_bench.json"
     )
     args = parser.parse_args()
 
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     pipeline = load_pipeline("default")
     model = pipeline.config.spacy.model
     nlp = spacy.load(model)
@@ -112,7 +116,8 @@ def main() -> None:
                         )
                         kgf_times.append(seconds)
                     print(f"workers={workers} repeat={r} {side}: {seconds:.2f}s", flush=True)
-            plain, kgf = min(plain_times), min(kgf_times)
+            ratios = [k / p for k, p in zip(kgf_times, plain_times, strict=True)]
+            plain, kgf = statistics.median(plain_times), statistics.median(kgf_times)
             row = {
                 "workers": workers,
                 "docs": args.docs,
@@ -124,7 +129,8 @@ def main() -> None:
                 "kgforge_docs_per_s": round(args.docs / kgf, 1),
                 "plain_words_per_s": round(words / plain, 1),
                 "kgforge_words_per_s": round(words / kgf, 1),
-                "ratio": round(kgf / plain, 3),
+                "ratio": round(statistics.median(ratios), 3),
+                "ratios_per_repeat": [round(r, 3) for r in ratios],
                 "statements": summary.statements,
                 "all_plain_s": [round(t, 3) for t in plain_times],
                 "all_kgforge_s": [round(t, 3) for t in kgf_times],
@@ -141,7 +147,8 @@ def main() -> None:
         "model": model,
         "spacy": spacy.__version__,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "cpus": __import__("os").cpu_count(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": load_at_start,
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
