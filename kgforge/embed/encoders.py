@@ -28,6 +28,8 @@ class EntityEncoder(nn.Module):
 
     #: whether entities never seen in training get meaningful vectors (from their text)
     inductive: bool = True
+    #: whether encoding all entities takes long enough to show a progress bar
+    costly: bool = False
 
     def __init__(self, entity_text: Sequence[str], dim: int) -> None:
         super().__init__()
@@ -134,6 +136,8 @@ class TransformerEncoder(EntityEncoder):
     sequence before the forward pass.
     """
 
+    costly = True
+
     def __init__(
         self,
         entity_text: Sequence[str],
@@ -182,6 +186,10 @@ class TransformerEncoder(EntityEncoder):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self._encode(self.input_ids[ids], self.attention_mask[ids])
+
+    def encoding_order(self) -> torch.Tensor:
+        """Entity indices by token count: batches of similar lengths need little padding."""
+        return torch.argsort(self.attention_mask.sum(1), stable=True)
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         ids, mask = self._tokenize(texts)

@@ -159,8 +159,16 @@ class LinkPredictor(nn.Module):
         """Vectors of all entities ``[N, dim]``; cached while the model is in eval mode."""
         if self._cache is not None and not self.training and self._cache.device == self.device:
             return self._cache
-        ids = torch.arange(self.num_entities, device=self.device)
-        out = torch.cat([self.entity_repr(chunk) for chunk in ids.split(batch_size)])
+        from tqdm.auto import tqdm
+
+        order_fn = getattr(self.encoder, "encoding_order", None)
+        ids = order_fn() if order_fn is not None else torch.arange(self.num_entities)
+        ids = ids.to(self.device)
+        chunks = ids.split(batch_size)
+        bar = tqdm(chunks, desc="encoding entities", unit="batch", disable=not self.encoder.costly)
+        encoded = torch.cat([self.entity_repr(chunk) for chunk in bar])
+        out = torch.empty_like(encoded)
+        out[ids] = encoded
         if not self.training:
             self._cache = out
         return out
