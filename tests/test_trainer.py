@@ -234,3 +234,17 @@ def test_cli_reports_errors_in_one_line(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error:") and "training.lr" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_shipped_transductive_config_trains_from_python(tiny, tmp_path):
+    result = train(
+        ROOT / "pipelines" / "wn18rr_transe.yaml",
+        data=tiny,
+        output=tmp_path / "run",
+        show_progress=False,
+        training={"epochs": 60, "num_threads": 1},
+        evaluation={"every_epochs": 30},
+    )
+    assert [r["epoch"] for r in result.history] == [30, 60]
+    assert result.test["protocol"] == "transductive"
+    assert result.test["both"]["mrr"] > 0.1  # above a random order of the 66 entities
