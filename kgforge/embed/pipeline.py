@@ -74,15 +74,12 @@ def train(
         top["output"] = str(output)
     cfg = load_config(config, {**overrides, **top}, set_values)
     if cfg.data is None:
-        raise ConfigError(
-            "no data directory: set 'data' in the config or pass --data", field="data"
-        )
+        raise ConfigError("no data directory: set 'data' in the config or pass --data")
     out = Path(cfg.output or "runs/train")
     trainer_ckpt = out / "checkpoints" / "last.pt"
     if trainer_ckpt.exists() and not resume:
         raise ConfigError(
-            f"{out} already holds a run: pass --resume to continue it or choose another --output",
-            field="output",
+            f"{out} already holds a run: pass --resume to continue it or choose another --output"
         )
     # heavy imports only once the config is known to be valid
     from kgforge.embed.data import KGData

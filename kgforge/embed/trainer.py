@@ -31,7 +31,12 @@ import torch
 from tqdm.auto import tqdm
 
 from kgforge.embed.config import TrainConfig
-from kgforge.embed.encoders import LookupEncoder, TransformerEncoder
+from kgforge.embed.encoders import (
+    FrozenTextEncoder,
+    LookupEncoder,
+    TransformerEncoder,
+    encoder_resolver,
+)
 from kgforge.embed.evaluate import KnownTargets, evaluate
 from kgforge.embed.losses import Loss, loss_resolver
 from kgforge.embed.model import LinkPredictor
@@ -107,10 +112,13 @@ class Trainer:
             torch.set_num_threads(tc.num_threads)
         torch.manual_seed(config.seed)
         mc = config.model
+        encoder_kwargs = dict(mc.encoder_kwargs)
+        if encoder_resolver.lookup(mc.encoder) is FrozenTextEncoder:
+            encoder_kwargs.setdefault("show_progress", config.show_progress)
         self.model = model or LinkPredictor.from_data(
             data,
             encoder=mc.encoder,
-            encoder_kwargs=mc.encoder_kwargs,
+            encoder_kwargs=encoder_kwargs,
             scorer=mc.scorer,
             scorer_kwargs=mc.scorer_kwargs,
             dim=mc.dim,
