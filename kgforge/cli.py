@@ -127,7 +127,8 @@ def export_command(
     format: str | None = typer.Option(
         None,
         "--format",
-        help="ttl, nt, nq, trig or jsonld (default: by --output extension, else nq).",
+        help="ttl, nt, nq, trig or jsonld (default: by --output extension, else nq); "
+        "jsonl writes one extracted statement per line with its provenance.",
     ),
     output: str | None = typer.Option(
         None, "--output", "-o", help="File to write (default: stdout)."
@@ -135,7 +136,7 @@ def export_command(
     graph: str | None = typer.Option(None, "--graph", help="Export only this named graph."),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
-    """Export a store (or one named graph) as RDF."""
+    """Export a store (or one named graph) as RDF, or its extracted statements as JSON lines."""
     import tempfile
     from pathlib import Path
 
@@ -143,11 +144,21 @@ def export_command(
 
     from kgforge.graph.formats import EXPORT_FORMATS
 
+    if format == "jsonl" or (format is None and output is not None and output.endswith(".jsonl")):
+        from kgforge.extract.export import export_jsonl
+
+        with _open_store(store, backend, write=False) as kg:
+            if output is None:
+                export_jsonl(kg, sys.stdout)
+            else:
+                export_jsonl(kg, output)
+        return
     if format is not None and format not in EXPORT_FORMATS:
         from kgforge.errors import UnknownFormatError
 
         raise UnknownFormatError(
-            f"unknown export format {format!r}: known formats are {', '.join(EXPORT_FORMATS)}"
+            f"unknown export format {format!r}: known formats are "
+            f"{', '.join((*EXPORT_FORMATS, 'jsonl'))}"
         )
     target = URIRef(graph) if graph else None
     with _open_store(store, backend, write=False) as kg:

@@ -177,6 +177,14 @@ def test_cli_extract_and_bad_corpora(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "1 extracted" in result.output and "3 skipped" in result.output
     assert f"{bad}:3 (field 'text')" in result.output and f"{bad}:4" in result.output
+    # the one good record's statement comes back through `kgforge export --format jsonl`
+    result = runner.invoke(app, ["export", store, "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["subject"]["label"], r["predicate"], r["object"]["label"]) for r in records] == [
+        ("Microsoft", "acquire", "GitHub")
+    ]
+    assert records[0]["doc_id"] == "a" and records[0]["object"]["start"] == 19
 
 
 RESUME_SCRIPT = """
