@@ -248,3 +248,29 @@ def test_shipped_transductive_config_trains_from_python(tiny, tmp_path):
     assert [r["epoch"] for r in result.history] == [30, 60]
     assert result.test["protocol"] == "transductive"
     assert result.test["both"]["mrr"] > 0.1  # above a random order of the 66 entities
+
+
+def test_trainer_drives_the_sampler_curriculum(tiny, tmp_path):
+    """The trainer tells the sampler how far training is: lmnearest's ratio climbs to its target."""
+    config = {
+        **CONFIG,
+        "model": {"encoder": "frozen", "dim": 16, "scorer": "distmult"},
+        "training": {
+            **CONFIG["training"],
+            "objective": "negatives",
+            "loss": "softplus",
+            "negative_sampler": "lmnearest",
+            "negative_sampler_kwargs": {"k": 5, "ratio": 0.8, "ratio_start": 0.0},
+            "num_negatives": 4,
+        },
+        "evaluation": {"protocol": "transductive", "every_epochs": None},
+    }
+    seen: list[float] = []
+    train(
+        config,
+        data=tiny,
+        output=tmp_path / "run",
+        callbacks=[lambda trainer, step: seen.append(trainer.sampler.current_ratio)],
+    )
+    assert seen[0] == pytest.approx(0.0)
+    assert seen == sorted(seen) and seen[-1] > 0.6

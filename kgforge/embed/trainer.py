@@ -229,6 +229,9 @@ class Trainer:
     def _loss_negatives(self, batch: torch.Tensor) -> torch.Tensor:
         assert self.sampler is not None
         local = batch if self._identity else self._localize(batch)
+        # progress drives curricula (e.g. lmnearest's ratio_start); a function of the step, so
+        # a resumed run samples exactly as an uninterrupted one
+        self.sampler.step(self.step / max(1, self.total_steps))
         neg = self.sampler.sample(local)
         if not self._identity:
             neg = self._globalize(neg)
