@@ -21,14 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RANDOM_MRR = 0.1  # ~ mean reciprocal rank of a random order over the 66 tiny entities
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch, tmp_path_factory):
-    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setenv("KGFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_and_private_cache")
 
 
 @pytest.fixture(scope="module")

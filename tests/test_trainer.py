@@ -24,13 +24,7 @@ PIPELINES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch, tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setenv("KGFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_and_private_cache")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ word-piece vectors, so they train on a CPU in minutes and ship as files of a few
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -23,7 +24,7 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,18 @@ class _MLP(nn.Module):
         return self.net(x)
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block, restoring the previous count after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@_one_thread()
 def _train_mlp(
     x: np.ndarray,
     y: np.ndarray,
@@ -211,40 +224,6 @@ def _train_mlp(
     Runs on one thread: batches this small gain nothing from more, and on a busy machine
     several threads spinning on them make an epoch many times slower.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _train_mlp_loop(
-            x,
-            y,
-            n_out,
-            score,
-            hidden=hidden,
-            dropout=dropout,
-            epochs=epochs,
-            lr=lr,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            seed=seed,
-        )
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train_mlp_loop(
-    x: np.ndarray,
-    y: np.ndarray,
-    n_out: int,
-    score: Callable[[nn.Module], float] | None,
-    *,
-    hidden: int,
-    dropout: float,
-    epochs: int,
-    lr: float,
-    weight_decay: float,
-    batch_size: int,
-    seed: int,
-) -> tuple[nn.Module, list[float]]:
     torch.manual_seed(seed)
     net = _MLP(x.shape[1], hidden, n_out, dropout)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
