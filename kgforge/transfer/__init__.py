@@ -1,1 +1,0 @@
-"""kgforge.transfer"""
