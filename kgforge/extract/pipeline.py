@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,28 @@ def paragraph_boundaries(doc: Doc) -> Doc:
         if doc[int(i)].text.count("\n") >= 2:
             doc[int(i) + 1].is_sent_start = True
     return doc
+
+
+class _ExtractInWorker:
+    """Last component while ``nlp.pipe`` runs worker processes: it extracts there and passes
+    on an empty Doc whose context is the extraction, so only that is sent back."""
+
+    def __init__(self) -> None:
+        self.pipeline: ExtractionPipeline | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        assert self.pipeline is not None  # set by process_tuples before the workers start
+        out = Doc(doc.vocab, words=[])
+        out._context = self.pipeline.extract_doc(doc)
+        return out
+
+
+_IN_WORKERS = "kgforge_extract_in_workers"
+
+
+@Language.factory(_IN_WORKERS)
+def _extract_in_workers(nlp: Language, name: str) -> _ExtractInWorker:
+    return _ExtractInWorker()
 
 
 def find_pipeline(path_or_name: str | Path) -> Path:
@@ -141,9 +164,29 @@ class ExtractionPipeline:
     ) -> Iterator[tuple[DocExtraction, T]]:
         """Like ``process`` for ``(text, context)`` pairs; each result keeps its context."""
         self._load_trained()
-        docs = self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, n_process=n_process)
-        for doc, context in docs:
-            yield self.extract_doc(doc), context
+        nlp = self.nlp
+        if n_process == 1:
+            for doc, context in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
+                yield self.extract_doc(doc), context
+            return
+        # With worker processes, extract in them too: the main process, which also writes the
+        # store, then neither runs the patterns nor rebuilds the parsed Docs they send back.
+        # Plain texts go out (``as_tuples`` would tokenize and serialize them here); the
+        # contexts wait here, in the order spaCy keeps.
+        contexts: deque[T] = deque()
+
+        def texts() -> Iterator[str]:
+            for text, context in pairs:
+                contexts.append(context)
+                yield text
+
+        component = nlp.add_pipe(_IN_WORKERS, last=True)
+        component.pipeline = self
+        try:
+            for doc in nlp.pipe(texts(), batch_size=batch_size, n_process=n_process):
+                yield doc._context, contexts.popleft()
+        finally:
+            nlp.remove_pipe(_IN_WORKERS)
 
     def extract_doc(self, doc: Doc) -> DocExtraction:
         """Mentions, aliases and statements of one parsed document."""
