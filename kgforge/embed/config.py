@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgforge.errors import ConfigError
+from kgforge.yamlconfig import read_yaml_mapping
 
 
 class _Strict(BaseModel):
@@ -143,16 +144,7 @@ def load_config(
         raw = dict(source)
     else:
         path = Path(source)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError("config file not found", path) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            raise ConfigError(f"invalid YAML: {exc}", path, line) from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError("a config must be a mapping of fields", path)
+        raw = read_yaml_mapping(path)
     raw = deep_merge(raw, overrides or {})
     raw = deep_merge(raw, parse_set(set_values))
     try:

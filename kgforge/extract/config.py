@@ -37,11 +37,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgforge.errors import ConfigError
 from kgforge.models import default_spacy_model
+from kgforge.yamlconfig import read_yaml_mapping
 
 PatternName = Literal["svo", "passive", "prep", "appositive", "copula"]
 
@@ -126,16 +126,7 @@ def _resolve_model_path(path: Path, base: Path) -> Path:
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline YAML file; problems raise ``ConfigError`` (file and field)."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read pipeline: {exc.strerror}", path) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path, line) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError("a pipeline file must be a YAML mapping", path)
+    raw = read_yaml_mapping(path)
     try:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
