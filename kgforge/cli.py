@@ -148,10 +148,7 @@ def export_command(
         from kgforge.extract.export import export_jsonl
 
         with _open_store(store, backend, write=False) as kg:
-            if output is None:
-                export_jsonl(kg, sys.stdout)
-            else:
-                export_jsonl(kg, output)
+            export_jsonl(kg, sys.stdout if output is None else output)
         return
     if format is not None and format not in EXPORT_FORMATS:
         from kgforge.errors import UnknownFormatError
