@@ -88,3 +88,56 @@ def test_unreachable_endpoint_names_the_url() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(EndpointError, match=f"127.0.0.1:{port}"):
         KnowledgeGraph.open(f"http://127.0.0.1:{port}")
+
+
+def _disk_and_copy(kg: KnowledgeGraph) -> tuple[set, set]:
+    mirrored = kg._backend.store
+    return set(mirrored.disk), set(mirrored.memory)
+
+
+def test_memory_cache_mirrors_every_write_path(tmp_path: Path) -> None:
+    path = tmp_path / "kg"
+    with KnowledgeGraph.open(path) as kg:
+        kg.add((A, REL.knows, B), graph=DOC)  # on disk before the copy exists
+    with KnowledgeGraph.open(path, memory_cache=True) as kg:
+        disk, copy = _disk_and_copy(kg)
+        assert disk == copy and len(copy) == 1
+        kg.add((B, RDFS.label, Literal("Beta")))
+        with kg.transaction():  # mixed batch: one SPARQL update on disk, replayed on the copy
+            kg.add((B, REL.knows, A), graph=DOC)
+            kg.remove((A, REL.knows, B))
+        kg.update(
+            "INSERT { ?s rel:seen [ rdfs:label 'fresh' ] } WHERE { GRAPH ?g { ?s rel:knows ?o } }"
+        )
+        kg.graph(DOC).add((A, RDFS.label, Literal("Alpha")))
+        disk, copy = _disk_and_copy(kg)
+        assert disk == copy  # blank nodes minted by the update are the disk's own
+        assert len(kg.query("SELECT ?l WHERE { ?s rel:seen/rdfs:label ?l }")) == 1
+        assert (A, REL.knows, B) not in set(kg.triples())
+        seen = set(kg.quads())
+    with KnowledgeGraph.open(path) as kg:
+        assert set(kg.quads()) == seen
+
+
+def test_memory_cache_reloads_a_copy_that_failed_a_write(tmp_path: Path) -> None:
+    class Broken:
+        def extend(self, quads: object) -> None:
+            raise MemoryError("injected")
+
+    with KnowledgeGraph.open(tmp_path / "kg", memory_cache=True) as kg:
+        kg._backend.store.memory = Broken()
+        kg.add((A, REL.knows, B))  # durable on disk; the copy is rebuilt from it
+        assert list(kg.triples()) == [(A, REL.knows, B)]
+        disk, copy = _disk_and_copy(kg)
+        assert disk == copy
+
+
+def test_memory_cache_only_for_oxigraph(tmp_path: Path) -> None:
+    with pytest.raises(KGForgeError, match="memory_cache applies to the embedded Oxigraph"):
+        KnowledgeGraph.open(":memory:", memory_cache=True)
+    with KnowledgeGraph.open(tmp_path / "kg") as kg:
+        kg.add((A, REL.knows, B))
+    with KnowledgeGraph.open(tmp_path / "kg", read_only=True, memory_cache=True) as kg:
+        assert list(kg.triples()) == [(A, REL.knows, B)]
+        with pytest.raises(KGForgeError, match="read-only"):
+            kg.add((B, REL.knows, A))

@@ -71,16 +71,18 @@ def oxigraph_server(tmp_path_factory: pytest.TempPathFactory):
         proc.wait(timeout=10)
 
 
-@pytest.fixture(params=["memory", "oxigraph", "sparql"])
+@pytest.fixture(params=["memory", "oxigraph", "oxigraph-cached", "sparql"])
 def kg(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "memory":
         store = KnowledgeGraph.open(":memory:")
     elif request.param == "oxigraph":
         store = KnowledgeGraph.open(tmp_path / "store")
+    elif request.param == "oxigraph-cached":
+        store = KnowledgeGraph.open(tmp_path / "store", memory_cache=True)
     else:
         store = KnowledgeGraph.open(request.getfixturevalue("oxigraph_server"))
         store.update("DROP ALL")
-    assert store.backend == request.param
+    assert store.backend == request.param.removesuffix("-cached")
     yield store
     store.close()
 
