@@ -9,7 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+_PACKAGE = Path(__file__).resolve().parent
+# a checkout keeps the corpus at the top level, an installed wheel inside the package
+SAMPLE = next(
+    (d for d in (_PACKAGE.parent / "data" / "sample", _PACKAGE / "data" / "sample") if d.is_dir()),
+    _PACKAGE / "data" / "sample",
+)
 
 QUERIES: list[tuple[str, str, dict[str, str]]] = [
     (

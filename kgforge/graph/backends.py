@@ -248,7 +248,7 @@ class MirroredStore:
     on join-heavy queries. Writes go to disk first (the durable copy; a failed write changes
     neither) and are then replayed on the copy; what cannot be replayed exactly (an update that
     mints blank nodes, UUIDs, random or time values) or fails on the copy reloads the copy from
-    disk. The copy costs memory (about 1 GB per million triples) and a load at open.
+    disk. The copy costs memory (about 0.4 GB per million triples) and a load at open.
     """
 
     def __init__(self, disk: ox.Store) -> None:

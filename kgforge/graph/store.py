@@ -91,7 +91,7 @@ class KnowledgeGraph:
         of all graphs, like the embedded backends do.
         ``memory_cache`` (Oxigraph only) keeps a copy of the whole store in Oxigraph's in-memory
         engine and answers reads from it: join-heavy queries run several times faster, at the
-        cost of memory (about 1 GB per million triples) and a load at open; writes still go to
+        cost of memory (about 0.4 GB per million triples) and a load at open; writes still go to
         disk first.
         """
         name = backend or infer_backend(location)
