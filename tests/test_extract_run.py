@@ -162,6 +162,31 @@ def test_workers_give_the_same_graph(tmp_path: Path, pipeline: ExtractionPipelin
     assert quads[0] == quads[1]
 
 
+SPAWNED = """
+import multiprocessing, sys
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn", force=True)  # macOS and Windows start workers so
+    from kgforge.extract.run import extract
+    extract(sys.argv[1], sys.argv[2], workers=2, batch_size=1, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_spawned_workers_give_the_same_graph(tmp_path: Path) -> None:
+    """Workers started with ``spawn`` (not fork) get the pipeline by pickling; same graph."""
+    corpus = _corpus(tmp_path / "c", DOCS)
+    script = tmp_path / "spawned.py"
+    script.write_text(SPAWNED, encoding="utf-8")
+    subprocess.run([sys.executable, script, corpus, tmp_path / "spawned"], check=True)
+    extract(corpus, tmp_path / "single", workers=1, progress=False)
+    with (
+        KnowledgeGraph.open(tmp_path / "spawned", read_only=True) as spawned,
+        KnowledgeGraph.open(tmp_path / "single", read_only=True) as single,
+    ):
+        assert set(spawned.quads()) == set(single.quads())
+        assert len(single) > 50
+
+
 def test_cli_extract_and_bad_corpora(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(
