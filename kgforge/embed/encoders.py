@@ -12,7 +12,11 @@ embedding size, so a saved model can rebuild it from its vocabulary.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -134,6 +138,12 @@ class TransformerEncoder(EntityEncoder):
 
     Texts are tokenized once (truncated to ``max_length``); a batch is trimmed to its longest
     sequence before the forward pass.
+
+    ``trainable_layers=k`` fine-tunes only the top ``k`` transformer layers (``None``: all, as in
+    BLP). The token embeddings and lower layers are then frozen, so their output for every entity
+    text is computed once and cached on disk (:func:`hidden_cache_path`), and training runs only
+    the top layers: the CPU mode. Needs a BERT-style model (``embeddings`` and
+    ``encoder.layer``).
     """
 
     costly = True
@@ -146,6 +156,9 @@ class TransformerEncoder(EntityEncoder):
         pooling: Literal["mean", "cls"] = "mean",
         max_length: int = 64,
         dropout: float = 0.0,
+        trainable_layers: int | None = None,
+        cache_dir: str | None = None,
+        show_progress: bool = True,
     ) -> None:
         super().__init__(entity_text, dim)
         from transformers import AutoModel, AutoTokenizer
@@ -162,6 +175,10 @@ class TransformerEncoder(EntityEncoder):
         ids, mask = self._tokenize(entity_text)
         self.register_buffer("input_ids", ids, persistent=False)
         self.register_buffer("attention_mask", mask, persistent=False)
+        #: how many lower layers are frozen and cached (None: the whole model is trained)
+        self.frozen_layers: int | None = None
+        if trainable_layers is not None:
+            self._freeze_lower(trainable_layers, entity_text, cache_dir, show_progress)
 
     def _tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         tok = self.tokenizer(
@@ -173,10 +190,73 @@ class TransformerEncoder(EntityEncoder):
         )
         return tok["input_ids"], tok["attention_mask"]
 
-    def _encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        length = int(mask.sum(1).max().item()) if len(mask) else 1
-        ids, mask = ids[:, :length], mask[:, :length]
-        hidden = self.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
+    # -- top-k fine-tuning over cached hidden states -----------------------------------------
+    def _freeze_lower(
+        self, k: int, texts: Sequence[str], cache_dir: str | None, show_progress: bool
+    ) -> None:
+        layers = getattr(getattr(self.transformer, "encoder", None), "layer", None)
+        if layers is None or not hasattr(self.transformer, "embeddings"):
+            raise KGForgeError(
+                f"trainable_layers needs a BERT-style model (embeddings + encoder.layer); "
+                f"{self.text_model} is a {type(self.transformer).__name__}"
+            )
+        if not 1 <= k <= len(layers):
+            raise KGForgeError(f"trainable_layers must be in 1..{len(layers)}, got {k}")
+        frozen = len(layers) - k
+        self.frozen_layers = frozen
+        for p in self.transformer.parameters():
+            p.requires_grad_(False)
+        for p in layers[frozen:].parameters():
+            p.requires_grad_(True)
+        path = hidden_cache_path(self.text_model, self.max_length, frozen, texts, cache_dir)
+        if path.exists():
+            cache = torch.load(path, mmap=True, weights_only=True)
+        else:
+            cache = self._compute_hidden(layers[:frozen], show_progress)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            torch.save(cache, tmp)
+            os.replace(tmp, path)
+        lengths = cache["lengths"].long()
+        # entity i's token states are rows offsets[i] : offsets[i] + lengths[i] of ``hidden``
+        self.register_buffer("hidden", cache["hidden"], persistent=False)
+        self.register_buffer("lengths", lengths, persistent=False)
+        self.register_buffer("offsets", torch.cumsum(lengths, 0) - lengths, persistent=False)
+
+    @torch.no_grad()
+    def _compute_hidden(self, lower: nn.ModuleList, show_progress: bool) -> dict[str, torch.Tensor]:
+        """Token states after the frozen layers, real tokens only, fp16, in entity order."""
+        from tqdm.auto import tqdm
+
+        was_training = self.transformer.training
+        self.transformer.eval()
+        lengths = self.attention_mask.sum(1)
+        order = torch.argsort(lengths, stable=True)
+        states: list[torch.Tensor | None] = [None] * self.num_entities
+        for chunk in tqdm(
+            order.split(256), desc="caching frozen layers", unit="batch", disable=not show_progress
+        ):
+            length = max(int(lengths[chunk].max()), 1)
+            ids, mask = self.input_ids[chunk, :length], self.attention_mask[chunk, :length]
+            hidden = _run_layers(lower, self.transformer.embeddings(input_ids=ids), mask)
+            for row, i in enumerate(chunk.tolist()):
+                states[i] = hidden[row, : int(lengths[i])].half()
+        self.transformer.train(was_training)
+        return {"hidden": torch.cat(states), "lengths": lengths.int()}
+
+    def _top_forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token states of entities ``ids`` through the trainable top layers."""
+        lengths = self.lengths[ids]
+        length = max(int(lengths.max()), 1)
+        positions = torch.arange(length, device=ids.device)
+        mask = positions.unsqueeze(0) < lengths.unsqueeze(1)
+        rows = (self.offsets[ids].unsqueeze(1) + positions).clamp(max=len(self.hidden) - 1)
+        hidden = self.hidden[rows].float() * mask.unsqueeze(-1)
+        top = self.transformer.encoder.layer[self.frozen_layers :]
+        return self._pool(_run_layers(top, hidden, mask.long()), mask.long())
+
+    # -- encoding ----------------------------------------------------------------------------
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
             pooled = hidden[:, 0]
         else:
@@ -184,8 +264,19 @@ class TransformerEncoder(EntityEncoder):
             pooled = (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
         return self.project(self.dropout(pooled))
 
+    def _encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        length = int(mask.sum(1).max().item()) if len(mask) else 1
+        ids, mask = ids[:, :length], mask[:, :length]
+        hidden = self.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
+        return self._pool(hidden, mask)
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self._encode(self.input_ids[ids], self.attention_mask[ids])
+        if self.frozen_layers is None:
+            return self._encode(self.input_ids[ids], self.attention_mask[ids])
+        # similar lengths together: a batch of mixed entities would mostly be padding
+        order = torch.argsort(self.lengths[ids], stable=True)
+        parts = [self._top_forward(ids[chunk]) for chunk in order.split(TOP_CHUNK)]
+        return torch.cat(parts)[torch.argsort(order)]
 
     def encoding_order(self) -> torch.Tensor:
         """Entity indices by token count: batches of similar lengths need little padding."""
@@ -195,6 +286,32 @@ class TransformerEncoder(EntityEncoder):
         ids, mask = self._tokenize(texts)
         device = self.input_ids.device
         return self._encode(ids.to(device), mask.to(device))
+
+
+TOP_CHUNK = 128
+"""Entities per length bucket when running the trainable top layers."""
+
+
+def _run_layers(layers: nn.ModuleList, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``hidden`` through transformer ``layers`` with an additive attention mask (eager and
+    SDPA attention both add it); a layer returns a tensor or, in older transformers, a tuple."""
+    additive = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+    for layer in layers:
+        out = layer(hidden, additive)
+        hidden = out[0] if isinstance(out, tuple) else out
+    return hidden
+
+
+def hidden_cache_path(
+    model: str, max_length: int, frozen_layers: int, texts: Sequence[str], cache_dir: str | None
+) -> Path:
+    """Cache file of frozen-layer token states, keyed by model, truncation, frozen layer count
+    and the texts (in order)."""
+    from kgforge.embed.features import cache_root, model_cache_dir
+
+    digest = hashlib.sha1("\0".join(texts).encode("utf-8")).hexdigest()[:16]
+    folder = model_cache_dir(model, cache_dir or cache_root().parent / "hidden")
+    return folder / f"len{max_length}-frozen{frozen_layers}-{digest}.pt"
 
 
 encoder_resolver: ClassResolver[EntityEncoder] = ClassResolver(

@@ -113,7 +113,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         mc = config.model
         encoder_kwargs = dict(mc.encoder_kwargs)
-        if encoder_resolver.lookup(mc.encoder) is FrozenTextEncoder:
+        if encoder_resolver.lookup(mc.encoder) in (FrozenTextEncoder, TransformerEncoder):
             encoder_kwargs.setdefault("show_progress", config.show_progress)
         self.model = model or LinkPredictor.from_data(
             data,
@@ -180,9 +180,9 @@ class Trainer:
         tc = self.config.training
         encoder = self.model.encoder
         if isinstance(encoder, TransformerEncoder) and tc.encoder_lr:
-            lm = list(encoder.transformer.parameters())
+            lm = [p for p in encoder.transformer.parameters() if p.requires_grad]
             lm_ids = {id(p) for p in lm}
-            rest = [p for p in self.model.parameters() if id(p) not in lm_ids]
+            rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in lm_ids]
             return [{"params": lm, "lr": tc.encoder_lr}, {"params": rest, "lr": tc.lr}]
         return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
 
