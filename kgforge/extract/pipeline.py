@@ -36,6 +36,15 @@ PIPELINE_DIRS = (_PACKAGE.parent / "pipelines", _PACKAGE / "pipelines")
 _ALIAS_SCORE = 0.9  # an untagged proper noun that aliases a known entity ("Jobs")
 
 
+@Language.component("kgforge_one_sentence")
+def one_sentence(doc: Doc) -> Doc:
+    """The whole record is one sentence (the parser keeps boundaries set before it), so that a
+    relation between its first and last mention is never split apart."""
+    for token in doc[1:]:
+        token.is_sent_start = False
+    return doc
+
+
 @Language.component("kgforge_paragraphs")
 def paragraph_boundaries(doc: Doc) -> Doc:
     """Start a sentence after a blank line, so headings and list items stay out of the next
@@ -122,7 +131,9 @@ class ExtractionPipeline:
                     self.path,
                     field="spacy.model",
                 ) from exc
-            if self.config.spacy.paragraph_breaks and "parser" in nlp.pipe_names:
+            if self.config.spacy.sentences == "record":
+                nlp.add_pipe("kgforge_one_sentence", first=True)
+            elif self.config.spacy.paragraph_breaks and "parser" in nlp.pipe_names:
                 nlp.add_pipe("kgforge_paragraphs", before="parser")
             self._nlp = nlp
         return self._nlp
