@@ -27,3 +27,4 @@ def test_graph_notebook_executes(tmp_path: Path) -> None:
     assert "rolled back: something went wrong mid-batch" in outputs
     assert "1 statement committed" in outputs
     assert "Ada Lovelace" in outputs
+    assert "statements read from the in-memory copy" in outputs
