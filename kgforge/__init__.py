@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "BernoulliNegativeSampler": "kgforge.embed.sampling",
     "LMClusterNegativeSampler": "kgforge.embed.pykeen_samplers",
     "LMNearestNegativeSampler": "kgforge.embed.pykeen_samplers",
+    "predict_links": "kgforge.transfer.links",
 }
 
 __all__ = ["__version__", *_EXPORTS]

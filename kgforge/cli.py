@@ -401,5 +401,70 @@ def split_command(
     )
 
 
+@app.command("dataset")
+def dataset_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    output: str = typer.Option(..., "--output", "-o", help="Data directory to write."),
+    inductive: bool = typer.Option(
+        False, "--inductive", help="Hold out entities (BLP protocol) instead of triples."
+    ),
+    test: float = typer.Option(0.1, "--test", help="Test share (entities if --inductive)."),
+    valid: float = typer.Option(0.1, "--valid", help="Validation share."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same split)."),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Write a store's facts and entity text as a data directory for `kgforge train`."""
+    from kgforge.embed.data import KGData
+
+    with _open_store(store, backend, write=False) as kg:
+        data = KGData.from_graph(
+            kg, valid_fraction=valid, test_fraction=test, seed=seed, inductive=inductive
+        )
+    data.to_dir(output)
+    typer.echo(f"{output}: {data!r}")
+
+
+# ---- transfer commands (kgforge.transfer): predict-links -----------------------------------
+@app.command("predict-links")
+def predict_links_command(
+    model_dir: str = typer.Argument(..., help="A trained model (a `kgforge train` output)."),
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    entity: list[str] = typer.Option(
+        [], "--entity", help="Entity IRI (repeatable); default: entities new since training."
+    ),
+    relation: list[str] = typer.Option(
+        [], "--relation", help="Relation IRI (repeatable); default: all the model knows."
+    ),
+    k: int = typer.Option(5, "-k", help="Links per entity, relation and direction."),
+    direction: str = typer.Option("both", "--direction", help="tails, heads or both."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print, do not write."),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Predict links for entities (by default those added since training) into graph:predicted."""
+    from rdflib import URIRef
+
+    from kgforge.embed.model import LinkPredictor
+    from kgforge.graph.results import short
+    from kgforge.transfer.links import predict_links
+
+    model = LinkPredictor.load(model_dir)
+    with _open_store(store, backend, write=not dry_run) as kg:
+        links = predict_links(
+            model,
+            kg,
+            entities=entity or None,
+            relations=relation or None,
+            k=k,
+            direction=direction,  # type: ignore[arg-type]
+            write=not dry_run,
+            model_name=str(model_dir),
+        )
+    for link in links:
+        h, r, t = (short(URIRef(x)) for x in (link.head, link.relation, link.tail))
+        typer.echo(f"{link.score:9.3f}  #{link.rank}  {h} {r} {t}")
+    where = "not written (--dry-run)" if dry_run else "written to graph:predicted"
+    typer.echo(f"{len(links)} predicted links, {where}")
+
+
 if __name__ == "__main__":
     run()

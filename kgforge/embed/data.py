@@ -347,7 +347,7 @@ def _read_graph(
 ) -> tuple[list[tuple[str, str, str]], dict[str, str], dict[str, str]]:
     """Distinct REL facts between IRIs, entity text and relation labels of a graph."""
     from rdflib import URIRef
-    from rdflib.namespace import DCTERMS, RDFS
+    from rdflib.namespace import RDFS
 
     from kgforge.graph.namespaces import ENTITIES_GRAPH, PREDICTED_GRAPH, REL
 
@@ -365,24 +365,34 @@ def _read_graph(
     for s, p, o in facts:
         if isinstance(s, URIRef) and isinstance(o, URIRef) and str(p).startswith(rel_prefix):
             seen.setdefault((str(s), str(p), str(o)), None)
+    relation_text = {
+        str(s): _clean(str(o))
+        for s, _, o in kg.triples((None, RDFS.label, None))
+        if str(s).startswith(rel_prefix)
+    }
+    return list(seen), entity_texts(kg), relation_text
+
+
+def entity_texts(kg: KnowledgeGraph) -> dict[str, str]:
+    """The text of every entity record of a graph, ``label: description``, by entity IRI: what
+    text encoders read, for entities seen in training and for those added since."""
+    from rdflib.namespace import DCTERMS, RDFS
+
+    from kgforge.graph.namespaces import ENTITIES_GRAPH
+
     labels: dict[str, list[str]] = {}
     descriptions: dict[str, list[str]] = {}
     for s, _, o in kg.triples((None, RDFS.label, None), graph=ENTITIES_GRAPH):
         labels.setdefault(str(s), []).append(str(o))
     for s, _, o in kg.triples((None, DCTERMS.description, None), graph=ENTITIES_GRAPH):
         descriptions.setdefault(str(s), []).append(str(o))
-    entity_text = {}
+    texts = {}
     for iri, names in labels.items():
         text = sorted(names)[0]
         if iri in descriptions:
             text += ": " + " ".join(sorted(descriptions[iri]))
-        entity_text[iri] = _clean(text)
-    relation_text = {
-        str(s): _clean(str(o))
-        for s, _, o in kg.triples((None, RDFS.label, None))
-        if str(s).startswith(rel_prefix)
-    }
-    return list(seen), entity_text, relation_text
+        texts[iri] = _clean(text)
+    return texts
 
 
 # -- file helpers ---------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Transfer: reuse trained embeddings downstream (predicted links written back into the graph)."""
