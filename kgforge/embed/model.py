@@ -350,29 +350,44 @@ class LinkPredictor(nn.Module):
         (h, hp), (t, tp) = self._resolve_entities(heads), self._resolve_entities(tails)
         return self._score_vectors(h, self._resolve_relations(rels), t, hp, tp).tolist()
 
-    @torch.no_grad()
     def predict_tails(self, head: EntityRef, relation: int | str, k: int = 10) -> list[Prediction]:
         """The ``k`` best tails for ``(head, relation, ?)``; ``head`` by index, id or text."""
-        self.eval()
-        h, hp = self._resolve_entities([head])
-        r = self._resolve_relations([relation])
-        scores = self.tails_given(h, r, self._candidates(None))
-        prior = self.prior_scores(hp, r, None) if hp is not None else None
-        if prior is not None:
-            scores = scores + prior
-        return self._top(scores[0], k, exclude=head)
+        return self.predict_batch([head], [relation], k)[0][0]
 
-    @torch.no_grad()
     def predict_heads(self, relation: int | str, tail: EntityRef, k: int = 10) -> list[Prediction]:
         """The ``k`` best heads for ``(?, relation, tail)``; ``tail`` by index, id or text."""
+        return self.predict_batch([tail], [relation], k, heads=True)[0][0]
+
+    @torch.no_grad()
+    def predict_batch(
+        self,
+        entities: Sequence[EntityRef],
+        relations: Sequence[int | str],
+        k: int = 10,
+        heads: bool = False,
+        chunk: int = 256,
+    ) -> list[list[list[Prediction]]]:
+        """The ``k`` best tails of ``(e, r, ?)`` (heads of ``(?, r, e)`` with ``heads``) for
+        every entity ``e`` and relation ``r``, as ``[entity][relation]``: each entity text is
+        embedded once, and ``chunk`` queries are scored against all entities at a time."""
         self.eval()
-        t, tp = self._resolve_entities([tail])
-        r = self._resolve_relations([relation])
-        scores = self.heads_given(t, r, self._candidates(None))
-        prior = self.prior_scores(tp, r, None, head=True) if tp is not None else None
-        if prior is not None:
-            scores = scores + prior
-        return self._top(scores[0], k, exclude=tail)
+        r_all = self._resolve_relations(relations)
+        out: list[list[list[Prediction]]] = []
+        for start in range(0, len(entities), chunk):
+            refs = list(entities[start : start + chunk])
+            x, xp = self._resolve_entities(refs)
+            rows: list[list[list[Prediction]]] = [[] for _ in refs]
+            for r in r_all:
+                r_ids = r.expand(len(refs))
+                given = self.heads_given if heads else self.tails_given
+                scores = given(x, r_ids, self._candidates(None))
+                prior = self.prior_scores(xp, r_ids, None, head=heads) if xp is not None else None
+                if prior is not None:
+                    scores = scores + prior
+                for row, ref, entity_scores in zip(rows, refs, scores, strict=True):
+                    row.append(self._top(entity_scores, k, exclude=ref))
+            out += rows
+        return out
 
     def _top(self, scores: torch.Tensor, k: int, exclude: EntityRef) -> list[Prediction]:
         if not self.allow_self:

@@ -26,7 +26,7 @@ from rdflib import URIRef
 from rdflib.namespace import RDF, XSD
 
 from kgforge.embed.data import entity_texts
-from kgforge.embed.model import LinkPredictor, Prediction
+from kgforge.embed.model import LinkPredictor
 from kgforge.errors import KGForgeError
 from kgforge.graph.namespaces import ENTITIES_GRAPH, KGF, PREDICTED_GRAPH, statement_iri
 from kgforge.graph.store import KnowledgeGraph
@@ -78,20 +78,19 @@ def predict_links(
             raise KGForgeError(f"entity {iri}: no record with a label in the graph to embed")
     if not model.encoder.inductive and any(e not in model.entity_index for e in targets):
         raise KGForgeError("this model has a lookup encoder: it cannot embed new entities")
+    refs = [e if e in model.entity_index else texts[e] for e in targets]
     links: list[PredictedLink] = []
-    for entity in targets:
-        ref = entity if entity in model.entity_index else texts[entity]
-        for relation in rels:
-            if direction in ("tails", "both"):
-                known = _known(kg, (URIRef(entity), URIRef(relation), None))
-                ranked = model.predict_tails(ref, relation, k=k + len(known))
-                for tail, score, rank in _unknown_best(ranked, known, k):
-                    links.append(PredictedLink(entity, relation, tail, score, rank))
-            if direction in ("heads", "both"):
-                known = _known(kg, (None, URIRef(relation), URIRef(entity)))
-                ranked = model.predict_heads(relation, ref, k=k + len(known))
-                for head, score, rank in _unknown_best(ranked, known, k):
-                    links.append(PredictedLink(head, relation, entity, score, rank))
+    for heads in {"tails": [False], "heads": [True], "both": [False, True]}[direction]:
+        known = [_known(kg, entity, heads) for entity in targets]
+        most = max((len(ids) for by_rel in known for ids in by_rel.values()), default=0)
+        ranked = model.predict_batch(refs, rels, k=k + most, heads=heads)
+        for entity, by_rel, per_relation in zip(targets, known, ranked, strict=True):
+            for relation, predictions in zip(rels, per_relation, strict=True):
+                stated = by_rel.get(relation, set())
+                fresh = [p for p in predictions if p.entity not in stated][:k]
+                for rank, p in enumerate(fresh, start=1):
+                    h, t = (p.entity, entity) if heads else (entity, p.entity)
+                    links.append(PredictedLink(h, relation, t, p.score, rank))
     best: dict[tuple[str, str, str], PredictedLink] = {}
     for link in sorted(links, key=lambda link: -link.score):  # a pair found from both ends
         best.setdefault((link.head, link.relation, link.tail), link)
@@ -101,26 +100,14 @@ def predict_links(
     return links
 
 
-def _known(kg: KnowledgeGraph, pattern: tuple[URIRef | None, ...]) -> set[str]:
-    """The entities that already fill the open slot of ``pattern`` outside the predictions."""
-    slot = 2 if pattern[2] is None else 0
-    return {
-        str(quad[slot])
-        for quad in kg.quads((*pattern, None))
-        if quad[3] not in (PREDICTED_GRAPH, ENTITIES_GRAPH)
-    }
-
-
-def _unknown_best(
-    ranked: list[Prediction], known: set[str], k: int
-) -> list[tuple[str, float, int]]:
-    """The ``k`` best candidates the graph does not state yet, with their score and rank."""
-    out: list[tuple[str, float, int]] = []
-    for prediction in ranked:
-        if prediction.entity not in known:
-            out.append((prediction.entity, prediction.score, len(out) + 1))
-        if len(out) == k:
-            break
+def _known(kg: KnowledgeGraph, entity: str, heads: bool) -> dict[str, set[str]]:
+    """The entities the graph links to ``entity`` (as tails, or as heads with ``heads``), by
+    relation, outside the predictions and entity records."""
+    pattern = (None, None, URIRef(entity), None) if heads else (URIRef(entity), None, None, None)
+    out: dict[str, set[str]] = {}
+    for s, p, o, g in kg.quads(pattern):
+        if g not in (PREDICTED_GRAPH, ENTITIES_GRAPH):
+            out.setdefault(str(p), set()).add(str(s if heads else o))
     return out
 
 
