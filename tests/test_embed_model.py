@@ -200,6 +200,18 @@ def test_save_load_and_inference_api(tiny_inductive, tmp_path):
     )
     assert by_id > by_text
     assert loaded.embed_texts(["x", "y"]).shape == (2, 32)
+    # batched: the same answers as one query at a time, chunked or not
+    queries = ["e10", 3, "a blue heron, member of the blue group"]
+    for heads in (False, True):
+        batch = loaded.predict_batch(
+            queries, ["member_of", "related_to"], k=4, heads=heads, chunk=2
+        )
+        one = loaded.predict_heads if heads else loaded.predict_tails
+        for q, per_relation in zip(queries, batch, strict=True):
+            for rel, got in zip(["member_of", "related_to"], per_relation, strict=True):
+                want = one(rel, q, k=4) if heads else one(q, rel, k=4)
+                assert [p.entity for p in got] == [p.entity for p in want]
+                assert [p.score for p in got] == pytest.approx([p.score for p in want], abs=1e-5)
 
 
 def test_lookup_model_rejects_text_entities(tiny, tmp_path):
