@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "LMClusterNegativeSampler": "kgforge.embed.pykeen_samplers",
     "LMNearestNegativeSampler": "kgforge.embed.pykeen_samplers",
     "predict_links": "kgforge.transfer.links",
+    "EntityIndex": "kgforge.transfer.retrieval",
 }
 
 __all__ = ["__version__", *_EXPORTS]

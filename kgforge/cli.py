@@ -424,7 +424,7 @@ def dataset_command(
     typer.echo(f"{output}: {data!r}")
 
 
-# ---- transfer commands (kgforge.transfer): predict-links -----------------------------------
+# ---- transfer commands (kgforge.transfer): predict-links, search ---------------------------
 @app.command("predict-links")
 def predict_links_command(
     model_dir: str = typer.Argument(..., help="A trained model (a `kgforge train` output)."),
@@ -464,6 +464,30 @@ def predict_links_command(
         typer.echo(f"{link.score:9.3f}  #{link.rank}  {h} {r} {t}")
     where = "not written (--dry-run)" if dry_run else "written to graph:predicted"
     typer.echo(f"{len(links)} predicted links, {where}")
+
+
+@app.command("search")
+def search_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    query: str = typer.Argument(..., help="Free text, e.g. 'a scientist from Poland'."),
+    k: int = typer.Option(10, "-k", help="How many entities."),
+    mode: str = typer.Option("hybrid", "--mode", help="bm25, dense or hybrid (fused)."),
+    model: str | None = typer.Option(
+        None, "--model", help="sentence-transformers name or path (default: offline MiniLM)."
+    ),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Find entities of a store by text: BM25 over their records, dense vectors, or both."""
+    from rdflib import URIRef
+
+    from kgforge.graph.results import short
+    from kgforge.transfer.retrieval import EntityIndex
+
+    with _open_store(store, backend, write=False) as kg:
+        index = EntityIndex.from_graph(kg, model=model, dense=mode != "bm25")
+    for rank, hit in enumerate(index.search(query, k=k, mode=mode), start=1):  # type: ignore[arg-type]
+        text = hit.text if len(hit.text) <= 80 else hit.text[:77] + "..."
+        typer.echo(f"{rank:3d}  {hit.score:7.3f}  {short(URIRef(hit.entity))}  {text}")
 
 
 if __name__ == "__main__":

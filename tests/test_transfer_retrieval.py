@@ -1,0 +1,80 @@
+"""Entity retrieval over a graph's entity records: BM25, dense vectors and their fusion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Literal
+from rdflib.namespace import DCTERMS, RDFS
+from typer.testing import CliRunner
+
+from kgforge.cli import app
+from kgforge.errors import KGForgeError
+from kgforge.graph.namespaces import ENTITIES_GRAPH, entity_iri
+from kgforge.graph.store import KnowledgeGraph
+from kgforge.transfer.retrieval import EntityIndex
+
+pytestmark = pytest.mark.usefixtures("one_thread_and_private_cache")
+
+RECORDS = {
+    "Marie Curie": "Polish-born physicist and chemist, twice a Nobel laureate",
+    "Pierre Curie": "French physicist, husband of Marie",
+    "Warsaw": "capital and largest city of Poland",
+    "Paris": "capital of France",
+    "Apple Inc.": "technology company founded by Steve Jobs",
+    "Steve Jobs": "American businessman, co-founder of Apple",
+}
+
+
+def _fill(kg: KnowledgeGraph) -> None:
+    for label, description in RECORDS.items():
+        e = entity_iri(label)
+        kg.add_many(
+            [(e, RDFS.label, Literal(label)), (e, DCTERMS.description, Literal(description))],
+            graph=ENTITIES_GRAPH,
+        )
+
+
+@pytest.fixture(scope="module")
+def index() -> EntityIndex:
+    kg = KnowledgeGraph.open(":memory:")
+    _fill(kg)
+    return EntityIndex.from_graph(kg)
+
+
+def _labels(hits) -> list[str]:  # noqa: ANN001
+    return [hit.text.split(":")[0] for hit in hits]
+
+
+def test_each_mode_finds_what_it_is_good_at(index: EntityIndex) -> None:
+    assert _labels(index.search("capital of Poland", k=1, mode="bm25")) == ["Warsaw"]
+    assert _labels(index.search("a scientist from Poland", k=1, mode="dense")) == ["Marie Curie"]
+    assert "Marie Curie" not in _labels(index.search("a scientist from Poland", mode="bm25"))
+    makers = _labels(index.search("who started the iPhone maker", k=2, mode="dense"))
+    assert set(makers) & {"Apple Inc.", "Steve Jobs"}
+    assert set(_labels(index.search("Curie", k=2))) == {"Marie Curie", "Pierre Curie"}
+    hits = index.search("capital of Poland", k=6)
+    assert _labels(hits)[0] == "Warsaw" and len(hits) == 6
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].entity == str(entity_iri("Warsaw"))
+
+
+def test_bad_requests_fail_clearly(index: EntityIndex) -> None:
+    with pytest.raises(KGForgeError, match="unknown search mode 'fuzzy'"):
+        index.search("x", mode="fuzzy")  # type: ignore[arg-type]
+    with pytest.raises(KGForgeError, match="k must be at least 1"):
+        index.search("x", k=0)
+    with pytest.raises(KGForgeError, match="no vectors"):
+        EntityIndex(["a"], ["alpha"], dense=False).search("alpha", mode="dense")
+    with pytest.raises(KGForgeError, match="nothing to index"):
+        EntityIndex.from_graph(KnowledgeGraph.open(":memory:"))
+
+
+def test_cli_search(tmp_path: Path) -> None:
+    with KnowledgeGraph.open(tmp_path / "kg") as kg:
+        _fill(kg)
+    out = CliRunner().invoke(app, ["search", str(tmp_path / "kg"), "capital of Poland", "-k", "2"])
+    assert out.exit_code == 0, out.output
+    lines = [line for line in out.output.splitlines() if "ent:" in line]
+    assert len(lines) == 2 and "ent:warsaw" in lines[0]
