@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "LMNearestNegativeSampler": "kgforge.embed.pykeen_samplers",
     "predict_links": "kgforge.transfer.links",
     "EntityIndex": "kgforge.transfer.retrieval",
+    "TextStudent": "kgforge.transfer.distill",
 }
 
 __all__ = ["__version__", *_EXPORTS]
