@@ -24,7 +24,6 @@ _EXPORTS: dict[str, str] = {
     "LMNearestNegativeSampler": "kgforge.embed.pykeen_samplers",
     "predict_links": "kgforge.transfer.links",
     "EntityIndex": "kgforge.transfer.retrieval",
-    "TextStudent": "kgforge.transfer.distill",
 }
 
 __all__ = ["__version__", *_EXPORTS]
