@@ -231,6 +231,7 @@ def test_cli_reports_errors_in_one_line(tmp_path):
 
 
 def test_shipped_transductive_config_trains_from_python(tiny, tmp_path):
+    torch.set_num_threads(2)
     result = train(
         ROOT / "pipelines" / "wn18rr_transe.yaml",
         data=tiny,
@@ -242,6 +243,7 @@ def test_shipped_transductive_config_trains_from_python(tiny, tmp_path):
     assert [r["epoch"] for r in result.history] == [30, 60]
     assert result.test["protocol"] == "transductive"
     assert result.test["both"]["mrr"] > 0.1  # above a random order of the 66 entities
+    assert torch.get_num_threads() == 2  # training.num_threads held for the run only
 
 
 def test_trainer_drives_the_sampler_curriculum(tiny, tmp_path):

@@ -82,56 +82,63 @@ def train(
             f"{out} already holds a run: pass --resume to continue it or choose another --output"
         )
     # heavy imports only once the config is known to be valid
+    import torch
+
     from kgforge.embed.data import KGData
     from kgforge.embed.evaluate import evaluate
     from kgforge.embed.trainer import Trainer
 
-    kg = KGData.load_dir(cfg.data)
-    out.mkdir(parents=True, exist_ok=True)
-    dump_config(cfg, out / "config.yaml")
+    threads = torch.get_num_threads()  # training.num_threads holds for this run only
+    try:
+        kg = KGData.load_dir(cfg.data)
+        out.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, out / "config.yaml")
 
-    trainer = Trainer(cfg, kg, out, callbacks=callbacks)
-    if resume:
-        trainer.load_checkpoint()
-    model = trainer.fit()
+        trainer = Trainer(cfg, kg, out, callbacks=callbacks)
+        if resume:
+            trainer.load_checkpoint()
+        model = trainer.fit()
 
-    ec = cfg.evaluation
-    valid = test = None
-    kwargs = {"protocol": ec.protocol, "batch_size": ec.batch_size, "device": trainer.device}
-    kwargs["show_progress"] = cfg.show_progress
-    if ec.final_valid and len(kg.valid):
-        valid = evaluate(model, kg, split="valid", **kwargs)
-    if ec.test and len(kg.test):
-        test = evaluate(model, kg, split="test", **kwargs)
-    model.save(out / "model")
-    for split, res in (("valid", valid), ("test", test)):
-        if res is not None:
-            trainer.log({"type": "final", "split": split, "step": trainer.step, **res["both"]})
-    wall = time.perf_counter() - started
-    results = {
-        "valid": valid,
-        "test": test,
-        "best": trainer.best,
-        "stopped_early": trainer.stopped_early,
-        "steps": trainer.step,
-        "train_seconds": round(trainer.elapsed, 2),
-        "wall_seconds": round(wall, 2),
-        "device": str(trainer.device),
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    plot_curve(out / "metrics.jsonl", out / "curve.png")
-    return TrainResult(
-        output=out,
-        model=model,
-        config=cfg,
-        valid=valid,
-        test=test,
-        best_step=trainer.best["step"],
-        stopped_early=trainer.stopped_early,
-        train_seconds=trainer.elapsed,
-        wall_seconds=wall,
-        history=trainer.history,
-    )
+        ec = cfg.evaluation
+        valid = test = None
+        kwargs = {"protocol": ec.protocol, "batch_size": ec.batch_size, "device": trainer.device}
+        kwargs["show_progress"] = cfg.show_progress
+        if ec.final_valid and len(kg.valid):
+            valid = evaluate(model, kg, split="valid", **kwargs)
+        if ec.test and len(kg.test):
+            test = evaluate(model, kg, split="test", **kwargs)
+        model.save(out / "model")
+        for split, res in (("valid", valid), ("test", test)):
+            if res is not None:
+                trainer.log({"type": "final", "split": split, "step": trainer.step, **res["both"]})
+        wall = time.perf_counter() - started
+        results = {
+            "valid": valid,
+            "test": test,
+            "best": trainer.best,
+            "stopped_early": trainer.stopped_early,
+            "steps": trainer.step,
+            "train_seconds": round(trainer.elapsed, 2),
+            "wall_seconds": round(wall, 2),
+            "device": str(trainer.device),
+        }
+        (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+        plot_curve(out / "metrics.jsonl", out / "curve.png")
+        return TrainResult(
+            output=out,
+            model=model,
+            config=cfg,
+            valid=valid,
+            test=test,
+            best_step=trainer.best["step"],
+            stopped_early=trainer.stopped_early,
+            train_seconds=trainer.elapsed,
+            wall_seconds=wall,
+            history=trainer.history,
+        )
+
+    finally:
+        torch.set_num_threads(threads)
 
 
 def plot_curve(metrics_path: str | Path, png_path: str | Path) -> Path | None:
