@@ -1,7 +1,8 @@
 """Entity encoders: map entity ids (and, for inductive encoders, any text) to vectors.
 
 - ``transformer``: BLP's encoder, a fine-tuned transformer over the entity text, mean or CLS
-  pooling, then a linear projection to the embedding size.
+  pooling, then a linear projection to the embedding size. With ``trainable_layers`` only the top
+  layers are fine-tuned, over token states of the frozen lower layers cached on disk: CPU-sized.
 - ``frozen``: sentence-transformers features computed once and cached on disk
   (:mod:`kgforge.embed.features`), then a trainable projection (linear or MLP): fast on a CPU.
 - ``lookup``: one free vector per entity, the transductive baseline (cannot embed new text).
