@@ -23,7 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check kgforge tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check kgforge tests bench notebooks setup.py
 
 clean:
 	rm -rf $(VENV) .kgforge-demo
