@@ -171,6 +171,23 @@ def test_finetuned_transformer_encoder_learns(tiny_inductive, tmp_path):
     assert reloaded.embed_texts(["a red fox"]).shape == (1, 32)
 
 
+def test_shipped_cpu_finetune_config_learns(tiny_inductive, tmp_path):
+    """The CPU fine-tuning config (top MiniLM layer over cached lower layers), on tiny data."""
+    result = train(
+        ROOT / "pipelines" / "wn18rr_ind_finetune_cpu.yaml",
+        data=tiny_inductive,
+        output=tmp_path / "out",
+        show_progress=False,
+        model={"encoder_kwargs": {"max_length": 16}, "dim": 32},
+        training={"epochs": 5, "batch_size": 32, "warmup": 0.0},
+        evaluation={"every_epochs": None, "final_valid": False},
+    )
+    assert result.test["both"]["mrr"] > 3 * RANDOM_MRR
+    trainable = [n for n, p in result.model.named_parameters() if p.requires_grad]
+    assert any("layer.5." in n for n in trainable)  # MiniLM's top layer trained ...
+    assert not any("layer.0." in n for n in trainable)  # ... its lower layers stayed frozen
+
+
 def test_save_load_and_inference_api(tiny_inductive, tmp_path):
     result = run(
         tiny_inductive,
