@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 
 from kgforge.errors import DataError
+from kgforge.fileio import atomic_write
 
 if TYPE_CHECKING:
     from pykeen.triples import CoreTriplesFactory
@@ -458,11 +459,12 @@ def _lookup(
 
 
 def _write_lines(path: Path, lines: Iterable[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="\n") as handle:
-        for line in lines:
-            handle.write(line + "\n")
-    tmp.replace(path)
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="\n") as handle:
+            for line in lines:
+                handle.write(line + "\n")
+
+    atomic_write(path, write)
 
 
 def _clean(text: str) -> str:

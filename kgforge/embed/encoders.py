@@ -14,8 +14,6 @@ embedding size, so a saved model can rebuild it from its vocabulary.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -25,6 +23,7 @@ from class_resolver import ClassResolver
 from torch import nn
 
 from kgforge.errors import KGForgeError
+from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
 
 
@@ -214,10 +213,7 @@ class TransformerEncoder(EntityEncoder):
             cache = torch.load(path, mmap=True, weights_only=True)
         else:
             cache = self._compute_hidden(layers[:frozen], show_progress)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            torch.save(cache, tmp)
-            os.replace(tmp, path)
+            atomic_write(path, lambda tmp: torch.save(cache, tmp))
         lengths = cache["lengths"].long()
         # entity i's token states are rows offsets[i] : offsets[i] + lengths[i] of ``hidden``
         self.register_buffer("hidden", cache["hidden"], persistent=False)

@@ -15,13 +15,13 @@ import functools
 import hashlib
 import os
 import re
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
 
 SHARD_SIZE = 4096
@@ -80,11 +80,13 @@ def _read_shards(folder: Path, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
 
 
 def _write_shard(folder: Path, keys: list[bytes], vectors: np.ndarray) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     name = hashlib.sha1(b"".join(keys)).hexdigest()[:16]
-    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp.npz"
-    np.savez(tmp, keys=np.array(keys, dtype="S32"), vectors=vectors.astype(np.float32))
-    os.replace(tmp, folder / f"{name}.npz")
+    atomic_write(
+        folder / f"{name}.npz",
+        lambda tmp: np.savez(
+            tmp, keys=np.array(keys, dtype="S32"), vectors=vectors.astype(np.float32)
+        ),
+    )
 
 
 def encode_texts(

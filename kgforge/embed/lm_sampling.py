@@ -23,8 +23,6 @@ from the pool first and falls back to uniform draws when the pool has nothing le
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +33,7 @@ import torch
 
 from kgforge.embed.sampling import NegativeSampler, negative_sampler_resolver
 from kgforge.errors import DataError
+from kgforge.fileio import atomic_write
 
 Anchor = Literal["kept", "replaced"]
 
@@ -393,10 +392,7 @@ def _cached_arrays(
         except (OSError, ValueError):
             pass  # unreadable: compute again and overwrite
     arrays = compute()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.stem}.{uuid.uuid4().hex}.tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
     return arrays
 
 

@@ -9,7 +9,6 @@ needs no retraining. Saved as a folder (``model.json``, ``vocab.json``, ``weight
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from kgforge.embed.encoders import EntityEncoder, FrozenTextEncoder, encoder_res
 from kgforge.embed.prior import CHANNELS, PriorRep, TextPrior
 from kgforge.embed.scorers import Scorer, scorer_resolver
 from kgforge.errors import KGForgeError
+from kgforge.fileio import atomic_write
 
 FORMAT_VERSION = 1
 EntityRef = int | str
@@ -416,9 +416,7 @@ class LinkPredictor(nn.Module):
         }
         _atomic_write_text(directory / "model.json", json.dumps(meta, indent=2))
         _atomic_write_text(directory / "vocab.json", json.dumps(vocab))
-        tmp = directory / ".weights.pt.tmp"
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, directory / "weights.pt")
+        atomic_write(directory / "weights.pt", lambda tmp: torch.save(self.state_dict(), tmp))
         return directory
 
     @classmethod
@@ -450,6 +448,4 @@ class LinkPredictor(nn.Module):
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +40,7 @@ from kgforge.embed.evaluate import KnownTargets, evaluate
 from kgforge.embed.losses import Loss, loss_resolver
 from kgforge.embed.model import LinkPredictor
 from kgforge.embed.sampling import NegativeSampler, negative_sampler_resolver
+from kgforge.fileio import atomic_write
 
 Callback = Callable[["Trainer", int], None]
 
@@ -76,13 +76,6 @@ def lr_lambda(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[i
         return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 class Trainer:
@@ -342,7 +335,7 @@ class Trainer:
                 "sampler": self.sampler.generator.get_state() if self.sampler else None,
             },
         }
-        _atomic_save(state, self.checkpoint_path)
+        atomic_write(self.checkpoint_path, lambda tmp: torch.save(state, tmp))
 
     def load_checkpoint(self, path: Path | None = None) -> bool:
         """Continue from the last checkpoint; False when there is none."""
@@ -380,9 +373,8 @@ class Trainer:
                     kept.append(line)
             except json.JSONDecodeError:
                 continue
-        tmp = path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, path)
+        text = "".join(f"{line}\n" for line in kept)
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def log(self, record: dict[str, Any]) -> None:
         self.output.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from kgforge.errors import ConfigError
 from kgforge.extract.types import Mention, RelationMention
+from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
 
 NONE = "none"
@@ -108,15 +109,15 @@ class TokenEncoder:
                     )
                 ]
         out = self._encode(texts, desc)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(
-            tmp,
-            vectors=np.concatenate([v for v, _ in out]).astype(np.float16),
-            offsets=np.concatenate([o for _, o in out]),
-            lengths=np.array([len(v) for v, _ in out]),
+        atomic_write(
+            path,
+            lambda tmp: np.savez(
+                tmp,
+                vectors=np.concatenate([v for v, _ in out]).astype(np.float16),
+                offsets=np.concatenate([o for _, o in out]),
+                lengths=np.array([len(v) for v, _ in out]),
+            ),
         )
-        tmp.replace(path)
         return [(v.astype(np.float16).astype(np.float32), o) for v, o in out]
 
     @torch.inference_mode()
