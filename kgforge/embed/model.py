@@ -372,6 +372,7 @@ class LinkPredictor(nn.Module):
         embedded once, and ``chunk`` queries are scored against all entities at a time."""
         self.eval()
         r_all = self._resolve_relations(relations)
+        given = self.heads_given if heads else self.tails_given
         out: list[list[list[Prediction]]] = []
         for start in range(0, len(entities), chunk):
             refs = list(entities[start : start + chunk])
@@ -379,7 +380,6 @@ class LinkPredictor(nn.Module):
             rows: list[list[list[Prediction]]] = [[] for _ in refs]
             for r in r_all:
                 r_ids = r.expand(len(refs))
-                given = self.heads_given if heads else self.tails_given
                 scores = given(x, r_ids, self._candidates(None))
                 prior = self.prior_scores(xp, r_ids, None, head=heads) if xp is not None else None
                 if prior is not None:

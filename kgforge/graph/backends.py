@@ -264,12 +264,13 @@ class MirroredStore:
 
     def _write(self, method: str, *args: Any, replay: bool = True, **kwargs: Any) -> None:
         getattr(self.disk, method)(*args, **kwargs)
-        try:
-            if not replay:
-                raise LookupError("not replayable")
-            getattr(self.memory, method)(*args, **kwargs)
-        except Exception:  # the disk has the write: rebuild the copy from it
-            self.memory = self._copy()
+        if replay:
+            try:
+                getattr(self.memory, method)(*args, **kwargs)
+                return
+            except Exception:  # the disk has the write: rebuild the copy from it
+                pass
+        self.memory = self._copy()
 
     # writes: disk, then the copy
     def add(self, quad: ox.Quad) -> None:

@@ -45,7 +45,11 @@ class PredictedLink:
 
 def new_entities(model: LinkPredictor, kg: KnowledgeGraph) -> list[str]:
     """Entities with a record in the graph that the model was not trained on."""
-    return sorted(iri for iri in entity_texts(kg) if iri not in model.entity_index)
+    return _unseen(model, entity_texts(kg))
+
+
+def _unseen(model: LinkPredictor, texts: dict[str, str]) -> list[str]:
+    return sorted(iri for iri in texts if iri not in model.entity_index)
 
 
 def predict_links(
@@ -70,8 +74,8 @@ def predict_links(
         raise KGForgeError("k must be at least 1")
     if direction not in ("tails", "heads", "both"):
         raise KGForgeError(f"direction must be tails, heads or both, not {direction!r}")
-    texts = entity_texts(kg)
-    targets = new_entities(model, kg) if entities is None else list(entities)
+    texts = entity_texts(kg)  # one scan of the entity records serves targets and their text
+    targets = _unseen(model, texts) if entities is None else list(entities)
     rels = list(model.relations) if relations is None else list(relations)
     for iri in targets:
         if iri not in model.entity_index and iri not in texts:
