@@ -54,7 +54,7 @@ def run() -> None:
         raise
 
 
-# ---- graph commands (kgforge.graph): query, load, export, stats ---------------------------
+# ---- graph commands (kgforge.graph): query, update, load, export, stats ------------------
 def _open_store(store: str, backend: str | None, *, write: bool):
     """Open STORE for the CLI: read commands open on-disk stores read-only, so they never take
     the write lock and work while another process writes."""
@@ -66,30 +66,65 @@ def _open_store(store: str, backend: str | None, *, write: bool):
 _STORE_HELP = "Store: a directory (embedded Oxigraph), an http(s):// SPARQL endpoint, or :memory:."
 
 
+def _sparql_text(sparql: str | None, file: str | None) -> str:
+    if (sparql is None) == (file is None):
+        raise typer.BadParameter("give the SPARQL text as an argument or with --file, not both")
+    if file is None:
+        return sparql  # type: ignore[return-value]
+    from pathlib import Path
+
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KGForgeError(f"{file}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _graph_option(graph: str | None):
+    from kgforge.graph.terms import graph_iri
+
+    return None if graph is None else graph_iri(graph, "--graph")
+
+
 @app.command("query")
 def query_command(
     store: str = typer.Argument(..., help=_STORE_HELP),
     sparql: str | None = typer.Argument(None, help="The SPARQL query (or use --file)."),
     file: str | None = typer.Option(None, "--file", "-f", help="Read the query from a .rq file."),
-    format: str = typer.Option("table", "--format", help="Output: table, csv or json."),
+    format: str = typer.Option(
+        "table",
+        "--format",
+        help="Output: table (at most 1,000 rows), or csv, tsv, json (SPARQL results, streamed).",
+    ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
     """Run a SPARQL query (kgforge's prefixes ent:, rel:, kgf:, rdfs:, ... are predeclared)."""
-    from pathlib import Path
-
     from kgforge.graph.results import RESULT_FORMATS, format_result
 
-    if (sparql is None) == (file is None):
-        raise typer.BadParameter("give the query as an argument or with --file, not both")
+    text = _sparql_text(sparql, file)
     if format not in RESULT_FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(RESULT_FORMATS)}")
-    if file is not None:
-        try:
-            sparql = Path(file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise KGForgeError(f"{file}: {exc.strerror or exc}") from None
     with _open_store(store, backend, write=False) as kg:
-        typer.echo(format_result(kg.query(sparql), format))
+        if format != "table":
+            sys.stdout.flush()
+            if kg.write_results(text, sys.stdout.buffer, format):
+                sys.stdout.buffer.flush()
+                return
+        typer.echo(format_result(kg.query(text), format))
+
+
+@app.command("update")
+def update_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    sparql: str | None = typer.Argument(None, help="The SPARQL UPDATE (or use --file)."),
+    file: str | None = typer.Option(None, "--file", "-f", help="Read the update from a .ru file."),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Run a SPARQL 1.1 UPDATE in one transaction: all of it or, on error, none of it."""
+    text = _sparql_text(sparql, file)
+    with _open_store(store, backend, write=True) as kg:
+        before = len(kg)
+        kg.update(text)
+        typer.echo(f"update applied; the store had {before} statements and has {len(kg)}")
 
 
 @app.command("load")
@@ -106,9 +141,7 @@ def load_command(
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
     """Load RDF files into a store: all of them or none (unless --bulk)."""
-    from rdflib import URIRef
-
-    target = URIRef(graph) if graph else None
+    target = _graph_option(graph)
     with _open_store(store, backend, write=True) as kg:
         total = 0
         if bulk:
@@ -134,14 +167,12 @@ def export_command(
         None, "--output", "-o", help="File to write (default: stdout)."
     ),
     graph: str | None = typer.Option(None, "--graph", help="Export only this named graph."),
+    union: bool = typer.Option(
+        False, "--union", help="ttl/nt: merge all graphs into one (graph names are dropped)."
+    ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
     """Export a store (or one named graph) as RDF, or its extracted statements as JSON lines."""
-    import tempfile
-    from pathlib import Path
-
-    from rdflib import URIRef
-
     from kgforge.graph.formats import EXPORT_FORMATS
 
     if format == "jsonl" or (format is None and output is not None and output.endswith(".jsonl")):
@@ -157,16 +188,14 @@ def export_command(
             f"unknown export format {format!r}: known formats are "
             f"{', '.join((*EXPORT_FORMATS, 'jsonl'))}"
         )
-    target = URIRef(graph) if graph else None
+    target = _graph_option(graph)
     with _open_store(store, backend, write=False) as kg:
         if output is not None:
-            kg.export(output, format, target)
+            kg.export(output, format, target, union=union)
             return
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"export.{format or 'nq'}"
-            kg.export(path, format or "nq", target)
-            sys.stdout.buffer.write(path.read_bytes())
-            sys.stdout.flush()
+        sys.stdout.flush()
+        kg.export(sys.stdout.buffer, format or "nq", target, union=union)
+        sys.stdout.buffer.flush()
 
 
 @app.command("stats")

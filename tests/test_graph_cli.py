@@ -88,7 +88,7 @@ def test_export_and_stats(store: str, tmp_path: Path) -> None:
     assert len([line for line in nq.output.splitlines() if line.strip()]) == 6
     assert "<https://w3id.org/kgforge/doc/d1> ." in nq.output
     out = tmp_path / "dump.ttl"
-    assert runner.invoke(app, ["export", store, "-o", str(out)]).exit_code == 0
+    assert runner.invoke(app, ["export", store, "-o", str(out), "--union"]).exit_code == 0
     assert "rel:worked_with" in out.read_text()
 
     stats = json.loads(runner.invoke(app, ["stats", store, "--format", "json"]).output)

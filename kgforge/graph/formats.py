@@ -1,12 +1,15 @@
-"""RDF serialization formats by name or file extension, and pyoxigraph's syntax errors as ours."""
+"""RDF serialization formats by name or file extension, parsing RDF files, and pyoxigraph's syntax
+errors as ours."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyoxigraph as ox
+from rdflib.term import Node
 
-from kgforge.errors import RDFSyntaxError, UnknownFormatError
+from kgforge.errors import KGForgeError, RDFSyntaxError, UnknownFormatError
+from kgforge.graph.terms import to_ox_graph
 
 FORMATS: dict[str, ox.RdfFormat] = {
     "ttl": ox.RdfFormat.TURTLE,
@@ -50,3 +53,22 @@ def syntax_error(exc: SyntaxError, path: str | Path | None) -> RDFSyntaxError:
     """pyoxigraph's parse error as an ``RDFSyntaxError`` naming the file and line."""
     message = exc.msg if isinstance(exc.msg, str) else str(exc)
     return RDFSyntaxError(message.splitlines()[0] if message else "syntax error", path, exc.lineno)
+
+
+def parse_file(path: Path, fmt: ox.RdfFormat, graph: Node | None) -> list[ox.Quad]:
+    """All statements of an RDF file (triples go to ``graph``); fails before any write."""
+    target = to_ox_graph(graph)
+    try:
+        quads = list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
+    except SyntaxError as exc:
+        raise syntax_error(exc, path) from None
+    except OSError as exc:
+        raise KGForgeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if isinstance(target, ox.DefaultGraph):
+        return quads
+    return [
+        ox.Quad(q.subject, q.predicate, q.object, target)
+        if isinstance(q.graph_name, ox.DefaultGraph)
+        else q
+        for q in quads
+    ]

@@ -1,7 +1,9 @@
-"""SPARQL results as text: an aligned table for people, CSV and SPARQL JSON for programs.
+"""SPARQL results as text: an aligned table for people, SPARQL CSV/TSV/JSON for programs.
 
-SELECT results print as rows; ASK as ``true``/``false`` (SPARQL JSON: ``{"boolean": ...}``);
-CONSTRUCT/DESCRIBE graphs as Turtle (table), N-Triples (csv) or JSON-LD (json).
+SELECT results print as rows (the table at most ``TABLE_ROWS`` of them, with a note of how many
+more; ``KnowledgeGraph.write_results`` streams the other formats); ASK as ``true``/``false``
+(SPARQL JSON: ``{"boolean": ...}``); CONSTRUCT/DESCRIBE graphs as Turtle (table), N-Triples
+(csv, tsv) or JSON-LD (json).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from rdflib.term import Node
 from kgforge.errors import UnknownFormatError
 from kgforge.graph.namespaces import PREFIXES
 
-RESULT_FORMATS = ("table", "csv", "json")
+RESULT_FORMATS = ("table", "csv", "tsv", "json")
+TABLE_ROWS = 1000  # more rows than anyone reads in a terminal; rich lays out every row it gets
 _BY_LENGTH = sorted(
     ((str(ns), prefix) for prefix, ns in PREFIXES.items()), key=lambda x: -len(x[0])
 )
@@ -55,7 +58,7 @@ def format_result(result: Result, fmt: str = "table") -> str:
     graph = result.graph
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, ns, override=True)
-    rdf = {"table": "turtle", "csv": "nt", "json": "json-ld"}[fmt]
+    rdf = {"table": "turtle", "csv": "nt", "tsv": "nt", "json": "json-ld"}[fmt]
     return graph.serialize(format=rdf).rstrip("\n")
 
 
@@ -76,10 +79,17 @@ def _table(result: Result) -> str:
         table.add_column(str(var), overflow="fold")
     rows = 0
     for row in result:
-        table.add_row(*(short(value) for value in row))
+        if rows < TABLE_ROWS:
+            table.add_row(*(short(value) for value in row))
         rows += 1
     out = io.StringIO()
     Console(file=out, width=200, color_system=None, force_terminal=False).print(table)
     lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
-    lines.append(f"({rows} row{'s' if rows != 1 else ''})")
+    if rows > TABLE_ROWS:
+        lines.append(
+            f"(first {TABLE_ROWS:,} of {rows:,} rows shown, {rows - TABLE_ROWS:,} more: "
+            "use --format csv, tsv or json for all of them)"
+        )
+    else:
+        lines.append(f"({rows} row{'s' if rows != 1 else ''})")
     return "\n".join(lines)

@@ -11,59 +11,74 @@ Query bindings go to the engine as bound values (pyoxigraph ``substitutions``, r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import pyoxigraph as ox
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.query import Result
 from rdflib.term import Node
 
-from kgforge.errors import KGForgeError
+from kgforge.errors import KGForgeError, QueryError
 from kgforge.graph.backends import (
+    BACKENDS,
+    MEMORY,
     Add,
     AddParsed,
+    Backend,
     DropGraph,
-    MemoryBackend,
     Op,
-    OxigraphBackend,
     Remove,
-    SparqlBackend,
     Update,
-    parse_file,
+    backend_resolver,
+    check_binding_names,
+    infer_backend,
 )
-from kgforge.graph.formats import rdf_format
+from kgforge.graph.backends.base import BulkLoading, NativeExport, StreamedResults
+from kgforge.graph.formats import parse_file, rdf_format
 from kgforge.graph.namespaces import ENT, PREFIXES, REL
 from kgforge.graph.terms import Quad, sparql_term, to_ox, to_ox_quad, to_terms
 
 if TYPE_CHECKING:
     import networkx as nx
 
-BACKENDS = ("oxigraph", "memory", "sparql")
-MEMORY = ":memory:"
 Statement = tuple[Node, Node, Node] | tuple[Node, Node, Node, Node | None]
 
+# the first keyword after the prologue (comments, PREFIX and BASE declarations)
+_PROLOGUE = r"(?:\s+|#[^\n]*|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)*"
+_FORM = re.compile(
+    _PROLOGUE + r"(SELECT|ASK|CONSTRUCT|DESCRIBE|INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE"
+    r"|ADD|WITH)\b",
+    re.IGNORECASE,
+)
+UPDATE_FORMS = {
+    "INSERT",
+    "DELETE",
+    "LOAD",
+    "CLEAR",
+    "CREATE",
+    "DROP",
+    "COPY",
+    "MOVE",
+    "ADD",
+    "WITH",
+}
 
-def infer_backend(location: str | Path) -> str:
-    text = str(location)
-    if text == MEMORY:
-        return "memory"
-    if text.startswith(("http://", "https://")):
-        return "sparql"
-    return "oxigraph"
+
+def query_form(sparql: str) -> str | None:
+    """``SELECT``, ``ASK``, ... or an update keyword (``INSERT``, ``DROP``, ...) that ``sparql``
+    starts with, upper-cased; None if it starts with neither."""
+    match = _FORM.match(sparql)
+    return match.group(1).upper() if match else None
 
 
 class KnowledgeGraph:
     """An RDF dataset with named graphs (one per source document, one for predicted links)."""
 
-    def __init__(
-        self,
-        backend: OxigraphBackend | MemoryBackend | SparqlBackend,
-        location: str,
-        read_only: bool = False,
-    ) -> None:
+    def __init__(self, backend: Backend, location: str, read_only: bool = False) -> None:
         self._backend = backend
         self.location = location
         self.read_only = read_only
@@ -77,44 +92,41 @@ class KnowledgeGraph:
         *,
         read_only: bool = False,
         create: bool = True,
-        query_endpoint: str | None = None,
-        update_endpoint: str | None = None,
-        union_default_graph: bool = True,
-        memory_cache: bool = False,
+        **options: Any,
     ) -> KnowledgeGraph:
         """Open (or create) a store.
 
         ``location``: a directory (on-disk Oxigraph, the default), ``":memory:"`` (rdflib memory)
-        or an ``http(s)://`` URL of a SPARQL 1.1 endpoint whose query and update services are at
-        ``URL/query`` and ``URL/update`` (as ``oxigraph serve`` exposes them) unless given.
-        ``union_default_graph`` asks a remote Oxigraph server to answer queries over the union
-        of all graphs, like the embedded backends do.
-        ``memory_cache`` (Oxigraph only) keeps a copy of the whole store in Oxigraph's in-memory
-        engine and answers reads from it: join-heavy queries run several times faster, at the
-        cost of memory (about 0.4 GB per million triples) and a load at open; writes still go to
-        disk first.
+        or an ``http(s)://`` URL of a SPARQL 1.1 endpoint (see ``SparqlBackend``; credentials
+        may be in the URL as ``user:password@``, or in the environment). ``backend`` names one
+        of ``BACKENDS`` (default: from the location).
+
+        Backend options: ``memory_cache`` (Oxigraph) keeps a copy of the whole store in
+        Oxigraph's in-memory engine and answers reads from it: join-heavy queries run several
+        times faster, at the cost of memory (about 0.4 GB per million triples) and a load at
+        open; writes still go to disk first. ``query_endpoint``, ``update_endpoint``,
+        ``union_default_graph`` (ask a remote Oxigraph server to answer queries over the union
+        of all graphs, like the embedded backends do), ``timeout``, ``deadline`` and
+        ``retries`` (sparql).
         """
         name = backend or infer_backend(location)
-        if memory_cache and name != "oxigraph":
+        try:
+            backend_cls = backend_resolver.lookup(name)
+        except (KeyError, ValueError):
             raise KGForgeError(
-                f"memory_cache applies to the embedded Oxigraph store, not the {name} backend"
-            )
-        if name == "oxigraph":
-            store: Any = OxigraphBackend(
-                Path(location), read_only=read_only, create=create, memory_cache=memory_cache
-            )
-        elif name == "memory":
-            store = MemoryBackend()
-        elif name == "sparql":
-            store = SparqlBackend(
-                str(location),
-                query_endpoint=query_endpoint,
-                update_endpoint=update_endpoint,
-                union_default_graph=union_default_graph,
-            )
-        else:
-            raise KGForgeError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
-        return cls(store, str(location), read_only=read_only)
+                f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}"
+            ) from None
+        own = {}
+        for key, value in options.items():
+            if key in backend_cls.options:
+                own[key] = value
+            elif value is not None and value is not False:  # an unset option is no conflict
+                owners = [c.title for c in backend_resolver if key in c.options]
+                if not owners:
+                    raise TypeError(f"KnowledgeGraph.open() got an unexpected option {key!r}")
+                raise KGForgeError(f"{key} applies to {owners[0]}, not the {name} backend")
+        store = backend_cls.open(str(location), read_only=read_only, create=create, **own)
+        return cls(store, getattr(store, "location", str(location)), read_only=read_only)
 
     # ---- basics -----------------------------------------------------------------------------
 
@@ -189,7 +201,7 @@ class KnowledgeGraph:
         ``bulk=True`` (Oxigraph, outside a transaction) streams them through pyoxigraph's bulk
         loader: several times faster, but a crash midway leaves part of them in the store.
         """
-        if bulk and self._batch is None and isinstance(self._backend, OxigraphBackend):
+        if bulk and self._batch is None and self._backend.capabilities.bulk_load:
             if self.read_only:
                 raise KGForgeError(f"{self.location} is open read-only")
             count = 0
@@ -200,7 +212,7 @@ class KnowledgeGraph:
                     count += 1
                     yield to_ox_quad(_quad(statement, graph))
 
-            self._backend.extend_ox(stream(), bulk=True)
+            cast(BulkLoading, self._backend).extend_ox(stream(), bulk=True)
             return count
         quads = [_quad(statement, graph) for statement in statements]
         if quads:
@@ -216,7 +228,9 @@ class KnowledgeGraph:
 
     def update(self, sparql: str, **bindings: Any) -> None:
         """Run a SPARQL 1.1 UPDATE (kgforge's prefixes predeclared; bindings as bound values)."""
-        self._write(Update(sparql, to_terms(bindings)))
+        if query_form(sparql) in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
+            raise QueryError("this is a SPARQL query, not an update: run it with query()")
+        self._write(Update(sparql, _bindings(bindings)))
 
     def drop_graph(self, iri: Node) -> None:
         self._write(DropGraph(iri))
@@ -248,8 +262,8 @@ class KnowledgeGraph:
         if self.read_only:
             raise KGForgeError(f"{self.location} is open read-only")
         quads = parse_file(path, fmt, graph)
-        if bulk and self._batch is None and isinstance(self._backend, OxigraphBackend):
-            self._backend.extend_ox(quads, bulk=True)
+        if bulk and self._batch is None and self._backend.capabilities.bulk_load:
+            cast(BulkLoading, self._backend).extend_ox(quads, bulk=True)
         elif quads:
             self._write(AddParsed(quads))
         return len(quads)
@@ -262,7 +276,30 @@ class KnowledgeGraph:
         kgforge's prefixes (ent:, rel:, kgf:, rdfs:, ...) are predeclared; ``bindings`` fix
         variables to values (str/int/float/bool become literals, rdflib terms are kept).
         """
-        return self._backend.query(sparql, to_terms(bindings))
+        _refuse_update(sparql)
+        return self._backend.query(sparql, _bindings(bindings))
+
+    def write_results(self, sparql: str, out: BinaryIO, format: str, **bindings: Any) -> bool:
+        """Run a SELECT query and write its results to ``out`` as SPARQL CSV, TSV or JSON,
+        row by row where the backend streams (Oxigraph, remote endpoints), so memory stays
+        flat however many rows there are. Returns False, writing nothing, for other queries
+        (ASK, CONSTRUCT, DESCRIBE): run those with ``query``."""
+        _refuse_update(sparql)
+        terms = _bindings(bindings)
+        if query_form(sparql) != "SELECT":
+            return False
+        if self._backend.capabilities.stream_results:
+            return cast(StreamedResults, self._backend).write_results(sparql, terms, format, out)
+        result = self._backend.query(sparql, terms)
+        if format == "tsv":  # rdflib has no TSV serialiser; SPARQL TSV is terms in N-Triples form
+            names = [str(v) for v in result.vars or []]
+            out.write(("\t".join(f"?{v}" for v in names) + "\n").encode("utf-8"))
+            for row in result:
+                cells = ("" if t is None else t.n3() for t in row)
+                out.write(("\t".join(cells) + "\n").encode("utf-8"))
+        else:
+            result.serialize(destination=out, format=format, encoding="utf-8")
+        return True
 
     def quads(self, pattern: tuple[Node | None, ...] = (None, None, None, None)) -> Iterator[Quad]:
         """Quads matching ``(s, p, o, g)``; g None matches every graph, and a quad of the default
@@ -339,25 +376,44 @@ class KnowledgeGraph:
         return out
 
     def export(
-        self, path: str | Path, format: str | None = None, graph: Node | None = None
+        self,
+        path: str | Path | BinaryIO,
+        format: str | None = None,
+        graph: Node | None = None,
+        *,
+        union: bool = False,
     ) -> Path:
         """Write the store (or one named graph) to an RDF file; the format comes from the file
-        extension unless given. Triple formats (ttl, nt) get the union of all graphs."""
-        path = Path(path)
-        fmt = rdf_format(format, path)
+        extension unless given. ``path`` may be a binary file object (``format`` then needed).
+
+        Triple formats (ttl, nt) cannot hold graph names, so on a store with named graphs they
+        need a choice, as Oxigraph's own dump does: ``graph`` (that graph only) or
+        ``union=True`` (the union of all graphs, graph names dropped); without one a
+        ``KGForgeError`` says so and nothing is written.
+        """
+        output = path if hasattr(path, "write") else Path(path)  # type: ignore[arg-type]
+        fmt = rdf_format(format, output if isinstance(output, Path) else None)
+        if not fmt.supports_datasets and graph is None and not union:
+            named = self.graphs()
+            if named:
+                raise KGForgeError(
+                    f"{getattr(output, 'name', output)}: {fmt.name} holds triples only, and this store has {len(named)} "
+                    "named graph(s) whose names would be lost: export nq or trig, pick one "
+                    "graph (--graph IRI / graph=), or merge them all (--union / union=True)"
+                )
         try:
-            if isinstance(self._backend, OxigraphBackend):
-                self._backend.export(path, fmt, graph)
+            if self._backend.capabilities.native_export:
+                cast(NativeExport, self._backend).export(output, fmt, graph)  # type: ignore[arg-type]
             else:
                 ox.serialize(
                     self._export_statements(fmt, graph),
-                    str(path),
+                    str(output) if isinstance(output, Path) else output,
                     format=fmt,
                     prefixes={k: str(v) for k, v in PREFIXES.items()},
                 )
         except OSError as exc:
-            raise KGForgeError(f"cannot write {path}: {exc.strerror or exc}") from None
-        return path
+            raise KGForgeError(f"cannot write {output}: {exc.strerror or exc}") from None
+        return output  # type: ignore[return-value]
 
     def _export_statements(self, fmt: ox.RdfFormat, graph: Node | None) -> Iterator[Any]:
         if fmt.supports_datasets and graph is None:
@@ -366,6 +422,21 @@ class KnowledgeGraph:
             return
         for s, p, o in self.triples((None, None, None), graph):
             yield ox.Triple(to_ox(s), to_ox(p), to_ox(o))
+
+
+def _bindings(bindings: dict[str, Any]) -> dict[str, Any]:
+    terms = to_terms(bindings)
+    check_binding_names(terms)
+    return terms
+
+
+def _refuse_update(sparql: str) -> None:
+    form = query_form(sparql)
+    if form in UPDATE_FORMS:
+        raise QueryError(
+            f"this is a SPARQL UPDATE ({form} ...), not a query: run it with `kgforge update` "
+            "(KnowledgeGraph.update in Python)"
+        )
 
 
 def _quad(statement: Statement, graph: Node | None) -> Quad:
@@ -382,4 +453,4 @@ def _quad(statement: Statement, graph: Node | None) -> Quad:
     return s, p, o, g
 
 
-__all__ = ["BACKENDS", "KnowledgeGraph", "infer_backend"]
+__all__ = ["BACKENDS", "MEMORY", "KnowledgeGraph", "infer_backend", "query_form"]

@@ -18,6 +18,8 @@ from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.namespace import XSD
 from rdflib.term import Identifier, Node
 
+from kgforge.errors import KGForgeError
+
 XSD_STRING = str(XSD.string)
 
 OxTerm = ox.NamedNode | ox.BlankNode | ox.Literal
@@ -102,3 +104,13 @@ def sparql_term(term: Node) -> str:
     if isinstance(term, URIRef | Literal | BNode):
         return term.n3()
     raise TypeError(f"cannot write {term!r} as a SPARQL term")
+
+
+def graph_iri(text: str, what: str = "graph") -> URIRef:
+    """``text`` as the IRI of a named graph, or a ``KGForgeError`` naming ``what`` (e.g. an
+    option) when it is not an absolute IRI."""
+    try:
+        ox.NamedNode(text)
+    except ValueError as exc:
+        raise KGForgeError(f"{what}: {text!r} is not a valid IRI ({exc})") from None
+    return URIRef(text)
