@@ -301,23 +301,46 @@ def train_relations_command(
 
 @app.command("evaluate-extraction")
 def evaluate_extraction_command(
-    gold: str = typer.Argument(..., help="Gold JSONL (CoNLL04 format) to score against."),
-    pipeline: str = typer.Option(
-        "conll04", "--pipeline", help="Pipeline name (pipelines/NAME.yaml) or YAML path."
+    gold: str = typer.Argument(
+        ..., help="Gold JSONL: CoNLL04 format, or Text2KGBench ground truth with --schema."
+    ),
+    pipeline: str | None = typer.Option(
+        None,
+        "--pipeline",
+        help="Pipeline name or YAML path (default: conll04, or with --schema "
+        "a schema pipeline of that ontology).",
+    ),
+    schema: str | None = typer.Option(
+        None, "--schema", help="Ontology (Text2KGBench JSON or RDFS/OWL): Text2KGBench's metrics."
+    ),
+    examples: str | None = typer.Option(
+        None, "--examples", help="With --schema: annotated sentences to train on."
     ),
     json_out: str | None = typer.Option(None, "--json", help="Also write the scores here."),
 ) -> None:
-    """Strict micro P/R/F1 of extracted relations (spans, types and relation all correct)."""
+    """Strict micro P/R/F1 of extracted relations (spans, types and relation all correct), or
+    with --schema Text2KGBench's P/R/F1, conformance and hallucination rates."""
     import json
+    from pathlib import Path
 
-    from kgforge.extract.evaluate import evaluate_extraction, format_scores
+    if schema is not None:
+        from kgforge.extract.schema.evaluate import evaluate_schema, format_scores, schema_pipeline
 
-    scores = evaluate_extraction(gold, pipeline)
-    typer.echo(format_scores(scores))
+        pipe = schema_pipeline(schema, examples) if pipeline is None else pipeline
+        if isinstance(pipe, str):
+            from kgforge.extract.pipeline import load_pipeline
+
+            pipe = load_pipeline(pipe)
+        result = evaluate_schema(gold, schema, pipe)
+        typer.echo(format_scores({Path(schema).stem: result["scores"]}))
+        scores = {"gold": gold, "ontology": schema, "scores": result["scores"]}
+    else:
+        from kgforge.extract.evaluate import evaluate_extraction, format_scores
+
+        scores = evaluate_extraction(gold, pipeline or "conll04")
+        typer.echo(format_scores(scores))
     text = json.dumps(scores, indent=2)
     if json_out is not None:
-        from pathlib import Path
-
         Path(json_out).write_text(text + "\n", encoding="utf-8")
     else:
         typer.echo(text)

@@ -23,6 +23,9 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       - kind: classifier             # trained classifier (kgforge.extract.relclf)
         model: models/conll04-relations.pt
         min_confidence: 0.5
+      - kind: schema                 # ontology-guided (kgforge.extract.schema.config)
+        ontology: ontology.ttl
+        examples: examples.jsonl
     resolution:
       aliasing: true                 # "Curie" after "Marie Curie" is the same entity
       cross_document: true           # same label and type in two documents = one entity
@@ -42,6 +45,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgforge.errors import ConfigError
+from kgforge.extract.schema.config import SchemaRelations
 from kgforge.models import default_spacy_model
 from kgforge.yamlconfig import read_yaml_mapping
 
@@ -104,7 +108,9 @@ class ResolutionConfig(_Strict):
     embedding: EmbeddingMerge | None = None
 
 
-RelationsConfig = Annotated[PatternRelations | ClassifierRelations, Field(discriminator="kind")]
+RelationsConfig = Annotated[
+    PatternRelations | ClassifierRelations | SchemaRelations, Field(discriminator="kind")
+]
 
 
 class PipelineConfig(_Strict):
@@ -135,7 +141,11 @@ def load_config(path: str | Path) -> PipelineConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = list(err["loc"])
-        if len(loc) > 2 and loc[0] == "relations" and loc[2] in ("patterns", "classifier"):
+        if (
+            len(loc) > 2
+            and loc[0] == "relations"
+            and loc[2] in ("patterns", "classifier", "schema")
+        ):
             del loc[2]  # pydantic names the union member chosen by ``kind``; the user did not
         where = ".".join(str(p) for p in loc)
         raise ConfigError(err["msg"], path, field=where) from exc
@@ -144,6 +154,10 @@ def load_config(path: str | Path) -> PipelineConfig:
     for rel in config.relations:
         if isinstance(rel, ClassifierRelations):
             rel.model = _resolve_model_path(rel.model, base)
+        elif isinstance(rel, SchemaRelations):
+            rel.ontology = _resolve_model_path(rel.ontology, base)
+            if rel.examples is not None:
+                rel.examples = _resolve_model_path(rel.examples, base)
     if config.entity_types is not None:
         config.entity_types.model = _resolve_model_path(config.entity_types.model, base)
     return config

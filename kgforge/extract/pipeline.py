@@ -23,6 +23,7 @@ from kgforge.extract.config import (
     ClassifierRelations,
     PatternRelations,
     PipelineConfig,
+    SchemaRelations,
     load_config,
 )
 from kgforge.extract.patterns import PatternExtractor
@@ -112,6 +113,7 @@ class ExtractionPipeline:
         ]
         self._classifiers: list[tuple[Any, float]] | None = None
         self._typer: Any = None
+        self._schema: list[Any] = []
 
     @property
     def name(self) -> str:
@@ -161,6 +163,11 @@ class ExtractionPipeline:
                 )
             if self.config.entity_types is not None:
                 self._typer = relclf.EntityTypeClassifier.load(self.config.entity_types.model)
+        schema = [r for r in self.config.relations if isinstance(r, SchemaRelations)]
+        if schema:
+            from kgforge.extract.schema.extractor import SchemaExtractor
+
+            self._schema = [SchemaExtractor(spec, self.nlp) for spec in schema]
 
     def process(
         self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
@@ -242,6 +249,13 @@ class ExtractionPipeline:
             statements.extend(self._classify(text, sents, mentions))
         if extra:
             mentions, canonical = _merge_extra(mentions, canonical, extra)
+        if self._schema:
+            from kgforge.extract.schema.extractor import add_argument_mentions
+
+            spans = [_trim(text, s.start_char, s.end_char) for s in sents]
+            found = [st for ex in self._schema for st in ex.statements(text, sents, spans)]
+            mentions, canonical = add_argument_mentions(mentions, canonical, found)
+            statements.extend(found)
         return DocExtraction(
             text=text,
             sentences=[_trim(text, s.start_char, s.end_char) for s in sents],

@@ -1,0 +1,68 @@
+"""Candidate spans, date and surface-form canonicalisation, domain/range typing of candidates."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+
+from kgforge.extract.schema.candidates import (
+    Candidate,
+    DateRenderer,
+    candidates,
+    parse_date,
+    surface_forms,
+)
+from kgforge.extract.schema.model import TypeTable
+from kgforge.models import default_spacy_model
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return spacy.load(default_spacy_model())
+
+
+def test_candidates_cover_entities_chunks_capitalised_numbers_and_quotes(nlp) -> None:
+    doc = nlp('"Gaby oh Gaby" is a song by Alain Bashung, released in April 1995 on the album '
+              "Play Blessures.")  # fmt: skip
+    cands = {c.text: c for c in candidates(doc[:])}
+    assert "Gaby oh Gaby" in cands and "QUOTE" in cands["Gaby oh Gaby"].kinds
+    assert "Alain Bashung" in cands and "PERSON" in cands["Alain Bashung"].kinds
+    assert "April 1995" in cands  # a date entity
+    assert "NUM" in cands["1995"].kinds
+    assert "Play Blessures" in cands  # capitalised run / noun chunk without "the album"
+    assert all(doc.text[c.start : c.end] == c.text for c in cands.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed", "rendered"),
+    [
+        ("1995", (1995, None, None), "01 January 1995"),
+        ("April 1995", (1995, 4, None), "01 April 1995"),
+        ("July 25, 2006", (2006, 7, 25), "25 July 2006"),
+        ("25th July 2006", (2006, 7, 25), "25 July 2006"),
+        ("in 1962", (1962, None, None), "01 January 1962"),
+        ("Play Blessures", None, None),
+    ],
+)
+def test_dates_parse_and_render(text, parsed, rendered) -> None:
+    assert parse_date(text) == parsed
+    assert DateRenderer("dmy_filled").render(text) == rendered
+    assert DateRenderer("text").render(text) is None
+
+
+def test_surface_forms_put_the_date_rendering_first() -> None:
+    assert surface_forms("1998", DateRenderer("iso")) == ["1998-01-01", "1998"]
+    assert surface_forms("the Beatles", DateRenderer("text")) == ["the Beatles", "Beatles"]
+
+
+def test_type_table_filters_by_kinds_seen_for_a_class() -> None:
+    person = Candidate(0, 5, "Alice", frozenset({"PERSON", "CAP"}))
+    year = Candidate(0, 4, "1995", frozenset({"DATE", "NUM"}))
+    table = TypeTable(min_seen=3)
+    for _ in range(5):
+        table.add("Q5", person)
+    assert table.allows("Q5", person) and not table.allows("Q5", year)
+    assert table.allows("Q99", year)  # a class never seen accepts everything
+    assert table.allows(None, year)  # no range constraint
+    again = TypeTable.from_state(table.state())
+    assert not again.allows("Q5", year)
