@@ -5,10 +5,12 @@ Every score is a logistic model over frozen encoder features (the sentence-trans
 by default; word-piece vectors mean-pooled over a span, ``v(span)``, and over the sentence,
 ``v(s)``), so training takes seconds on a CPU:
 
-- relation detection: ``p(r | s) = σ(w_r · v(s) + b_r)`` per relation with examples; a relation
+- relation detection: ``p(r | s) = σ(w_r · [v(s), tfidf(s)] + b_r)`` per relation with
+  examples (``tfidf``: word uni- and bigrams, the cue words a pooled vector blurs); a relation
   without examples is scored zero-shot, ``cos(v(s), v(text(r)))`` with ``text(r)`` = "domain
   label relation label range label: description";
-- subject: ``p(subj | c) = σ(w · [v(c), f(c)])`` over candidates ``c`` (``f``: kinds, position);
+- subject: ``p(subj | c) = σ(w · [v(c), f(c)])`` over candidates ``c`` (``v(c)`` also holds the
+  two word pieces before the span; ``f``: kinds, position);
 - object of ``r``: ``p(obj_r | c) = σ(w_r · [v(c), f(c), g(c, subj)])`` per relation with
   examples, else zero-shot ``cos(v(c), v(label(range(r))))``;
 - candidates are typed against the ontology's classes (``TypeTable``): a subject must fit the
@@ -18,7 +20,8 @@ Thresholds (relation, object, further objects of the same relation) are tuned on
 part of the examples, then the models are refitted on all of them. Examples are sentences with
 their triples; gold arguments need not be literally in the text (the dates of Wikidata, another
 name), so the surface form a span maps to is learned too: a date template and an alias table
-("American" -> "United States of America" for ``country_of_origin``).
+("American" -> "United States of America" for ``country_of_origin``); a sentence that is one
+of the examples gets the example's triples.
 
 Example::
 
