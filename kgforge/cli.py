@@ -1,57 +1,168 @@
 """The ``kgforge`` command line.
 
-Every command is a thin shell over the Python API of its layer. Errors that are the user's
-(``KGForgeError``) print as one line and exit with code 1; ``--debug`` shows the traceback.
+Every command is a thin shell over the Python API of its layer. Exit codes and messages:
+
+- a user's error (``KGForgeError``): one line ``error: FILE:LINE (field 'x'): message``, exit 1
+  (``--debug`` shows the traceback);
+- a usage error (unknown command or option, missing or invalid value): click's usage message,
+  exit 2;
+- Ctrl-C: ``Aborted!``, exit 130; finished batches and checkpoints stay, so the run resumes;
+- anything else is a bug in kgforge and keeps its traceback, exit 1.
+
+Global options (before the command): ``-q/--quiet`` hides every progress bar and log line below
+warnings (kgforge's and the model libraries'), ``-v/--verbose`` shows INFO (``-vv`` DEBUG) logs.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+from typing import Any, Literal
 
 import typer
+from typer.core import TyperGroup
 
 from kgforge.errors import KGForgeError
+from kgforge.progress import progress_enabled, set_progress
+
+# Choices of the options below; tests/test_cli.py checks that they match the library's own.
+ResultFormat = Literal["table", "csv", "tsv", "json"]  # kgforge.graph.results.RESULT_FORMATS
+StatsFormat = Literal["table", "json"]
+OnError = Literal["fail", "skip"]  # kgforge.corpus.reader.OnError
+Split = Literal["train", "valid", "test"]  # kgforge.embed.data.Split
+Protocol = Literal["dynamic", "transductive", "transfer"]  # kgforge.embed.evaluate.EvalProtocol
+Direction = Literal["tails", "heads", "both"]  # kgforge.transfer.links.Direction
+SearchMode = Literal["bm25", "dense", "hybrid"]  # kgforge.transfer.retrieval.Mode
+
+
+class _Group(TyperGroup):
+    """The app's command group: maps interrupts and end-of-file errors to exit codes.
+
+    This runs inside click's own handling, which typer and click versions do differently: typer
+    0.29 turns Ctrl-C into a silent exit 130, click into "Aborted!" with exit 1, and both report
+    any ``EOFError`` (a truncated gzip file, an empty torch checkpoint) as an abort. kgforge never
+    prompts, so an ``EOFError`` is never the user ending input: it is an error to report.
+    """
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            typer.echo("Aborted!", err=True)
+            raise typer.Exit(130) from None
+        except EOFError as exc:
+            raise RuntimeError(f"unexpected end of data: {exc}") from exc
+
 
 app = typer.Typer(
     name="kgforge",
+    cls=_Group,
     help="Turn text into a knowledge graph, query it with SPARQL, and learn inductive entity "
     "embeddings from entity text.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain usage messages: one format whatever is installed
     add_completion=False,
 )
 
 _state = {"debug": False}
 
 
-@app.callback()
+def _configure_output(quiet: bool, verbose: int) -> None:
+    """Set up logging once for the process (one stderr handler) and the progress switch.
+
+    Library modules only call ``logging.getLogger(__name__)``; this is the one place that decides
+    what is shown: warnings by default, kgforge's INFO lines with ``-v``, everyone's DEBUG lines
+    with ``-vv``. ``quiet`` wins over ``verbose``.
+    """
+    root = logging.getLogger()
+    if not any(getattr(h, "_kgforge", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._kgforge = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    _undo_quiet()
+    verbose = 0 if quiet else verbose
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    logging.getLogger("kgforge").setLevel(
+        logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    )
+    if quiet:
+        _quiet()
+
+
+# Read by transformers and huggingface_hub when they are imported (commands import them late).
+_QUIET_ENV = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "warning",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
+_saved_env: dict[str, str | None] = {}
+
+
+def _quiet() -> None:
+    """Hide kgforge's progress bars and the model libraries' own bars and chatter."""
+    set_progress(False)
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("kgforge").setLevel(logging.WARNING)
+    for name, value in _QUIET_ENV.items():
+        _saved_env.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_warning()
+        hf_logging.disable_progress_bar()
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+
+
+def _undo_quiet() -> None:
+    """Back to the defaults before each invocation (several run in one process under tests)."""
+    set_progress(None)
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()
+
+
+@app.callback(invoke_without_command=True)
 def _main(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bars, no log lines below warnings."
+    ),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="Log INFO lines (-vv: DEBUG) to stderr."
+    ),
 ) -> None:
+    if ctx.invoked_subcommand is None:  # `kgforge` alone: the help, as a usage error (exit 2)
+        typer.echo(ctx.get_help(), err=True)
+        raise typer.Exit(2)
     _state["debug"] = debug
+    _configure_output(quiet, verbose)
 
 
 def run() -> None:
-    """Entry point: run the app, turning user errors into one-line messages."""
+    """Entry point: run the app, turning user errors into one-line messages (exit 1).
+
+    click itself prints usage errors (exit 2); ``_Group`` maps Ctrl-C to exit 130.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except KGForgeError as exc:
         if _state["debug"]:
             raise
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
+    except KeyboardInterrupt:  # before or after the command ran (start-up, teardown)
+        typer.echo("Aborted!", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 # ---- graph commands (kgforge.graph): query, update, load, export, stats ------------------
@@ -90,7 +201,7 @@ def query_command(
     store: str = typer.Argument(..., help=_STORE_HELP),
     sparql: str | None = typer.Argument(None, help="The SPARQL query (or use --file)."),
     file: str | None = typer.Option(None, "--file", "-f", help="Read the query from a .rq file."),
-    format: str = typer.Option(
+    format: ResultFormat = typer.Option(
         "table",
         "--format",
         help="Output: table (at most 1,000 rows), or csv, tsv, json (SPARQL results, streamed).",
@@ -98,11 +209,9 @@ def query_command(
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
     """Run a SPARQL query (kgforge's prefixes ent:, rel:, kgf:, rdfs:, ... are predeclared)."""
-    from kgforge.graph.results import RESULT_FORMATS, format_result
+    from kgforge.graph.results import format_result
 
     text = _sparql_text(sparql, file)
-    if format not in RESULT_FORMATS:
-        raise typer.BadParameter(f"--format must be one of {', '.join(RESULT_FORMATS)}")
     with _open_store(store, backend, write=False) as kg:
         if format != "table":
             sys.stdout.flush()
@@ -201,7 +310,7 @@ def export_command(
 @app.command("stats")
 def stats_command(
     store: str = typer.Argument(..., help=_STORE_HELP),
-    format: str = typer.Option("table", "--format", help="table or json."),
+    format: StatsFormat = typer.Option("table", "--format", help="table or json."),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
     """Count statements, entities, relation predicates, documents and named graphs."""
@@ -228,7 +337,7 @@ def extract_command(
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="spaCy processes (n_process)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per batch."),
-    on_error: str = typer.Option(
+    on_error: OnError = typer.Option(
         "fail", "--on-error", help="Broken corpus records: fail (stop) or skip (count them)."
     ),
     prune: bool = typer.Option(
@@ -239,13 +348,13 @@ def extract_command(
         "text", "--text-field", help="JSONL key / CSV column of the text."
     ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q extract."),
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
     from kgforge.extract.run import extract
 
-    if on_error not in ("fail", "skip"):
-        raise typer.BadParameter("--on-error must be fail or skip")
+    if quiet:
+        _quiet()
     with _open_store(store, backend, write=True) as kg:
         summary = extract(
             corpus,
@@ -253,11 +362,11 @@ def extract_command(
             pipeline,
             workers=workers,
             batch_size=batch_size,
-            on_error=on_error,  # type: ignore[arg-type]
+            on_error=on_error,
             prune=prune,
             id_field=id_field,
             text_field=text_field,
-            progress=not quiet,
+            progress=progress_enabled(),
         )
     typer.echo(str(summary))
 
@@ -278,7 +387,9 @@ def train_relations_command(
     pipeline: str = typer.Option(
         "conll04", "--pipeline", help="Pipeline whose spaCy mentions the refiner learns to fix."
     ),
-    held_out: float = typer.Option(0.15, "--held-out", help="Fraction of --train held out."),
+    held_out: float = typer.Option(
+        0.15, "--held-out", min=0.0, max=1.0, help="Fraction of --train held out."
+    ),
     epochs: int = typer.Option(40, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
@@ -360,12 +471,14 @@ def train_command(
     resume: bool = typer.Option(
         False, "--resume", help="Continue from the last checkpoint in the output directory."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q train."),
 ) -> None:
     """Train a link predictor (encoder + scorer) and evaluate it on valid and test."""
     from kgforge.embed.pipeline import train
 
-    extra = ["show_progress=false"] if quiet else []
+    if quiet:
+        _quiet()
+    extra = [] if progress_enabled() else ["show_progress=false"]
     result = train(
         config, data=data, output=output, resume=resume, set_values=[*set_values, *extra]
     )
@@ -376,31 +489,29 @@ def train_command(
 def evaluate_command(
     output_dir: str = typer.Argument(..., help="Output directory of `kgforge train` (or a model)."),
     data: str = typer.Option(..., "--data", help="Data directory (train/valid/test.tsv, text)."),
-    split: str = typer.Option("test", "--split", help="Split to rank: train, valid or test."),
-    protocol: str = typer.Option(
+    split: Split = typer.Option("test", "--split", help="Split to rank: train, valid or test."),
+    protocol: Protocol = typer.Option(
         "dynamic",
         "--protocol",
         help="Candidates: dynamic (all entities of all splits), transductive (all entities), "
         "transfer (the split's own entities).",
     ),
-    batch_size: int = typer.Option(256, "--batch-size", help="Queries scored per batch."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Queries scored per batch."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: model's)."),
     unfiltered: bool = typer.Option(
         False, "--unfiltered", help="Do not filter other known true triples from the ranking."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q evaluate."),
 ) -> None:
     """Rank a split's triples with a trained model; print filtered MRR, MR, Hits@k as JSON."""
     import json
 
     from kgforge.embed.data import KGData
-    from kgforge.embed.evaluate import PROTOCOLS, evaluate
+    from kgforge.embed.evaluate import evaluate
     from kgforge.errors import ConfigError
 
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
-    if split not in ("train", "valid", "test"):
-        raise ConfigError(f"unknown split {split!r}; use train, valid or test")
+    if quiet:
+        _quiet()
     kg = KGData.load_dir(data)
     if len(kg.triples(split)) == 0:
         raise ConfigError(f"{data}: the {split} split has no triples")
@@ -412,7 +523,7 @@ def evaluate_command(
         batch_size=batch_size,
         device=device,
         filtered=not unfiltered,
-        show_progress=not quiet,
+        show_progress=progress_enabled(),
     )
     typer.echo(json.dumps(result, indent=2))
 
@@ -424,13 +535,16 @@ def split_command(
     ),
     output: str = typer.Option(..., "--output", "-o", help="Directory for the new split."),
     test: float = typer.Option(
-        0.1, "--test", help="Test entities: a count, or a fraction of all entities if below 1."
+        0.1,
+        "--test",
+        min=0.0,
+        help="Test entities: a count, or a fraction of all entities if below 1.",
     ),
     valid: float = typer.Option(
-        0.1, "--valid", help="Validation entities: a count, or a fraction if below 1."
+        0.1, "--valid", min=0.0, help="Validation entities: a count, or a fraction if below 1."
     ),
     min_relation_edges: int = typer.Option(
-        1, "--min-relation-edges", help="Training edges every relation must keep."
+        1, "--min-relation-edges", min=0, help="Training edges every relation must keep."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same split)."),
 ) -> None:
@@ -460,8 +574,10 @@ def dataset_command(
     inductive: bool = typer.Option(
         False, "--inductive", help="Hold out entities (BLP protocol) instead of triples."
     ),
-    test: float = typer.Option(0.1, "--test", help="Test share (entities if --inductive)."),
-    valid: float = typer.Option(0.1, "--valid", help="Validation share."),
+    test: float = typer.Option(
+        0.1, "--test", min=0.0, help="Test share (entities if --inductive)."
+    ),
+    valid: float = typer.Option(0.1, "--valid", min=0.0, help="Validation share."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same split)."),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
@@ -487,8 +603,8 @@ def predict_links_command(
     relation: list[str] = typer.Option(
         [], "--relation", help="Relation IRI (repeatable); default: all the model knows."
     ),
-    k: int = typer.Option(5, "-k", help="Links per entity, relation and direction."),
-    direction: str = typer.Option("both", "--direction", help="tails, heads or both."),
+    k: int = typer.Option(5, "-k", min=1, help="Links per entity, relation and direction."),
+    direction: Direction = typer.Option("both", "--direction", help="tails, heads or both."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print, do not write."),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
@@ -507,7 +623,7 @@ def predict_links_command(
             entities=entity or None,
             relations=relation or None,
             k=k,
-            direction=direction,  # type: ignore[arg-type]
+            direction=direction,
             write=not dry_run,
             model_name=str(model_dir),
         )
@@ -522,8 +638,8 @@ def predict_links_command(
 def search_command(
     store: str = typer.Argument(..., help=_STORE_HELP),
     query: str = typer.Argument(..., help="Free text, e.g. 'a scientist from Poland'."),
-    k: int = typer.Option(10, "-k", help="How many entities."),
-    mode: str = typer.Option("hybrid", "--mode", help="bm25, dense or hybrid (fused)."),
+    k: int = typer.Option(10, "-k", min=1, help="How many entities."),
+    mode: SearchMode = typer.Option("hybrid", "--mode", help="bm25, dense or hybrid (fused)."),
     model: str | None = typer.Option(
         None, "--model", help="sentence-transformers name or path (default: offline MiniLM)."
     ),
@@ -537,7 +653,7 @@ def search_command(
 
     with _open_store(store, backend, write=False) as kg:
         index = EntityIndex.from_graph(kg, model=model, dense=mode != "bm25")
-    for rank, hit in enumerate(index.search(query, k=k, mode=mode), start=1):  # type: ignore[arg-type]
+    for rank, hit in enumerate(index.search(query, k=k, mode=mode), start=1):
         text = hit.text if len(hit.text) <= 80 else hit.text[:77] + "..."
         typer.echo(f"{rank:3d}  {hit.score:7.3f}  {short(URIRef(hit.entity))}  {text}")
 

@@ -1,5 +1,19 @@
-"""Shared pieces of the graph robustness tests: stores on every backend, a real `oxigraph serve`,
-tiny misbehaving HTTP servers, and a runner for the installed CLI."""
+"""Robustness cases (issue 12): bad input, faults and interrupts, run through the real CLI.
+
+Write a case as ``tests/robustness/test_<area>_<what>.py``. The CLI runners: the
+``kgforge_cli`` fixture with the assertion helpers of ``robustness.harness`` (also
+``interrupt_kgforge`` for Ctrl-C), or the ``cli`` fixture::
+
+    from robustness.harness import assert_one_line_error
+
+    def test_missing_store(kgforge_cli, tmp_path):
+        result = kgforge_cli("stats", tmp_path / "missing")
+        assert_one_line_error(result, code=1, mentions=["missing"])
+
+Each case asserts the exit code, a one-line message naming the place, no traceback, and where a
+store is involved, its content before and after. Shared pieces of the graph cases: stores on every
+backend, a real `oxigraph serve`, tiny misbehaving HTTP servers.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +35,7 @@ from rdflib.namespace import RDFS
 
 from kgforge.graph.namespaces import REL, document_iri, entity_iri
 from kgforge.graph.store import KnowledgeGraph
+from robustness.harness import CLIResult, run_kgforge
 
 OXIGRAPH = Path(sys.executable).with_name("oxigraph")
 if not OXIGRAPH.exists() and shutil.which("oxigraph"):
@@ -139,3 +154,15 @@ def cli() -> Cli:
 @pytest.fixture
 def fill_store() -> Callable[[KnowledgeGraph], None]:
     return fill
+
+
+@pytest.fixture
+def kgforge_cli(tmp_path):
+    """``kgforge_cli(*args, env=None, input=None, timeout=...)``: run ``python -m kgforge`` in
+    a subprocess, in the test's tmp_path, and return its ``CLIResult(code, stdout, stderr)``."""
+
+    def run(*args, **kwargs) -> CLIResult:
+        kwargs.setdefault("cwd", tmp_path)
+        return run_kgforge(*args, **kwargs)
+
+    return run
