@@ -32,6 +32,7 @@ StatsFormat = Literal["table", "json"]
 OnError = Literal["fail", "skip"]  # kgforge.corpus.reader.OnError
 Split = Literal["train", "valid", "test"]  # kgforge.embed.data.Split
 Protocol = Literal["dynamic", "transductive", "transfer"]  # kgforge.embed.evaluate.EvalProtocol
+GraphContext = Literal["none", "split"]  # kgforge.embed.graph_encoder.Context
 Direction = Literal["tails", "heads", "both"]  # kgforge.transfer.links.Direction
 SearchMode = Literal["bm25", "dense", "hybrid"]  # kgforge.transfer.retrieval.Mode
 
@@ -501,6 +502,12 @@ def evaluate_command(
     unfiltered: bool = typer.Option(
         False, "--unfiltered", help="Do not filter other known true triples from the ranking."
     ),
+    context: GraphContext = typer.Option(
+        "none",
+        "--context",
+        help="Graph encoders: none (text only: new entities have no edges) or split (they may "
+        "use the split's other triples; the scored one never).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q evaluate."),
 ) -> None:
     """Rank a split's triples with a trained model; print filtered MRR, MR, Hits@k as JSON."""
@@ -524,6 +531,7 @@ def evaluate_command(
         device=device,
         filtered=not unfiltered,
         show_progress=progress_enabled(),
+        context=context,
     )
     typer.echo(json.dumps(result, indent=2))
 

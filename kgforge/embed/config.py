@@ -78,6 +78,9 @@ class EvaluationConfig(_Strict):
     patience: int | None = Field(None, gt=0)
     metric: str = "mrr"
     max_valid_triples: int | None = Field(None, gt=0)
+    #: graph encoders: the context of validation and of the main result; results.json holds
+    #: both ("none": text only, "split": with the split's other edges)
+    context: Literal["none", "split"] = "none"
     final_valid: bool = True
     test: bool = True
 

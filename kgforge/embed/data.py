@@ -29,7 +29,9 @@ from kgforge.errors import DataError
 from kgforge.fileio import atomic_write
 
 if TYPE_CHECKING:
+    import numpy as np
     from pykeen.triples import CoreTriplesFactory
+    from torch_geometric.data import Data
 
     from kgforge.graph.store import KnowledgeGraph
 
@@ -99,6 +101,19 @@ class KGData:
     def all_triples(self) -> torch.Tensor:
         """Train, valid and test triples together (the known triples for filtered ranking)."""
         return torch.cat([self.train, self.valid, self.test])
+
+    def to_pyg(
+        self,
+        splits: Split | Sequence[Split] = "train",
+        features: bool | np.ndarray | torch.Tensor = False,
+        text_model: str | None = None,
+    ) -> Data:
+        """The triples of ``splits`` as a PyTorch Geometric ``Data`` (``edge_index`` head ->
+        tail, ``edge_type``, ``num_nodes`` = all entities, ``x`` = frozen text features with
+        ``features=True``); see :func:`kgforge.embed.pyg.to_pyg`."""
+        from kgforge.embed.pyg import to_pyg  # torch_geometric: slow to import
+
+        return to_pyg(self, splits, features, text_model)
 
     def labeled_triples(self, split: Split) -> list[tuple[str, str, str]]:
         """The triples of ``split`` as ``(head id, relation id, tail id)`` strings."""

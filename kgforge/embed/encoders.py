@@ -6,6 +6,8 @@
 - ``frozen``: sentence-transformers features computed once and cached on disk
   (:mod:`kgforge.embed.features`), then a trainable projection (linear or MLP): fast on a CPU.
 - ``lookup``: one free vector per entity, the transductive baseline (cannot embed new text).
+- ``graph``: the ``frozen`` text vector plus relation-aware message passing over the entity's
+  1-hop neighbourhood (:mod:`kgforge.embed.graph_encoder`, PyG).
 
 Every encoder is built from the full list of entity texts (``""`` where unknown) and the
 embedding size, so a saved model can rebuild it from its vocabulary.
@@ -285,6 +287,80 @@ class TransformerEncoder(EntityEncoder):
         return self._encode(ids.to(device), mask.to(device))
 
 
+class GraphEncoder(FrozenTextEncoder):
+    """The ``frozen`` text vector plus relation-aware 1-hop message passing over the entity's
+    neighbourhood (PyG; :mod:`kgforge.embed.graph_encoder` has the formula, the context rules
+    and the sampling). ``fanout``/``eval_fanout``: edges per entity in training / evaluation
+    (``None``: all); ``isolate``: probability of hiding an entity's edges in training.
+    """
+
+    #: takes ``num_relations`` from the link predictor and has a context graph
+    relational = True
+
+    def __init__(
+        self,
+        entity_text: Sequence[str],
+        dim: int,
+        num_relations: int,
+        text_model: str | None = None,
+        hidden: int = 512,
+        layers: int = 2,
+        dropout: float = 0.1,
+        layer_norm: bool = True,
+        residual: bool = True,
+        fanout: int | None = 16,
+        eval_fanout: int | None = None,
+        isolate: float = 0.0,
+        message_dropout: float = 0.1,
+        cache_dir: str | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        super().__init__(
+            entity_text,
+            dim,
+            text_model,
+            hidden,
+            layers,
+            dropout,
+            layer_norm,
+            residual,
+            cache_dir,
+            show_progress,
+        )
+        from kgforge.embed.graph_encoder import NeighbourhoodAggregator  # torch_geometric: slow
+
+        self.neighbourhood = NeighbourhoodAggregator(
+            self.features.shape[1],
+            dim,
+            hidden,
+            num_relations,
+            self.num_entities,
+            fanout=fanout,
+            eval_fanout=eval_fanout,
+            isolate=isolate,
+            dropout=dropout,
+            message_dropout=message_dropout,
+            layer_norm=layer_norm,
+        )
+
+    def forward(self, ids: torch.Tensor, drop_keys: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.features[ids]
+        return self.project_features(x) + self.neighbourhood(ids, x, self.features, drop_keys)
+
+    def encode_texts(
+        self, texts: Sequence[str], edges: Sequence[Sequence[tuple[int, int]]] | None = None
+    ) -> torch.Tensor:
+        """New entities from their text and, per text, known edges ``(type, neighbour)``."""
+        from kgforge.embed.features import encode_texts
+
+        x = encode_texts(
+            list(texts), model=self.text_model, cache_dir=self.cache_dir, show_progress=False
+        )
+        x = torch.from_numpy(x).to(self.features.device)
+        graph = self.neighbourhood.from_edges(x, self.features, edges or [[] for _ in texts])
+        return self.project_features(x) + graph
+
+
 TOP_CHUNK = 128
 """Entities per length bucket when running the trainable top layers."""
 
@@ -312,7 +388,7 @@ def hidden_cache_path(
 
 
 encoder_resolver: ClassResolver[EntityEncoder] = ClassResolver(
-    [LookupEncoder, FrozenTextEncoder, TransformerEncoder],
+    [LookupEncoder, FrozenTextEncoder, TransformerEncoder, GraphEncoder],
     base=EntityEncoder,
     default=FrozenTextEncoder,
     suffix="Encoder",

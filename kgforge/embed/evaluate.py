@@ -16,6 +16,11 @@ Candidate sets (``protocol``):
 - ``"transfer"``: only the entities of the evaluated split (a graph of new entities on its own).
 
 Filtering always removes every known triple (train + valid + test) other than the one ranked.
+
+Graph contexts (``context``, models with a ``graph`` encoder only; see
+:func:`kgforge.embed.graph_encoder.context_triples`): ``"none"`` (text only: the new entities
+of the evaluated split have no edges) or ``"split"`` (they may use the other triples of the
+split); either way the scored triple is absent from every representation that scores it.
 """
 
 from __future__ import annotations
@@ -142,6 +147,7 @@ def evaluate(
     device: str | torch.device | None = None,
     filtered: bool = True,
     show_progress: bool = True,
+    context: str = "none",
 ) -> dict[str, Any]:
     """Filtered rank metrics of ``model`` on one split of ``data``.
 
@@ -149,6 +155,7 @@ def evaluate(
     directory of ``kgforge train``; ``data`` a :class:`KGData` or a data directory. Returns
     ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``, ``hits@1/3/10``
     each (head = ranking heads for ``(?, r, t)``), plus the settings and counts used.
+    ``context`` is the graph context of a graph-encoder model (``"none"`` or ``"split"``).
     """
     if isinstance(data, (str, Path)):
         data = KGData.load_dir(data)
@@ -187,7 +194,9 @@ def evaluate(
     triples = triples.to(device)
     ranks: dict[str, list[torch.Tensor]] = {"head": [], "tail": []}
     total = 2 * math.ceil(len(triples) / batch_size)
+    graph = getattr(model, "neighbourhood", None)
     with (
+        _graph_context(model, data, split, context),
         _inference(model),
         tqdm(total=total, desc=f"evaluate {split}", unit="batch", disable=not show_progress) as bar,
     ):
@@ -195,11 +204,17 @@ def evaluate(
             for batch in _batches(triples, batch_size):
                 if side == "tail":
                     query, answer = batch[:, [0, 1]], batch[:, 2]
-                    scores = model.score_t(query, candidates)
+                    if graph is not None:
+                        scores = model.score_t(query, candidates, exclude=batch)
+                    else:
+                        scores = model.score_t(query, candidates)
                     keys = batch[:, 0] * r + batch[:, 1]
                 else:
                     query, answer = batch[:, [1, 2]], batch[:, 0]
-                    scores = model.score_h(query, candidates)
+                    if graph is not None:
+                        scores = model.score_h(query, candidates, exclude=batch)
+                    else:
+                        scores = model.score_h(query, candidates)
                     keys = batch[:, 2] * r + batch[:, 1]
                 scores = scores.to(device=device, dtype=torch.float32)
                 rows = cols = None
@@ -221,6 +236,7 @@ def evaluate(
         "filtered": filtered,
         "num_triples": len(triples),
         "num_candidates": n if candidates is None else len(candidates),
+        "context": context if graph is not None else None,
     }
 
 
@@ -235,6 +251,23 @@ def _model_device(model: Any) -> torch.device:
             return tensor.device
     device = getattr(model, "device", None)
     return torch.device(device) if device is not None else torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _graph_context(model: Any, data: KGData, split: Split, context: str) -> Iterator[None]:
+    """The graph a graph-encoder model sees while ``split`` is evaluated (nothing otherwise)."""
+    graph = getattr(model, "neighbourhood", None)
+    if graph is None:
+        yield
+        return
+    from kgforge.embed.graph_encoder import context_triples  # torch_geometric: slow to import
+
+    with graph.use_context(context_triples(data, split, context).to(model.device)):
+        model.invalidate_cache()
+        try:
+            yield
+        finally:
+            model.invalidate_cache()
 
 
 @contextlib.contextmanager

@@ -26,6 +26,9 @@ from kgforge.fileio import atomic_write
 
 FORMAT_VERSION = 1
 EntityRef = int | str
+Edge = tuple[int | str, EntityRef, str]
+"""A known edge of an entity: ``(relation, other entity, "out" | "in")``; ``"out"`` is
+``(entity, relation, other)``, ``"in"`` is ``(other, relation, entity)``."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,11 @@ class LinkPredictor(nn.Module):
         self.scorer: Scorer = scorer_resolver.make(scorer, scorer_kwargs)
         if self.scorer.needs_even_dim and dim % 2:
             raise KGForgeError(f"the {scorer} scorer needs an even dim, got {dim}")
+        extra = {}
+        if getattr(encoder_resolver.lookup(encoder), "relational", False):
+            extra["num_relations"] = len(self.relations)
         self.encoder: EntityEncoder = encoder_resolver.make(
-            encoder, encoder_kwargs, entity_text=self.entity_text, dim=dim
+            encoder, encoder_kwargs, entity_text=self.entity_text, dim=dim, **extra
         )
         self.inverse_relations = inverse_relations
         self.normalize = normalize
@@ -125,6 +131,11 @@ class LinkPredictor(nn.Module):
     @property
     def num_relations(self) -> int:
         return len(self.relations)
+
+    @property
+    def neighbourhood(self) -> Any:
+        """The graph part of a ``graph`` encoder (context graph, exclusions), else None."""
+        return getattr(self.encoder, "neighbourhood", None)
 
     @property
     def device(self) -> torch.device:
@@ -234,8 +245,18 @@ class LinkPredictor(nn.Module):
         is_self = cands.to(scores.device).unsqueeze(0) == query.to(scores.device).unsqueeze(1)
         return scores.masked_fill(is_self, torch.finfo(scores.dtype).min)
 
-    def score_t(self, hr: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores ``[B, C]`` (``C`` = all entities without ``candidates``) for ``(h, r, ?)``."""
+    def score_t(
+        self,
+        hr: torch.Tensor,
+        candidates: torch.Tensor | None = None,
+        exclude: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Scores ``[B, C]`` (``C`` = all entities without ``candidates``) for ``(h, r, ?)``.
+
+        ``exclude`` ``[B, 3]``: each row's scored triple, which a ``graph`` encoder then hides
+        from that row's representations (see :meth:`_score_excluding`)."""
+        if exclude is not None and self.neighbourhood is not None:
+            return self._score_excluding(exclude, candidates, heads=False)
         hr = hr.to(self.device)
         scores = self.tails_given(self._entities(hr[:, 0]), hr[:, 1], self._candidates(candidates))
         prior = self.prior_scores(hr[:, 0], hr[:, 1], candidates)
@@ -243,14 +264,67 @@ class LinkPredictor(nn.Module):
             scores = scores + prior
         return self.mask_self(scores, hr[:, 0], candidates)
 
-    def score_h(self, rt: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores ``[B, C]`` for ``(?, r, t)``; ``rt`` holds relation and tail indices."""
+    def score_h(
+        self,
+        rt: torch.Tensor,
+        candidates: torch.Tensor | None = None,
+        exclude: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Scores ``[B, C]`` for ``(?, r, t)``; ``rt`` holds relation and tail indices;
+        ``exclude`` as in :meth:`score_t`."""
+        if exclude is not None and self.neighbourhood is not None:
+            return self._score_excluding(exclude, candidates, heads=True)
         rt = rt.to(self.device)
         scores = self.heads_given(self._entities(rt[:, 1]), rt[:, 0], self._candidates(candidates))
         prior = self.prior_scores(rt[:, 1], rt[:, 0], candidates, head=True)
         if prior is not None:
             scores = scores + prior
         return self.mask_self(scores, rt[:, 1], candidates)
+
+    def _score_excluding(
+        self, triples: torch.Tensor, candidates: torch.Tensor | None, heads: bool
+    ) -> torch.Tensor:
+        """Rank the tails (heads with ``heads``) of ``triples`` ``[B, 3]`` with each triple
+        absent from every representation that scores it.
+
+        One-hop message passing puts the edge ``(h, r, t)`` into the vectors of ``h`` and ``t``
+        only, so those two are encoded again without it (exact, one pass over ``2 B``
+        entities); every other candidate keeps its cached vector, which cannot contain the
+        edge. Where ``h`` or ``t`` is a candidate its column is scored with the re-encoded
+        vector too."""
+        triples = triples.to(self.device)
+        h_ids, r_ids, t_ids = triples.unbind(1)
+        keys = self.neighbourhood.triple_keys(triples)
+        h = self._finish(self.encoder(h_ids, drop_keys=keys))
+        t = self._finish(self.encoder(t_ids, drop_keys=keys))
+        query, query_ids, other, other_ids = (t, t_ids, h, h_ids) if heads else (h, h_ids, t, t_ids)
+        given = self.heads_given if heads else self.tails_given
+        scores = given(query, r_ids, self._candidates(candidates))
+        column = torch.arange(self.num_entities, device=self.device)
+        if candidates is not None:
+            column = torch.full_like(column, -1)
+            column[candidates.to(self.device)] = torch.arange(len(candidates), device=self.device)
+        rows = torch.arange(len(triples), device=self.device)
+        for ids, vectors in ((query_ids, query), (other_ids, other)):
+            col = column[ids]
+            ok = col >= 0
+            pair = self._pair_scores(query, r_ids, vectors, heads)
+            scores[rows[ok], col[ok]] = pair[ok].to(scores.dtype)
+        prior = self.prior_scores(query_ids, r_ids, candidates, head=heads)
+        if prior is not None:
+            scores = scores + prior
+        return self.mask_self(scores, query_ids, candidates)
+
+    def _pair_scores(
+        self, query: torch.Tensor, r_ids: torch.Tensor, cands: torch.Tensor, heads: bool
+    ) -> torch.Tensor:
+        """Scores ``[B]`` of aligned query and candidate vectors, as ``tails_given`` /
+        ``heads_given`` score them."""
+        if not heads:
+            return self.scorer(query, self.relation_repr(r_ids), cands)
+        if self.inverse_relations:
+            return self.scorer(query, self.relation_repr(r_ids, inverse=True), cands)
+        return self.scorer(cands, self.relation_repr(r_ids), query)
 
     def score_hrt(self, triples: torch.Tensor) -> torch.Tensor:
         """Scores ``[B]`` of index triples ``[B, 3]``."""
@@ -292,18 +366,61 @@ class LinkPredictor(nn.Module):
 
     # -- inference API (ids or text) -------------------------------------------------------
     @torch.no_grad()
-    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Vectors ``[n, dim]`` of new entities given by their text (inductive encoders)."""
+    def embed_texts(
+        self, texts: Sequence[str], edges: Sequence[Sequence[Edge]] | None = None
+    ) -> torch.Tensor:
+        """Vectors ``[n, dim]`` of new entities given by their text (inductive encoders) and,
+        for a ``graph`` encoder, their known edges (``edges[i]`` for ``texts[i]``)."""
         was_training = self.training
         self.eval()
         try:
-            return self._finish(self.encoder.encode_texts(list(texts)))
+            if edges is None:
+                return self._finish(self.encoder.encode_texts(list(texts)))
+            lists = [[self._edge(e) for e in given] for given in edges]
+            return self._finish(self.encoder.encode_texts(list(texts), edges=lists))
         finally:
             self.train(was_training)
 
-    def _resolve_entities(self, refs: Sequence[EntityRef]) -> tuple[torch.Tensor, PriorRep | None]:
+    def _edge(self, edge: Edge) -> tuple[int, int]:
+        """``(relation, other, direction)`` as the graph encoder's ``(type, neighbour)``."""
+        relation, other, direction = edge
+        if direction not in ("out", "in"):
+            raise KGForgeError(f"edge {edge!r}: direction must be 'out' or 'in'")
+        r = int(self._resolve_relations([relation])[0])
+        if isinstance(other, int) and 0 <= other < self.num_entities:
+            u = other
+        elif isinstance(other, str) and other in self.entity_index:
+            u = self.entity_index[other]
+        else:
+            raise KGForgeError(f"edge {edge!r}: {other!r} is not an entity the model knows")
+        return (r if direction == "out" else r + self.num_relations), u
+
+    def _with_edges(
+        self, refs: Sequence[EntityRef], edges: Sequence[Sequence[Edge]]
+    ) -> torch.Tensor:
+        """Vectors of entities with extra known edges: a known entity keeps the edges of the
+        model's graph and gains the given ones; a new one (text) has just the given ones."""
+        if self.neighbourhood is None:
+            raise KGForgeError("edges need a graph encoder (model.encoder: graph)")
+        if len(edges) != len(refs):
+            raise KGForgeError(f"{len(edges)} edge lists for {len(refs)} entities")
+        texts, lists = [], []
+        for ref, given in zip(refs, edges, strict=True):
+            index = ref if isinstance(ref, int) else self.entity_index.get(ref)
+            own: list[tuple[int, int]] = []
+            if index is not None:
+                ids = torch.tensor([index], device=self.device)
+                _, neighbour, types = self.neighbourhood.neighbourhood(ids)
+                own = list(zip(types.tolist(), neighbour.tolist(), strict=True))
+            texts.append(self.entity_text[index] if index is not None else ref)
+            lists.append(own + [self._edge(e) for e in given])
+        return self._finish(self.encoder.encode_texts(texts, edges=lists))
+
+    def _resolve_entities(
+        self, refs: Sequence[EntityRef], edges: Sequence[Sequence[Edge]] | None = None
+    ) -> tuple[torch.Tensor, PriorRep | None]:
         """Vectors (and the prior's view) of entities given by index, id, or (other strings)
-        text."""
+        text; ``edges[i]`` adds known edges to ``refs[i]`` (graph encoder)."""
         ids: list[int] = []
         texts: dict[int, str] = {}
         for i, ref in enumerate(refs):
@@ -319,7 +436,9 @@ class LinkPredictor(nn.Module):
             else:
                 raise KGForgeError(f"unknown entity {ref!r} (a lookup model cannot embed text)")
         out = self._entities(torch.tensor(ids, dtype=torch.long)).clone()
-        if texts:
+        if edges is not None:
+            out = self._with_edges(refs, edges).to(out.dtype)
+        elif texts:
             out[list(texts)] = self.embed_texts(list(texts.values())).to(out.dtype)
         prior = None
         if self.prior is not None:
@@ -350,13 +469,27 @@ class LinkPredictor(nn.Module):
         (h, hp), (t, tp) = self._resolve_entities(heads), self._resolve_entities(tails)
         return self._score_vectors(h, self._resolve_relations(rels), t, hp, tp).tolist()
 
-    def predict_tails(self, head: EntityRef, relation: int | str, k: int = 10) -> list[Prediction]:
-        """The ``k`` best tails for ``(head, relation, ?)``; ``head`` by index, id or text."""
-        return self.predict_batch([head], [relation], k)[0][0]
+    def predict_tails(
+        self,
+        head: EntityRef,
+        relation: int | str,
+        k: int = 10,
+        edges: Sequence[Edge] | None = None,
+    ) -> list[Prediction]:
+        """The ``k`` best tails for ``(head, relation, ?)``; ``head`` by index, id or text;
+        ``edges``: its known edges ``(relation, other, "out" | "in")`` (graph encoder)."""
+        return self.predict_batch([head], [relation], k, edges=_one(edges))[0][0]
 
-    def predict_heads(self, relation: int | str, tail: EntityRef, k: int = 10) -> list[Prediction]:
-        """The ``k`` best heads for ``(?, relation, tail)``; ``tail`` by index, id or text."""
-        return self.predict_batch([tail], [relation], k, heads=True)[0][0]
+    def predict_heads(
+        self,
+        relation: int | str,
+        tail: EntityRef,
+        k: int = 10,
+        edges: Sequence[Edge] | None = None,
+    ) -> list[Prediction]:
+        """The ``k`` best heads for ``(?, relation, tail)``; ``tail`` by index, id or text;
+        ``edges`` as in :meth:`predict_tails`."""
+        return self.predict_batch([tail], [relation], k, heads=True, edges=_one(edges))[0][0]
 
     @torch.no_grad()
     def predict_batch(
@@ -366,17 +499,20 @@ class LinkPredictor(nn.Module):
         k: int = 10,
         heads: bool = False,
         chunk: int = 256,
+        edges: Sequence[Sequence[Edge]] | None = None,
     ) -> list[list[list[Prediction]]]:
         """The ``k`` best tails of ``(e, r, ?)`` (heads of ``(?, r, e)`` with ``heads``) for
         every entity ``e`` and relation ``r``, as ``[entity][relation]``: each entity text is
-        embedded once, and ``chunk`` queries are scored against all entities at a time."""
+        embedded once, and ``chunk`` queries are scored against all entities at a time.
+        ``edges[i]``: known edges of ``entities[i]`` (graph encoder; see :data:`Edge`)."""
         self.eval()
         r_all = self._resolve_relations(relations)
         given = self.heads_given if heads else self.tails_given
         out: list[list[list[Prediction]]] = []
         for start in range(0, len(entities), chunk):
             refs = list(entities[start : start + chunk])
-            x, xp = self._resolve_entities(refs)
+            known = None if edges is None else list(edges[start : start + chunk])
+            x, xp = self._resolve_entities(refs, known)
             rows: list[list[list[Prediction]]] = [[] for _ in refs]
             for r in r_all:
                 r_ids = r.expand(len(refs))
@@ -445,6 +581,10 @@ class LinkPredictor(nn.Module):
         if device is not None:
             model.to(device)
         return model
+
+
+def _one(edges: Sequence[Edge] | None) -> list[list[Edge]] | None:
+    return None if edges is None else [list(edges)]
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

@@ -103,10 +103,17 @@ def train(
         valid = test = None
         kwargs = {"protocol": ec.protocol, "batch_size": ec.batch_size, "device": trainer.device}
         kwargs["show_progress"] = cfg.show_progress
-        if ec.final_valid and len(kg.valid):
-            valid = evaluate(model, kg, split="valid", **kwargs)
-        if ec.test and len(kg.test):
-            test = evaluate(model, kg, split="test", **kwargs)
+        # graph encoders: both contexts (text only and with the split's edges) are reported
+        contexts = [ec.context] if model.neighbourhood is None else ["none", "split"]
+        by_context: dict[str, dict[str, Any]] = {}
+        for context in contexts:
+            res = by_context.setdefault(context, {})
+            if ec.final_valid and len(kg.valid):
+                res["valid"] = evaluate(model, kg, split="valid", context=context, **kwargs)
+            if ec.test and len(kg.test):
+                res["test"] = evaluate(model, kg, split="test", context=context, **kwargs)
+        valid = by_context.get(ec.context, {}).get("valid")
+        test = by_context.get(ec.context, {}).get("test")
         model.save(out / "model")
         for split, res in (("valid", valid), ("test", test)):
             if res is not None:
@@ -122,6 +129,8 @@ def train(
             "wall_seconds": round(wall, 2),
             "device": str(trainer.device),
         }
+        if model.neighbourhood is not None:
+            results["by_context"] = by_context
         (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
         plot_curve(out / "metrics.jsonl", out / "curve.png")
         return TrainResult(

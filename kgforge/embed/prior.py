@@ -7,7 +7,8 @@ definition of its hyponym ("poodle, an intelligent *dog* with ..."), derivationa
 have close meanings. The channels, for a triple ``(h, r, t)``:
 
 - ``cosine``: cosine of the frozen sentence embeddings of the two texts;
-- ``def_name``: word overlap of h's definition with t's name; ``name_def`` the reverse;
+- ``def_name``: word overlap of h's definition with t's name; ``name_def`` the reverse
+  (the name ends at the earliest ``" -- "`` or comma: :func:`split_text`);
 - ``name_name``: word overlap of the two names.
 
 Word overlaps are cosines of binary bag-of-words vectors without stop words (no corpus
@@ -37,10 +38,20 @@ class PriorRep:
     defs: sp.csr_matrix  # [n, V] unit rows
 
 
+NAME_SEPARATORS = (" -- ", ",")
+"""Where a name may end: ``"Name -- description"`` (Freebase/Wikipedia style) or ``"name,
+definition"`` (WordNet); the earliest one in a text wins, so a description's own commas (or a
+WordNet definition's dash) stay in the description."""
+
+
 def split_text(text: str) -> tuple[str, str]:
-    """``"name, definition"`` into its parts (the whole text is the name without a comma)."""
-    name, _, definition = text.partition(",")
-    return name, definition
+    """``"name -- description"`` or ``"name, definition"`` into its parts, at the earliest
+    separator (the whole text is the name without one)."""
+    found = [(text.find(sep), sep) for sep in NAME_SEPARATORS if sep in text]
+    if not found:
+        return text, ""
+    at, separator = min(found)
+    return text[:at], text[at + len(separator) :]
 
 
 def _normalize_rows(m: sp.csr_matrix) -> sp.csr_matrix:

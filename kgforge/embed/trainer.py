@@ -120,6 +120,8 @@ class Trainer:
             text_prior=mc.text_prior,
             allow_self=mc.allow_self,
         )
+        if model is None and self.model.neighbourhood is not None:
+            self.model.neighbourhood.attach_graph(data.train)  # message passing over train
         self.model.to(self.device)
         self.loss: Loss = loss_resolver.make(tc.loss, tc.loss_kwargs)
 
@@ -301,6 +303,13 @@ class Trainer:
         return self._ranking_loss(batch, cands, reps[:c], (reps[c : c + b], reps[c + b :]))
 
     def compute_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        graph = self.model.neighbourhood
+        if graph is not None:  # a batch's positives are not in the graph that scores them
+            with graph.excluding(batch):
+                return self._compute_loss(batch)
+        return self._compute_loss(batch)
+
+    def _compute_loss(self, batch: torch.Tensor) -> torch.Tensor:
         objective = self.config.training.objective
         if objective == "negatives":
             return self._loss_negatives(batch)
@@ -397,6 +406,7 @@ class Trainer:
             batch_size=ec.batch_size,
             device=self.device,
             show_progress=False,
+            context=ec.context,
         )
         return result
 

@@ -2,7 +2,8 @@
 
 Entities added after training (say, by extracting new documents) have text but no embedding; an
 inductive model embeds them from their record (``label: description``) and ranks the known
-entities for every relation, in both directions. The best ``k`` that the graph does not already
+entities for every relation, in both directions. A ``graph`` encoder also reads the edges that
+the extraction gave a new entity (to entities the model knows). The best ``k`` that the graph does not already
 state become statements in ``graph:predicted``, so SPARQL sees them beside the extracted facts
 and can tell them apart:
 
@@ -83,11 +84,18 @@ def predict_links(
     if not model.encoder.inductive and any(e not in model.entity_index for e in targets):
         raise KGForgeError("this model has a lookup encoder: it cannot embed new entities")
     refs = [e if e in model.entity_index else texts[e] for e in targets]
+    sides = {
+        False: [_known(kg, e, False) for e in targets],
+        True: [_known(kg, e, True) for e in targets],
+    }
+    # a graph encoder also reads the new entities' extracted edges to entities it knows
+    edges = [_edges(model, e, sides[False][i], sides[True][i]) for i, e in enumerate(targets)]
+    context = edges if model.neighbourhood is not None else None
     links: list[PredictedLink] = []
     for heads in {"tails": [False], "heads": [True], "both": [False, True]}[direction]:
-        known = [_known(kg, entity, heads) for entity in targets]
+        known = sides[heads]
         most = max((len(ids) for by_rel in known for ids in by_rel.values()), default=0)
-        ranked = model.predict_batch(refs, rels, k=k + most, heads=heads)
+        ranked = model.predict_batch(refs, rels, k=k + most, heads=heads, edges=context)
         for entity, by_rel, per_relation in zip(targets, known, ranked, strict=True):
             for relation, predictions in zip(rels, per_relation, strict=True):
                 stated = by_rel.get(relation, set())
@@ -102,6 +110,22 @@ def predict_links(
     if write:
         _write(kg, links, replace, model_name)
     return links
+
+
+def _edges(
+    model: LinkPredictor, entity: str, tails: dict[str, set[str]], heads: dict[str, set[str]]
+) -> list[tuple[str, str, str]]:
+    """The graph's edges of a new ``entity`` that a graph encoder can use (relation and other
+    end known to the model), as ``(relation, other, "out" | "in")``; none for a known one (the
+    model has its own graph)."""
+    if entity in model.entity_index:
+        return []
+    out = []
+    for by_rel, direction in ((tails, "out"), (heads, "in")):
+        for relation, others in sorted(by_rel.items()):
+            if relation in model.relation_index:
+                out += [(relation, o, direction) for o in sorted(others) if o in model.entity_index]
+    return out
 
 
 def _known(kg: KnowledgeGraph, entity: str, heads: bool) -> dict[str, set[str]]:

@@ -1,0 +1,118 @@
+"""The graph encoder on WN18RR-ind / FB15k-237-ind: both protocols against the published rows,
+and inference cost per query on one CPU thread.
+
+Reads a finished ``kgforge train`` run of ``pipelines/*_graph.yaml`` (its ``results.json``
+holds the test metrics of both contexts, each split evaluated once by the run), then times
+filtered ranking of ``--timing-triples`` test triples (heads and tails, every entity a
+candidate) with one torch thread, text only and with context, from a cold entity cache: what a
+query costs including the encoding of all entities and the re-encoding of both ends without the
+scored triple. Writes ``bench/results/<run name>.json``::
+
+    python bench/graph_encoder.py --from-run runs/wn18rr_ind_graph --data ../shared/data/wn18rr-ind
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+# filtered test MRR / H@1 / H@3 / H@10 (dynamic protocol) as published; FB15k-237-ind rows are
+# on BLP's split, not the development split in ../shared/data (see its README)
+PUBLISHED = {
+    "wn18rr-ind": {
+        "BLP-TransE": {"mrr": 0.285, "hits@1": 0.135, "hits@3": 0.361, "hits@10": 0.580},
+        "FnF-T (text only)": {"mrr": 0.373},
+        "StATIK (context)": {"mrr": 0.516, "hits@1": 0.425, "hits@3": 0.558, "hits@10": 0.690},
+        "FnF-TG (context)": {"mrr": 0.732, "hits@10": 0.875},
+    },
+    "fb15k237-ind": {
+        "BLP-TransE": {"mrr": 0.195, "hits@1": 0.113, "hits@10": 0.363},
+        "FnF-T (text only)": {"mrr": 0.266},
+        "StATIK (context)": {"mrr": 0.224, "hits@1": 0.143, "hits@10": 0.381},
+        "FnF-TG (context)": {"mrr": 0.316},
+    },
+}
+KEYS = ("mrr", "hits@1", "hits@3", "hits@10", "mr")
+
+
+def time_queries(run_dir: Path, data_dir: Path, triples: int) -> dict[str, float]:
+    """Milliseconds per ranked query (one head or tail ranking) per context, one thread."""
+    import torch
+
+    from kgforge.embed.data import KGData
+    from kgforge.embed.evaluate import evaluate
+    from kgforge.embed.model import LinkPredictor
+
+    torch.set_num_threads(1)
+    data = KGData.load_dir(data_dir)
+    g = torch.Generator().manual_seed(0)
+    pick = torch.randperm(len(data.test), generator=g)[:triples]
+    sample = dataclasses.replace(data, test=data.test[pick])
+    out = {}
+    for context in ("none", "split"):
+        model = LinkPredictor.load(run_dir, device="cpu")  # cold: all entities encoded anew
+        start = time.perf_counter()
+        evaluate(model, sample, split="test", context=context, show_progress=False)
+        out[context] = 1000 * (time.perf_counter() - start) / (2 * len(pick))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--from-run", type=Path, required=True, help="a finished run folder")
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--timing-triples", type=int, default=500)
+    args = parser.parse_args()
+
+    results = json.loads((args.from_run / "results.json").read_text(encoding="utf-8"))
+    ms = time_queries(args.from_run, args.data, args.timing_triples)
+    published = PUBLISHED.get(args.data.name, {})
+    record = {
+        "run": str(args.from_run),
+        "data": str(args.data),
+        "config": (args.from_run / "config.yaml").read_text(encoding="utf-8"),
+        "test": {
+            context: {k: res["test"]["both"][k] for k in KEYS}
+            for context, res in results["by_context"].items()
+        },
+        "valid": {
+            context: {k: res["valid"]["both"][k] for k in KEYS}
+            for context, res in results["by_context"].items()
+            if "valid" in res
+        },
+        "ms_per_query_one_thread": ms,
+        "timing_triples": args.timing_triples,
+        "train_seconds": results["train_seconds"],
+        "wall_seconds": results["wall_seconds"],
+        "device": results["device"],
+        "hardware": {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "published": published,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{args.from_run.name}.json"
+    out.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    print(f"{'':22s}" + "".join(f"{k:>9s}" for k in KEYS[:4]) + "  ms/query")
+    for context, label in (("none", "kgforge text only"), ("split", "kgforge with context")):
+        row = record["test"][context]
+        print(f"{label:22s}" + "".join(f"{row[k]:9.3f}" for k in KEYS[:4]) + f"{ms[context]:9.1f}")
+    for label, ref in published.items():
+        cells = "".join(f"{ref[k]:9.3f}" if k in ref else f"{'-':>9s}" for k in KEYS[:4])
+        print(f"{label:22s}" + cells)
+    print(f"with context / text only per query: {ms['split'] / ms['none']:.2f}")
+    print(f"wall {results['wall_seconds']:.0f} s, training {results['train_seconds']:.0f} s")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

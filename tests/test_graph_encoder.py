@@ -1,0 +1,304 @@
+"""The graph encoder: learning, no leakage of the scored triple, sampling, PyG export, new
+entities with edges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from rdflib import Literal
+from rdflib.namespace import DCTERMS, RDF, RDFS
+from tiny_kg import write_tiny_kg
+
+from kgforge.embed.config import load_config
+from kgforge.embed.data import KGData
+from kgforge.embed.evaluate import evaluate
+from kgforge.embed.graph_encoder import context_triples
+from kgforge.embed.model import LinkPredictor
+from kgforge.embed.pipeline import train
+from kgforge.embed.trainer import Trainer
+from kgforge.errors import KGForgeError
+from kgforge.graph.namespaces import ENTITIES_GRAPH, KGF, REL, document_iri
+from kgforge.graph.namespaces import entity_iri as iri
+from kgforge.graph.store import KnowledgeGraph
+from kgforge.transfer.links import predict_links
+
+pytestmark = pytest.mark.usefixtures("one_thread_and_private_cache")
+RANDOM_MRR = 0.1  # ~ a random order over the 66 tiny entities
+
+CONFIG = {
+    "show_progress": False,
+    "model": {
+        "encoder": "graph",
+        "encoder_kwargs": {"hidden": 64, "fanout": 4, "isolate": 0.2},
+        "scorer": "complex",
+        "dim": 32,
+        "inverse_relations": True,
+    },
+    "training": {
+        "objective": "one_vs_all",
+        "loss": "ce",
+        "epochs": 25,
+        "batch_size": 64,
+        "lr": 0.01,
+    },
+    "evaluation": {"every_epochs": None, "final_valid": False},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return write_tiny_kg(tmp_path_factory.mktemp("tiny_graph") / "data", heldout=2)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    """A graph model trained with the scored triples hidden, as shipped."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KGFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        return train(CONFIG, data=tiny, output=tmp_path_factory.mktemp("graph_run"))
+
+
+@pytest.fixture(scope="module")
+def leaky(tiny, tmp_path_factory) -> LinkPredictor:
+    """A model trained *with* each batch's positives in its graph: it learns to read the answer
+    off the query edge, so it shows what a leak would do."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KGFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        config = load_config(CONFIG, {"model": {"encoder_kwargs": {"hidden": 64, "isolate": 0}}})
+        trainer = Trainer(config, KGData.load_dir(tiny), tmp_path_factory.mktemp("leaky"))
+        trainer.compute_loss = trainer._compute_loss  # no exclusion: the leak
+        return trainer.fit()
+
+
+def test_learns_the_tiny_graph_in_both_contexts(trained):
+    results = (trained.output / "results.json").read_text()
+    assert '"by_context"' in results
+    for context in ("none", "split"):
+        test = evaluate(trained.model, KGData.load_dir(trained.config.data), context=context)
+        assert test["context"] == context
+        assert test["both"]["mrr"] > 4 * RANDOM_MRR
+
+
+def _query_rows(model: LinkPredictor, data: KGData, graph: torch.Tensor, queries: torch.Tensor):
+    """Tail and head score rows of ``queries`` with ``graph`` as the context."""
+    model.eval()
+    with torch.no_grad(), model.neighbourhood.use_context(graph):
+        model.invalidate_cache()
+        tails = model.score_t(queries[:, :2], exclude=queries)
+        heads = model.score_h(queries[:, 1:], exclude=queries)
+    model.invalidate_cache()
+    return tails, heads
+
+
+@pytest.mark.parametrize("eval_fanout", [None, 2])
+def test_the_scored_triple_never_reaches_its_score(leaky, tiny, eval_fanout):
+    """Adding or removing the query edge from the context leaves every score of its query
+    unchanged (with a capped neighbourhood too), for the trained-to-leak model."""
+    data = KGData.load_dir(tiny)
+    leaky.neighbourhood.eval_fanout = eval_fanout
+    try:
+        queries = data.test
+        with_edges = context_triples(data, "test", "split")  # holds every query triple
+        tails_in, heads_in = _query_rows(leaky, data, with_edges, queries)
+        for i, query in enumerate(queries):
+            keep = ~(with_edges == query).all(1)
+            tails_out, heads_out = _query_rows(leaky, data, with_edges[keep], query[None])
+            assert torch.allclose(tails_in[i], tails_out[0], atol=1e-5)
+            assert torch.allclose(heads_in[i], heads_out[0], atol=1e-5)
+    finally:
+        leaky.neighbourhood.eval_fanout = None
+
+
+def test_a_model_given_the_answer_edge_scores_it_higher(leaky, tiny):
+    """The check above could fail: letting the query edge into the representations (no
+    ``exclude``) raises the true answer's score for the leaky model."""
+    data = KGData.load_dir(tiny)
+    queries = data.test
+    graph = context_triples(data, "test", "split")
+    leaky.eval()
+    with torch.no_grad(), leaky.neighbourhood.use_context(graph):
+        leaky.invalidate_cache()
+        hidden = leaky.score_t(queries[:, :2], exclude=queries)
+        given = leaky.score_t(queries[:, :2])  # the query edge is in both ends' neighbourhoods
+    leaky.invalidate_cache()
+    rows = torch.arange(len(queries))
+    gain = given[rows, queries[:, 2]] - hidden[rows, queries[:, 2]]
+    assert gain.mean() > 0.5 and (gain > 0).float().mean() > 0.8
+
+
+def test_exclusion_equals_recomputation_without_the_edge(trained):
+    """``drop_keys`` (the scored triple hidden from one entity) gives the vector of a graph
+    that lacks the edge, entity by entity."""
+    model = trained.model.eval()
+    data = KGData.load_dir(trained.config.data)
+    graph = context_triples(data, "test", "split")
+    graph_module = model.neighbourhood
+    with torch.no_grad():
+        for query in graph[:40]:
+            keys = graph_module.triple_keys(query[None]).repeat(2)
+            ends = query[[0, 2]]
+            with graph_module.use_context(graph):
+                dropped = model.encoder(ends, drop_keys=keys)
+                full = model.encoder(ends)
+            with graph_module.use_context(graph[~(graph == query).all(1)]):
+                recomputed = model.encoder(ends)
+            assert torch.allclose(dropped, recomputed, atol=1e-6)
+            assert not torch.allclose(full, recomputed, atol=1e-6)  # the edge did count
+
+
+def test_training_neighbourhoods_are_capped_and_hide_the_batch(tmp_path):
+    """A hub of 500 edges yields ``fanout`` sampled edges in training (different draws per
+    step), all of them in evaluation with ``eval_fanout: null``, and a training batch's own
+    triples are never among them."""
+    n = 501
+    entities = [f"e{i}" for i in range(n)]
+    hub = torch.tensor([[0, i % 2, i] for i in range(1, n)])
+    data = KGData(entities, ["r0", "r1"], [f"thing {i}" for i in range(n)], ["r0", "r1"], hub)
+    model = LinkPredictor.from_data(
+        data, encoder="graph", dim=8, encoder_kwargs={"hidden": 8, "fanout": 5}
+    )
+    graph = model.neighbourhood
+    graph.attach_graph(data.train)
+    ids = torch.tensor([0, 0, 7])
+    model.train()
+    torch.manual_seed(0)
+    row, neighbour, _ = graph.neighbourhood(ids)
+    assert torch.bincount(row, minlength=3).tolist() == [5, 5, 1]
+    assert set(neighbour[row == 0].tolist()) != set(neighbour[row == 1].tolist())
+    with graph.excluding(hub[:400]):
+        row, neighbour, _ = graph.neighbourhood(ids)
+        assert (neighbour[row < 2] > 400).all() and not (row == 2).any()
+    model.eval()
+    row, neighbour, _ = graph.neighbourhood(ids)
+    assert torch.bincount(row, minlength=3).tolist() == [500, 500, 1]
+    graph.eval_fanout = 3
+    first = graph.neighbourhood(ids)[1]
+    assert len(first) == 7 and torch.equal(first, graph.neighbourhood(ids)[1])  # deterministic
+
+
+def test_to_pyg_exports_the_graph_for_pyg_layers(tiny):
+    from torch_geometric.nn import RGCNConv
+
+    data = KGData.load_dir(tiny)
+    graph = data.to_pyg()
+    assert graph.num_nodes == data.num_entities
+    assert graph.edge_index.shape == (2, len(data.train))
+    assert torch.equal(graph.edge_index[0], data.train[:, 0])
+    assert torch.equal(graph.edge_type, data.train[:, 1])
+    assert graph.x is None
+    both = data.to_pyg(["train", "test"], features=torch.ones(data.num_entities, 3))
+    assert both.edge_index.shape[1] == len(data.train) + len(data.test)
+    out = RGCNConv(3, 4, data.num_relations)(both.x, both.edge_index, both.edge_type)
+    assert out.shape == (data.num_entities, 4)
+    with_text = data.to_pyg(features=True)
+    assert with_text.x.shape == (data.num_entities, 384)
+    with pytest.raises(ValueError, match="rows"):
+        data.to_pyg(features=torch.ones(2, 3))
+
+
+def test_edges_need_a_graph_encoder(tiny):
+    data = KGData.load_dir(tiny)
+    model = LinkPredictor.from_data(data, encoder="frozen", dim=8)
+    with pytest.raises(KGForgeError, match="graph encoder"):
+        model.predict_tails("a red fox", "member_of", edges=[("related_to", "e1", "out")])
+
+
+def test_graph_config_shape_is_shared_by_the_shipped_pipelines():
+    """One config shape for both data sets: the same model and evaluation settings; only the
+    data, the output, whether self-loops may be predicted and the training budget differ."""
+    root = Path(__file__).resolve().parents[1] / "pipelines"
+    wn = load_config(root / "wn18rr_ind_graph.yaml").model_dump()
+    fb = load_config(root / "fb15k237_ind_graph.yaml").model_dump()
+    assert wn["model"]["encoder"] == fb["model"]["encoder"] == "graph"
+    for config in (wn, fb):
+        config["model"].pop("allow_self")
+    assert wn["model"] == fb["model"] and wn["evaluation"] == fb["evaluation"]
+    budget = {"epochs", "max_steps"}
+    assert {k: v for k, v in wn["training"].items() if k not in budget} == {
+        k: v for k, v in fb["training"].items() if k not in budget
+    }
+
+
+COLOURS, ANIMALS = ["red", "green", "blue", "yellow"], ["fox", "owl", "cat", "eel", "bat", "yak"]
+
+
+@pytest.fixture(scope="module")
+def colour_graph(tmp_path_factory):
+    """Animals in colour groups, in a ring of ``near`` links per colour. Half of them have
+    text that names no colour, so training must learn to read the group off the neighbours
+    (whose text often names it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KGFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        kg = KnowledgeGraph.open(":memory:")
+        for c, colour in enumerate(COLOURS):
+            _record(kg, f"{colour} group", f"the {colour} group")
+            names = [f"{colour} {a}" for a in ANIMALS]
+            for i, name in enumerate(names):
+                text = f"a {colour} {ANIMALS[i]}" if i < 3 else f"an animal, number {c * 10 + i}"
+                _record(kg, name, text)
+                facts = [(iri(name), REL.member_of, iri(f"{colour} group"))]
+                facts += [(iri(name), REL.near, iri(o)) for o in (names[i - 1], names[i - 5])]
+                kg.add_many(facts, graph=document_iri(colour))
+        data = KGData.from_graph(kg, valid_fraction=0.0, test_fraction=0.0)
+        root = tmp_path_factory.mktemp("colours")
+        config = {
+            **CONFIG,
+            "training": {**CONFIG["training"], "epochs": 60},
+            "evaluation": {"every_epochs": None, "final_valid": False, "test": False},
+        }
+        result = train(config, data=data.to_dir(root / "data"), output=root / "run")
+        return kg, result.model
+
+
+def _record(kg: KnowledgeGraph, label: str, description: str) -> None:
+    e = iri(label)
+    kg.add_many(
+        [(e, RDF.type, KGF.Entity), (e, RDFS.label, Literal(label))]
+        + [(e, DCTERMS.description, Literal(description))],
+        graph=ENTITIES_GRAPH,
+    )
+
+
+def test_new_entity_with_edges(colour_graph, tmp_path):
+    """A new entity's known edges move its predictions to the right group; a known entity
+    given no extra edges is predicted as before; the model and its graph survive save/load."""
+    _, model = colour_graph
+    member_of, near = str(REL.member_of), str(REL.near)
+    text = "an animal, number 99"
+    right = 0
+    for colour in COLOURS:
+        edges = [(near, str(iri(f"{colour} {a}")), "out") for a in ANIMALS[:3]]
+        top = model.predict_tails(text, member_of, k=1, edges=edges)[0].entity
+        right += top == str(iri(f"{colour} group"))
+    assert right == len(COLOURS)  # text alone gives one answer for all four
+    known = str(iri("red fox"))
+    assert model.predict_tails(known, member_of, k=5) == model.predict_tails(
+        known, member_of, k=5, edges=[]
+    )
+    with pytest.raises(KGForgeError, match="direction"):
+        model.predict_tails(text, member_of, edges=[(near, known, "up")])
+    with pytest.raises(KGForgeError, match="not an entity"):
+        model.predict_tails(text, member_of, edges=[(near, "nobody", "in")])
+    again = LinkPredictor.load(model.save(tmp_path / "saved"))
+    assert torch.equal(again.neighbourhood.edges, model.neighbourhood.edges)
+    edges = [(near, str(iri("blue owl")), "in")]
+    assert again.predict_tails(text, member_of, edges=edges) == model.predict_tails(
+        text, member_of, edges=edges
+    )
+
+
+def test_predict_links_reads_a_new_entitys_extracted_edges(colour_graph):
+    """New entities whose text says nothing of their group get it from the edges extraction
+    gave them: ``predict_links`` passes them to a graph model."""
+    kg, model = colour_graph
+    for k, colour in enumerate(COLOURS):
+        _record(kg, f"newcomer {k}", f"an animal, number {90 + k}")
+        facts = [(iri(f"newcomer {k}"), REL.near, iri(f"{colour} {a}")) for a in ANIMALS[:3]]
+        kg.add_many(facts, graph=document_iri("new"))
+    links = predict_links(model, kg, relations=[str(REL.member_of)], k=1, direction="tails")
+    best = {link.head: link.tail for link in links}
+    assert best == {
+        str(iri(f"newcomer {k}")): str(iri(f"{colour} group")) for k, colour in enumerate(COLOURS)
+    }
