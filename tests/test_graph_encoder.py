@@ -245,7 +245,7 @@ def colour_graph(tmp_path_factory):
         root = tmp_path_factory.mktemp("colours")
         config = {
             **CONFIG,
-            "training": {**CONFIG["training"], "epochs": 60},
+            "training": {**CONFIG["training"], "epochs": 150},
             "evaluation": {"every_epochs": None, "final_valid": False, "test": False},
         }
         result = train(config, data=data.to_dir(root / "data"), output=root / "run")
