@@ -91,12 +91,11 @@ def test_credentials_from_the_url_are_sent_and_never_shown(
 ) -> None:
     handler = endpoint("auth")
     url = http_server(handler).replace("http://", f"http://alice:{SECRET}@")
-    with caplog.at_level(logging.DEBUG):
-        with KnowledgeGraph.open(url) as kg:
-            assert kg.query("ASK { }").askAnswer is True
-            kg.update("INSERT DATA { <urn:a> <urn:b> <urn:c> }")
-            _no_secret(kg.location, repr(kg))
-            assert "alice:***@127.0.0.1" in kg.location
+    with caplog.at_level(logging.DEBUG), KnowledgeGraph.open(url) as kg:
+        assert kg.query("ASK { }").askAnswer is True
+        kg.update("INSERT DATA { <urn:a> <urn:b> <urn:c> }")
+        _no_secret(kg.location, repr(kg))
+        assert "alice:***@127.0.0.1" in kg.location
     assert handler.requests and all(auth == GOOD for _, auth, _ in handler.requests)
     assert {path for path, _, _ in handler.requests} == {"/query", "/update"}
     _no_secret(caplog.text, *(body for _, _, body in handler.requests))
