@@ -347,26 +347,36 @@ def extract_command(
     text_field: str = typer.Option(
         "text", "--text-field", help="JSONL key / CSV column of the text."
     ),
+    id_prefix: str = typer.Option(
+        "", "--id-prefix", help="Put before every document id (two corpora with the same names)."
+    ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q extract."),
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
+    from kgforge.corpus import read_corpus
+    from kgforge.extract.pipeline import load_pipeline
     from kgforge.extract.run import extract
 
     if quiet:
         _quiet()
+    # corpus and pipeline first: a typo in either must not create a store
+    reader = read_corpus(
+        corpus,
+        id_field=id_field,
+        text_field=text_field,
+        on_error=on_error,  # type: ignore[arg-type]
+        id_prefix=id_prefix,
+    )
+    pipe = load_pipeline(pipeline)
     with _open_store(store, backend, write=True) as kg:
         summary = extract(
-            corpus,
+            reader,
             kg,
-            pipeline,
+            pipe,
             workers=workers,
             batch_size=batch_size,
-            on_error=on_error,
             prune=prune,
-            id_field=id_field,
-            text_field=text_field,
-            progress=progress_enabled(),
         )
     typer.echo(str(summary))
 

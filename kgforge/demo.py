@@ -84,7 +84,7 @@ def main(workdir: str | Path = ".kgforge-demo", corpus: str | Path = SAMPLE) -> 
     Path(workdir).mkdir(parents=True, exist_ok=True)
     store = Path(workdir) / "store"
     print(f"Extracting {corpus} into {store} with the default pipeline ...")
-    summary = extract(corpus, store, "default", progress=True)
+    summary = extract(corpus, store, "default")
     print(summary, end="\n\n")
     with KnowledgeGraph.open(store, read_only=True) as kg:
         stats = kg.stats()

@@ -7,8 +7,12 @@ it (an installed package); a path is read as it is.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -57,12 +61,47 @@ def paragraph_boundaries(doc: Doc) -> Doc:
     return doc
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_workers_parent: int | None = None  # pid of the process whose spaCy workers are starting
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker process when ``parent`` dies, even by SIGKILL, which
+    leaves no chance to stop the workers (Linux only; elsewhere workers end when their input
+    pipe closes)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _after_fork_in_child() -> None:
+    if _workers_parent is not None:
+        _die_with_parent(_workers_parent)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _ExtractInWorker:
     """Last component while ``nlp.pipe`` runs worker processes: it extracts there and passes
-    on an empty Doc whose context is the extraction, so only that is sent back."""
+    on an empty Doc whose context is the extraction, so only that is sent back.
+
+    Forked workers are tied to the parent by the fork hook above; spawned ones unpickle this
+    component first thing, and tie themselves to the parent then."""
 
     def __init__(self) -> None:
         self.pipeline: ExtractionPipeline | None = None
+        self.parent = os.getpid()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        _die_with_parent(self.parent)
 
     def __call__(self, doc: Doc) -> Doc:
         assert self.pipeline is not None  # set by process_tuples before the workers start
@@ -181,6 +220,24 @@ class ExtractionPipeline:
         self, pairs: Iterable[tuple[str, T]], batch_size: int = 64, n_process: int = 1
     ) -> Iterator[tuple[DocExtraction, T]]:
         """Like ``process`` for ``(text, context)`` pairs; each result keeps its context."""
+        # Texts longer than spaCy takes (``nlp.max_length``) go through in pieces and come out
+        # as one extraction again, with document offsets.
+        parts: list[tuple[int, DocExtraction]] = []
+        pieces = _split_long((pair for pair in pairs), self.nlp.max_length)
+        for extraction, (context, offset, last) in self._process_pieces(
+            pieces, batch_size, n_process
+        ):
+            if last and not parts:
+                yield extraction, context
+                continue
+            parts.append((offset, extraction))
+            if last:
+                yield DocExtraction.join(parts), context
+                parts = []
+
+    def _process_pieces(
+        self, pairs: Iterable[tuple[str, T]], batch_size: int, n_process: int
+    ) -> Iterator[tuple[DocExtraction, T]]:
         self._load_trained()
         nlp = self.nlp
         if n_process == 1:
@@ -198,12 +255,15 @@ class ExtractionPipeline:
                 contexts.append(context)
                 yield text
 
+        global _workers_parent
         component = nlp.add_pipe(_IN_WORKERS, last=True)
         component.pipeline = self
+        _workers_parent = os.getpid()
         try:
             for doc in nlp.pipe(texts(), batch_size=batch_size, n_process=n_process):
                 yield doc._context, contexts.popleft()
         finally:
+            _workers_parent = None
             nlp.remove_pipe(_IN_WORKERS)
 
     def extract_doc(self, doc: Doc) -> DocExtraction:
@@ -282,11 +342,7 @@ class ExtractionPipeline:
             (text[s.start_char : s.end_char], rel) for s, rel in zip(sents, by_sent, strict=True)
         ]
         refined = self._typer.predict_batch(items)
-        return [
-            Mention(m.start + s.start_char, m.end + s.start_char, m.text, m.label, m.score)
-            for s, ms in zip(sents, refined, strict=True)
-            for m in ms
-        ]
+        return [m.shifted(s.start_char) for s, ms in zip(sents, refined, strict=True) for m in ms]
 
     def _classify(self, text: str, sents: list, mentions: list[Mention]) -> list[Statement]:
         by_sent = _split_by_sentence(mentions, sents)
@@ -304,15 +360,39 @@ class ExtractionPipeline:
                     h, t = rel_mentions[r.head], rel_mentions[r.tail]
                     out.append(
                         Statement(
-                            Mention(h.start + off, h.end + off, h.text, h.label, h.score),
+                            h.shifted(off),
                             r.label,
-                            Mention(t.start + off, t.end + off, t.text, t.label, t.score),
+                            t.shifted(off),
                             round(float(r.confidence), 4),
                             _trim(text, sent.start_char, sent.end_char),
                             "classifier",
                         )
                     )
         return out
+
+
+_BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", " ")  # where a long text is cut, best first
+
+
+def _split_long(
+    pairs: Iterable[tuple[str, T]], limit: int
+) -> Iterator[tuple[str, tuple[T, int, bool]]]:
+    """Each text, or consecutive pieces of at most ``limit`` characters of a longer one, with
+    ``(context, offset of the piece, whether it is the text's last piece)``. A piece ends at
+    the last paragraph break in its second half, else a line break, a sentence end, a space."""
+    for text, context in pairs:
+        start = 0
+        while len(text) - start > limit:
+            window = text[start : start + limit]
+            cut = limit
+            for sep in _BREAKS:
+                at = window.rfind(sep, limit // 2)
+                if at > 0:
+                    cut = at + len(sep)
+                    break
+            yield window[:cut], (context, start, False)
+            start += cut
+        yield (text[start:] if start else text), (context, start, True)
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -332,7 +412,7 @@ def _split_by_sentence(mentions: list[Mention], sents: list) -> list[list[Mentio
         while j < len(sents) - 1 and m.start >= sents[j].end_char:
             j += 1
         off = sents[j].start_char
-        out[j].append(Mention(m.start - off, m.end - off, m.text, m.label, m.score))
+        out[j].append(m.shifted(-off))
     return out
 
 
