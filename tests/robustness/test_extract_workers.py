@@ -4,14 +4,11 @@ two runs writing to one SPARQL endpoint at once keep every entity record."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,37 +18,6 @@ from kgforge.corpus import CorpusReader
 from kgforge.extract.run import extract
 from kgforge.graph.namespaces import ENTITIES_GRAPH, KGF
 from kgforge.graph.store import KnowledgeGraph
-
-OXIGRAPH = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
-
-
-@pytest.fixture
-def oxigraph_server(tmp_path: Path):
-    """A real `oxigraph serve` on a free loopback port."""
-    if not Path(OXIGRAPH).exists():
-        pytest.skip("the oxigraph server binary is not installed (pip install oxigraph)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [OXIGRAPH, "serve", "--location", str(tmp_path / "server"), "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/query?query=ASK%7B%7D", timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "no oxigraph serve"
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _children(pid: int) -> set[int]:
@@ -143,6 +109,8 @@ def test_two_runs_into_one_endpoint_keep_every_entity_record(
         (tmp_path / name).mkdir()
         for file, text in docs.items():
             (tmp_path / name / file).write_text(text, encoding="utf-8")
+    with KnowledgeGraph.open(oxigraph_server) as kg:  # the server is shared by the session
+        kg.update("DROP ALL")
     # the graph one run over both gives, for reference
     with KnowledgeGraph.open(":memory:") as ref:
         extract(tmp_path / "A", ref, "default")
