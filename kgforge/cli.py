@@ -365,7 +365,7 @@ def extract_command(
         corpus,
         id_field=id_field,
         text_field=text_field,
-        on_error=on_error,  # type: ignore[arg-type]
+        on_error=on_error,
         id_prefix=id_prefix,
     )
     pipe = load_pipeline(pipeline)
