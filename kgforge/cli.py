@@ -404,7 +404,7 @@ def train_relations_command(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train the relation classifier (and entity-type refiner) of a classifier pipeline."""
-    from kgforge.extract.relclf import train_from_gold
+    from kgforge.extract.trained.training import train_from_gold
 
     summary = train_from_gold(
         train,

@@ -15,12 +15,12 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
     drop_unmapped: true              # drop entities whose label is not in type_mapping
                                      # (false keeps them under their spaCy label)
     entity_types:                    # optional trained refiner of entity types
-      model: models/conll04-types.pt #   (kgforge.extract.relclf.EntityTypeClassifier)
+      model: models/conll04-types.pt #   (kgforge.extract.trained.EntityTypeClassifier)
     relations:                       # one or more relation extractors, all applied
       - kind: patterns               # dependency patterns over spaCy's parse
         patterns: [svo, passive, prep, appositive, copula]
         confidence: {svo: 0.8}       # base confidence per pattern (defaults below)
-      - kind: classifier             # trained classifier (kgforge.extract.relclf)
+      - kind: classifier             # trained classifier (kgforge.extract.trained)
         model: models/conll04-relations.pt
         min_confidence: 0.5
       - kind: schema                 # ontology-guided (kgforge.extract.schema.config)
@@ -83,7 +83,7 @@ class PatternRelations(_Strict):
 
 
 class ClassifierRelations(_Strict):
-    """A trained relation classifier (``kgforge.extract.relclf.RelationClassifier``)."""
+    """A trained relation classifier (``kgforge.extract.trained.RelationClassifier``)."""
 
     kind: Literal["classifier"]
     model: Path
@@ -91,7 +91,7 @@ class ClassifierRelations(_Strict):
 
 
 class EntityTypesConfig(_Strict):
-    """A trained entity-type refiner (``kgforge.extract.relclf.EntityTypeClassifier``)."""
+    """A trained entity-type refiner (``kgforge.extract.trained.EntityTypeClassifier``)."""
 
     model: Path
 

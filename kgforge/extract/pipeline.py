@@ -16,7 +16,7 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from spacy.attrs import IS_SPACE
 from spacy.language import Language
@@ -33,6 +33,9 @@ from kgforge.extract.config import (
 from kgforge.extract.patterns import PatternExtractor
 from kgforge.extract.resolve import Aliaser
 from kgforge.extract.types import DocExtraction, Mention, Statement
+
+if TYPE_CHECKING:
+    from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier
 
 T = TypeVar("T")
 
@@ -146,12 +149,12 @@ class ExtractionPipeline:
     def __init__(self, config: PipelineConfig, path: Path | None = None) -> None:
         self.config = config
         self.path = path
-        self._nlp: Any = None
+        self._nlp: Language | None = None
         self._patterns = [
             PatternExtractor(r) for r in config.relations if isinstance(r, PatternRelations)
         ]
-        self._classifiers: list[tuple[Any, float]] | None = None
-        self._typer: Any = None
+        self._classifiers: list[tuple[RelationClassifier, float]] | None = None
+        self._typer: EntityTypeClassifier | None = None
         self._schema: list[Any] = []
 
     @property
@@ -159,7 +162,7 @@ class ExtractionPipeline:
         return self.config.name
 
     @property
-    def nlp(self) -> Any:
+    def nlp(self) -> Language:
         """The spaCy pipeline, loaded on first use."""
         if self._nlp is None:
             import spacy
@@ -194,14 +197,13 @@ class ExtractionPipeline:
         self._classifiers = []
         specs = [r for r in self.config.relations if isinstance(r, ClassifierRelations)]
         if specs or self.config.entity_types is not None:
-            from kgforge.extract import relclf
+            # torch and the encoder load only for pipelines with trained models
+            from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier
 
             for spec in specs:
-                self._classifiers.append(
-                    (relclf.RelationClassifier.load(spec.model), spec.min_confidence)
-                )
+                self._classifiers.append((RelationClassifier.load(spec.model), spec.min_confidence))
             if self.config.entity_types is not None:
-                self._typer = relclf.EntityTypeClassifier.load(self.config.entity_types.model)
+                self._typer = EntityTypeClassifier.load(self.config.entity_types.model)
         schema = [r for r in self.config.relations if isinstance(r, SchemaRelations)]
         if schema:
             from kgforge.extract.schema.extractor import SchemaExtractor
@@ -324,17 +326,25 @@ class ExtractionPipeline:
             statements=statements,
         )
 
-    def _mentions(self, doc: Doc, text: str, sents: list) -> list[Mention]:
+    def _spacy_mentions(self, doc: Doc, text: str) -> list[Mention]:
+        """spaCy's entities as mentions with the pipeline's types (``type_mapping``; unmapped
+        labels dropped or kept as they are, per ``drop_unmapped``)."""
         mapping, drop = self.config.type_mapping, self.config.drop_unmapped
         mentions = []
         for ent in doc.ents:
-            label = mapping.get(ent.label_)
-            if label is None:
-                if drop:
-                    continue
-                label = ent.label_
-            a, b = ent.start_char, ent.end_char
-            mentions.append(Mention(a, b, text[a:b], label))
+            label = mapping.get(ent.label_, None if drop else ent.label_)
+            if label is not None:
+                a, b = ent.start_char, ent.end_char
+                mentions.append(Mention(a, b, text[a:b], label))
+        return mentions
+
+    def spacy_mentions(self, texts: Iterable[str]) -> list[list[Mention]]:
+        """The mentions the spaCy model and type mapping give each text (no refiner): what the
+        entity-type refiner learns to correct."""
+        return [self._spacy_mentions(doc, doc.text) for doc in self.nlp.pipe(texts)]
+
+    def _mentions(self, doc: Doc, text: str, sents: list) -> list[Mention]:
+        mentions = self._spacy_mentions(doc, text)
         if self._typer is None:
             return mentions
         by_sent = _split_by_sentence(mentions, sents)

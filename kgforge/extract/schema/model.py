@@ -144,7 +144,7 @@ class Featurizer:
     @property
     def encoder(self) -> Any:
         if self._encoder is None:
-            from kgforge.extract.relclf import TokenEncoder
+            from kgforge.extract.trained.encoder import TokenEncoder
 
             self._encoder = TokenEncoder(self.encoder_name)
         return self._encoder
