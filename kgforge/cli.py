@@ -34,6 +34,7 @@ Split = Literal["train", "valid", "test"]  # kgforge.embed.data.Split
 Protocol = Literal["dynamic", "transductive", "transfer"]  # kgforge.embed.evaluate.EvalProtocol
 Direction = Literal["tails", "heads", "both"]  # kgforge.transfer.links.Direction
 SearchMode = Literal["bm25", "dense", "hybrid"]  # kgforge.transfer.retrieval.Mode
+Classifier = Literal["logreg", "mlp"]  # kgforge.transfer.classify.Kind
 
 
 class _Group(TyperGroup):
@@ -642,6 +643,50 @@ def predict_links_command(
         typer.echo(f"{link.score:9.3f}  #{link.rank}  {h} {r} {t}")
     where = "not written (--dry-run)" if dry_run else "written to graph:predicted"
     typer.echo(f"{len(links)} predicted links, {where}")
+
+
+@app.command("classify")
+def classify_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    model_dir: str = typer.Option(
+        ..., "--model", help="A trained model (a `kgforge train` output)."
+    ),
+    label_property: str = typer.Option(
+        "rdf:type", "--label-property", help="Property to learn and predict (IRI or prefix:name)."
+    ),
+    classifier: Classifier = typer.Option("logreg", "--classifier", help="logreg or mlp."),
+    min_probability: float = typer.Option(
+        0.0, "--min-probability", min=0.0, max=1.0, help="Drop predictions less probable than this."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print, do not write."),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Learn a property (rdf:type by default) from the entities that have it and predict it for
+    the others into graph:predicted-types."""
+    from rdflib import URIRef
+
+    from kgforge.embed.model import LinkPredictor
+    from kgforge.graph.results import short
+    from kgforge.transfer.classify import classify_entities, expand_property
+
+    prop = expand_property(label_property)
+    model = LinkPredictor.load(model_dir)
+    with _open_store(store, backend, write=not dry_run) as kg:
+        labels = classify_entities(
+            model,
+            kg,
+            label_property=prop,
+            kind=classifier,
+            min_probability=min_probability,
+            write=not dry_run,
+            model_name=str(model_dir),
+        )
+    for item in labels:
+        typer.echo(
+            f"{item.probability:6.3f}  {short(URIRef(item.entity))}  {short(URIRef(item.label))}"
+        )
+    where = "not written (--dry-run)" if dry_run else "written to graph:predicted-types"
+    typer.echo(f"{len(labels)} predicted labels, {where}")
 
 
 @app.command("search")

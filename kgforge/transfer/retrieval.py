@@ -58,8 +58,10 @@ class EntityIndex:
         self.vectors: np.ndarray | None = None
         if dense:
             from kgforge.embed.features import encode_texts
+            from kgforge.transfer.vector_index import VectorIndex
 
             self.vectors = encode_texts(self.texts, model, show_progress=show_progress)
+            self._vector_index = VectorIndex(self.vectors)  # faiss (or torch) exact top-k
 
     @classmethod
     def from_graph(cls, kg: KnowledgeGraph, **kwargs: object) -> EntityIndex:
@@ -98,9 +100,8 @@ class EntityIndex:
 
         model = load_sentence_model(self.model or default_text_model())
         q = model.encode([query], normalize_embeddings=True, convert_to_numpy=True)[0]
-        scores = self.vectors @ q.astype(self.vectors.dtype)
-        top = np.argsort(-scores, kind="stable")[:depth]
-        return top.tolist(), scores[top].tolist()
+        scores, ids = self._vector_index.search(q, depth)
+        return ids[0].tolist(), scores[0].tolist()
 
     def _hits(self, ids: list[int], scores: list[float]) -> list[Hit]:
         return [
