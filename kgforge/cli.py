@@ -489,10 +489,7 @@ def train_command(
 
     if quiet:
         _quiet()
-    extra = [] if progress_enabled() else ["show_progress=false"]
-    result = train(
-        config, data=data, output=output, resume=resume, set_values=[*set_values, *extra]
-    )
+    result = train(config, data=data, output=output, resume=resume, set_values=set_values)
     typer.echo(result.summary())
 
 
@@ -517,24 +514,18 @@ def evaluate_command(
     """Rank a split's triples with a trained model; print filtered MRR, MR, Hits@k as JSON."""
     import json
 
-    from kgforge.embed.data import KGData
     from kgforge.embed.evaluate import evaluate
-    from kgforge.errors import ConfigError
 
     if quiet:
         _quiet()
-    kg = KGData.load_dir(data)
-    if len(kg.triples(split)) == 0:
-        raise ConfigError(f"{data}: the {split} split has no triples")
     result = evaluate(
         output_dir,
-        kg,
+        data,
         split=split,
         protocol=protocol,
         batch_size=batch_size,
         device=device,
         filtered=not unfiltered,
-        show_progress=progress_enabled(),
     )
     typer.echo(json.dumps(result, indent=2))
 

@@ -22,9 +22,10 @@ import torch
 from class_resolver import ClassResolver
 from torch import nn
 
-from kgforge.errors import KGForgeError
+from kgforge.errors import ConfigError, KGForgeError
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
+from kgforge.progress import progress, quiet
 
 
 class EntityEncoder(nn.Module):
@@ -97,7 +98,6 @@ class FrozenTextEncoder(EntityEncoder):
         layer_norm: bool = True,
         residual: bool = True,
         cache_dir: str | None = None,
-        show_progress: bool = True,
     ) -> None:
         super().__init__(entity_text, dim)
         from kgforge.embed.features import encode_texts
@@ -109,7 +109,6 @@ class FrozenTextEncoder(EntityEncoder):
                 list(entity_text),
                 model=self.text_model,
                 cache_dir=cache_dir,
-                show_progress=show_progress,
             )
         )
         self.register_buffer("features", features, persistent=False)
@@ -127,9 +126,8 @@ class FrozenTextEncoder(EntityEncoder):
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         from kgforge.embed.features import encode_texts
 
-        x = encode_texts(
-            list(texts), model=self.text_model, cache_dir=self.cache_dir, show_progress=False
-        )
+        with quiet():  # a few new entities at inference: no bar
+            x = encode_texts(list(texts), model=self.text_model, cache_dir=self.cache_dir)
         return self.project_features(torch.from_numpy(x).to(self.features.device))
 
 
@@ -158,14 +156,13 @@ class TransformerEncoder(EntityEncoder):
         dropout: float = 0.0,
         trainable_layers: int | None = None,
         cache_dir: str | None = None,
-        show_progress: bool = True,
     ) -> None:
         super().__init__(entity_text, dim)
         from transformers import AutoModel, AutoTokenizer
 
         self.text_model = text_model or default_text_model()
         if pooling not in ("mean", "cls"):
-            raise ValueError("pooling must be 'mean' or 'cls'")
+            raise ConfigError(f"must be 'mean' or 'cls', not {pooling!r}", field="pooling")
         self.pooling = pooling
         self.max_length = max_length
         self.tokenizer = AutoTokenizer.from_pretrained(self.text_model)
@@ -178,7 +175,7 @@ class TransformerEncoder(EntityEncoder):
         #: how many lower layers are frozen and cached (None: the whole model is trained)
         self.frozen_layers: int | None = None
         if trainable_layers is not None:
-            self._freeze_lower(trainable_layers, entity_text, cache_dir, show_progress)
+            self._freeze_lower(trainable_layers, entity_text, cache_dir)
 
     def _tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         tok = self.tokenizer(
@@ -191,9 +188,7 @@ class TransformerEncoder(EntityEncoder):
         return tok["input_ids"], tok["attention_mask"]
 
     # -- top-k fine-tuning over cached hidden states -----------------------------------------
-    def _freeze_lower(
-        self, k: int, texts: Sequence[str], cache_dir: str | None, show_progress: bool
-    ) -> None:
+    def _freeze_lower(self, k: int, texts: Sequence[str], cache_dir: str | None) -> None:
         layers = getattr(getattr(self.transformer, "encoder", None), "layer", None)
         if layers is None or not hasattr(self.transformer, "embeddings"):
             raise KGForgeError(
@@ -212,7 +207,7 @@ class TransformerEncoder(EntityEncoder):
         if path.exists():
             cache = torch.load(path, mmap=True, weights_only=True)
         else:
-            cache = self._compute_hidden(layers[:frozen], show_progress)
+            cache = self._compute_hidden(layers[:frozen])
             atomic_write(path, lambda tmp: torch.save(cache, tmp))
         lengths = cache["lengths"].long()
         # entity i's token states are rows offsets[i] : offsets[i] + lengths[i] of ``hidden``
@@ -221,18 +216,14 @@ class TransformerEncoder(EntityEncoder):
         self.register_buffer("offsets", torch.cumsum(lengths, 0) - lengths, persistent=False)
 
     @torch.no_grad()
-    def _compute_hidden(self, lower: nn.ModuleList, show_progress: bool) -> dict[str, torch.Tensor]:
+    def _compute_hidden(self, lower: nn.ModuleList) -> dict[str, torch.Tensor]:
         """Token states after the frozen layers, real tokens only, fp16, in entity order."""
-        from tqdm.auto import tqdm
-
         was_training = self.transformer.training
         self.transformer.eval()
         lengths = self.attention_mask.sum(1)
         order = torch.argsort(lengths, stable=True)
         states: list[torch.Tensor | None] = [None] * self.num_entities
-        for chunk in tqdm(
-            order.split(256), desc="caching frozen layers", unit="batch", disable=not show_progress
-        ):
+        for chunk in progress(order.split(256), desc="caching frozen layers", unit="batch"):
             length = max(int(lengths[chunk].max()), 1)
             ids, mask = self.input_ids[chunk, :length], self.attention_mask[chunk, :length]
             hidden = _run_layers(lower, self.transformer.embeddings(input_ids=ids), mask)

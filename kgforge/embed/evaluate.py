@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
-from tqdm.auto import tqdm
 
 from kgforge.embed.data import KGData, Split
-from kgforge.errors import DataError
+from kgforge.errors import ConfigError, DataError, NonFiniteError
+from kgforge.progress import progress
 
 EvalProtocol = Literal["dynamic", "transductive", "transfer"]
 PROTOCOLS: tuple[str, ...] = ("dynamic", "transductive", "transfer")
@@ -95,7 +95,17 @@ def rank_true(
     Filtered entries (pairs ``filter_rows[i], filter_columns[i]``, unique; the true entry among
     them is ignored) count neither above nor below the true score: their comparisons are
     counted from the few gathered scores and subtracted, so the score matrix is not copied.
+
+    Every rank lies in ``[1, C]``: scores must be finite (a NaN compares false with
+    everything, which would rank it above all candidates, rank 0.5), so non-finite scores
+    raise :class:`~kgforge.errors.NonFiniteError` instead of giving perfect metrics.
     """
+    if not bool(torch.isfinite(scores).all()):
+        bad = int((~torch.isfinite(scores)).sum())
+        raise NonFiniteError(
+            f"the model gives {bad} non-finite (NaN or infinite) scores of {scores.numel()}: "
+            "it diverged; retrain it (lower training.lr, or set training.grad_clip)"
+        )
     rows = torch.arange(len(scores), device=scores.device)
     true = scores[rows, true_columns].unsqueeze(1)
     # int32 sums of the comparison masks run faster than the default int64 ones
@@ -129,7 +139,7 @@ def candidates_for(data: KGData, split: Split, protocol: str) -> torch.Tensor | 
     elif protocol == "transfer":
         candidates = data.split_entities(split)
     else:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+        raise _unknown_protocol(protocol)
     return None if len(candidates) == data.num_entities else candidates
 
 
@@ -141,7 +151,6 @@ def evaluate(
     batch_size: int = 256,
     device: str | torch.device | None = None,
     filtered: bool = True,
-    show_progress: bool = True,
 ) -> dict[str, Any]:
     """Filtered rank metrics of ``model`` on one split of ``data``.
 
@@ -150,8 +159,9 @@ def evaluate(
     ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``, ``hits@1/3/10``
     each (head = ranking heads for ``(?, r, t)``), plus the settings and counts used.
     """
-    if isinstance(data, (str, Path)):
-        data = KGData.load_dir(data)
+    source = Path(data) if isinstance(data, (str, Path)) else None
+    if source is not None:
+        data = KGData.load_dir(source)
     if isinstance(model, (str, Path)):
         from kgforge.embed.model import LinkPredictor
 
@@ -163,10 +173,13 @@ def evaluate(
             f"{data.num_entities}: evaluate on the data it was built for"
         )
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+        raise _unknown_protocol(protocol)
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, got {batch_size}", field="batch_size")
     triples = data.triples(split)
     if len(triples) == 0:
-        raise ValueError(f"the {split} split has no triples to evaluate")
+        where = source / f"{split}.tsv" if source is not None else None
+        raise DataError(f"the {split} split has no triples to evaluate", where)
     device = torch.device(device) if device is not None else _model_device(model)
     candidates = candidates_for(data, split, protocol)
     n = data.num_entities
@@ -175,7 +188,7 @@ def evaluate(
         column[candidates] = torch.arange(len(candidates))
         missing = column[triples[:, [0, 2]]] < 0
         if missing.any():
-            raise ValueError(f"some {split} entities are not among the {protocol} candidates")
+            raise DataError(f"some {split} entities are not among the {protocol} candidates")
         candidates = candidates.to(device)
     column = column.to(device)
     known = data.all_triples()
@@ -189,7 +202,7 @@ def evaluate(
     total = 2 * math.ceil(len(triples) / batch_size)
     with (
         _inference(model),
-        tqdm(total=total, desc=f"evaluate {split}", unit="batch", disable=not show_progress) as bar,
+        progress(total=total, desc=f"evaluate {split}", unit="batch") as bar,
     ):
         for side in ("tail", "head"):
             for batch in _batches(triples, batch_size):
@@ -222,6 +235,12 @@ def evaluate(
         "num_triples": len(triples),
         "num_candidates": n if candidates is None else len(candidates),
     }
+
+
+def _unknown_protocol(protocol: str) -> ConfigError:
+    return ConfigError(
+        f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}", field="protocol"
+    )
 
 
 def _batches(triples: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:

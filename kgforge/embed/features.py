@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from kgforge.errors import ConfigError
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
+from kgforge.progress import progress
 
 SHARD_SIZE = 4096
 """Texts per cache shard: what an interruption can lose at most."""
@@ -60,7 +62,14 @@ def load_sentence_model(model: str, device: str | None = None) -> Any:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return SentenceTransformer(model, device=device)
+    looks_like_path = model.startswith((".", "/", "~")) or os.sep in model.strip("/")
+    if looks_like_path and not Path(model).expanduser().exists():
+        raise ConfigError("no such sentence-transformers model folder", model)
+    try:
+        return SentenceTransformer(model, device=device)
+    except (OSError, ValueError) as exc:  # not installed, and no hub to download it from
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot load sentence-transformers model {model!r}: {reason}") from None
 
 
 def _read_shards(folder: Path, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
@@ -95,13 +104,12 @@ def encode_texts(
     cache_dir: str | Path | None = None,
     batch_size: int = 64,
     normalize: bool = True,
-    show_progress: bool = True,
 ) -> np.ndarray:
     """Sentence embeddings of ``texts`` (float32 ``[N, d]``), from the disk cache where possible.
 
     ``model`` is a sentence-transformers hub name or local path (default: the offline MiniLM).
     With ``normalize`` each row has unit L2 norm; the cache keeps raw vectors, so both settings
-    share it.
+    share it. Texts not yet cached show a progress bar (:mod:`kgforge.progress`).
     """
     model = model or default_text_model()
     texts = [str(t) for t in texts]
@@ -114,7 +122,7 @@ def encode_texts(
         if key not in found and key not in missing:
             missing[key] = text
     if missing:
-        found.update(_encode_missing(missing, model, folder, batch_size, show_progress))
+        found.update(_encode_missing(missing, model, folder, batch_size))
 
     if not texts:
         dim = load_sentence_model(model).get_sentence_embedding_dimension()
@@ -126,17 +134,13 @@ def encode_texts(
 
 
 def _encode_missing(
-    missing: dict[bytes, str], model: str, folder: Path, batch_size: int, show_progress: bool
+    missing: dict[bytes, str], model: str, folder: Path, batch_size: int
 ) -> dict[bytes, np.ndarray]:
-    from tqdm.auto import tqdm
-
     encoder = load_sentence_model(model)
     # similar lengths together: less padding per batch
     order = sorted(missing, key=lambda k: len(missing[k]))
     result: dict[bytes, np.ndarray] = {}
-    with tqdm(
-        total=len(order), desc="encoding texts", unit="text", disable=not show_progress
-    ) as bar:
+    with progress(total=len(order), desc="encoding texts", unit="text") as bar:
         for start in range(0, len(order), SHARD_SIZE):
             chunk = order[start : start + SHARD_SIZE]
             vectors = encoder.encode(
@@ -144,7 +148,7 @@ def _encode_missing(
                 batch_size=batch_size,
                 convert_to_numpy=True,
                 normalize_embeddings=False,
-                show_progress_bar=False,
+                show_progress_bar=False,  # kgforge's own bar counts these
             ).astype(np.float32)
             _write_shard(folder, chunk, vectors)
             result.update(zip(chunk, vectors, strict=True))

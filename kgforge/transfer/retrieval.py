@@ -18,6 +18,7 @@ import numpy as np
 from kgforge.embed.data import entity_texts
 from kgforge.errors import KGForgeError
 from kgforge.graph.store import KnowledgeGraph
+from kgforge.progress import progress_enabled
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES = ("bm25", "dense", "hybrid")
@@ -44,7 +45,6 @@ class EntityIndex:
         texts: Sequence[str],
         model: str | None = None,
         dense: bool = True,
-        show_progress: bool = False,
     ) -> None:
         import bm25s
 
@@ -54,13 +54,13 @@ class EntityIndex:
             raise KGForgeError("entities and texts differ in length")
         self.entities, self.texts, self.model = list(entities), list(texts), model
         self.bm25 = bm25s.BM25()
-        self.bm25.index(_tokens(self.texts), show_progress=False)
+        self.bm25.index(_tokens(self.texts), show_progress=progress_enabled())
         self.vectors: np.ndarray | None = None
         if dense:
             from kgforge.embed.features import encode_texts
             from kgforge.transfer.vector_index import VectorIndex
 
-            self.vectors = encode_texts(self.texts, model, show_progress=show_progress)
+            self.vectors = encode_texts(self.texts, model)
             self._vector_index = VectorIndex(self.vectors)  # faiss (or torch) exact top-k
 
     @classmethod
@@ -99,7 +99,9 @@ class EntityIndex:
         from kgforge.models import default_text_model
 
         model = load_sentence_model(self.model or default_text_model())
-        q = model.encode([query], normalize_embeddings=True, convert_to_numpy=True)[0]
+        q = model.encode(
+            [query], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )[0]
         scores, ids = self._vector_index.search(q, depth)
         return ids[0].tolist(), scores[0].tolist()
 

@@ -31,8 +31,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from kgforge.embed.sampling import NegativeSampler, negative_sampler_resolver
-from kgforge.errors import DataError
+from kgforge.embed.sampling.base import NegativeSampler
+from kgforge.errors import ConfigError, DataError
 from kgforge.fileio import atomic_write
 
 Anchor = Literal["kept", "replaced"]
@@ -54,17 +54,15 @@ class LMPoolNegativeSampler(NegativeSampler):
         text_model: str | None = None,
         cache_dir: str | Path | None = None,
         anchor: Anchor = "kept",
-        show_progress: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(num_entities, **kwargs)
         if anchor not in ("kept", "replaced"):
-            raise ValueError(f"anchor must be 'kept' or 'replaced', not {anchor!r}")
+            raise ConfigError(f"must be 'kept' or 'replaced', not {anchor!r}", field="anchor")
         self._given_embeddings = embeddings
         self.text_model = text_model
         self.cache_dir = cache_dir
         self.anchor = anchor
-        self.show_progress = show_progress
         self._cpu: dict[str, torch.Tensor] = {}
         self._device_cache: dict[torch.device, dict[str, torch.Tensor]] = {}
 
@@ -104,7 +102,6 @@ class LMPoolNegativeSampler(NegativeSampler):
                 list(entity_text),
                 model=self.text_model,
                 cache_dir=self.cache_dir,
-                show_progress=self.show_progress,
             )
         else:
             raise DataError(
@@ -286,7 +283,7 @@ class LMNearestNegativeSampler(LMPoolNegativeSampler):
     ) -> None:
         super().__init__(num_entities, anchor=anchor, **kwargs)
         if not 0.0 <= ratio <= 1.0 or not 0.0 <= (ratio_start or 0.0) <= 1.0:
-            raise ValueError("ratio and ratio_start must lie in [0, 1]")
+            raise ConfigError("ratio and ratio_start must lie in [0, 1]", field="ratio")
         self.k = min(k, num_entities - 1)
         self.ratio = ratio
         self.ratio_start = ratio_start
@@ -394,7 +391,3 @@ def _cached_arrays(
     arrays = compute()
     atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
     return arrays
-
-
-negative_sampler_resolver.register(LMClusterNegativeSampler)
-negative_sampler_resolver.register(LMNearestNegativeSampler)
