@@ -73,6 +73,7 @@ def test_pipeline_names_are_checked_with_suggestions(tmp_path: Path, text, field
          "did you mean 'margin'?"),
         ({"evaluation": {"metric": "mr"}}, "evaluation.metric", "'mrr'"),
         ({"training": {"lr": float("nan")}}, "training.lr", "finite"),
+        ({"training": {"device": "gpu"}}, "training.device", "unknown device 'gpu'"),
     ],
 )  # fmt: skip
 def test_training_components_are_checked_when_loaded(raw, field, hint) -> None:

@@ -16,6 +16,7 @@ import yaml
 from class_resolver import ClassResolver
 from pydantic import Field, ValidationInfo, field_validator
 
+from kgforge.device import resolve_device
 from kgforge.errors import ConfigError
 from kgforge.yamlconfig import (
     StrictModel,
@@ -126,6 +127,16 @@ class TrainingConfig(StrictModel):
     @classmethod
     def _known_sampler(cls, name: str, info: ValidationInfo) -> str:
         return _name("negative sampler", name, info)
+
+    @field_validator("device")
+    @classmethod
+    def _usable_device(cls, name: str, info: ValidationInfo) -> str:
+        if checks_components(info):
+            try:  # a typo or a GPU this machine lacks fails now, not after encoding
+                resolve_device(name)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
+        return name
 
     @field_validator("loss_kwargs")
     @classmethod

@@ -22,6 +22,7 @@ import torch
 from class_resolver import ClassResolver
 from torch import nn
 
+from kgforge.cache import cache_path
 from kgforge.errors import ConfigError, KGForgeError
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
@@ -295,10 +296,10 @@ def hidden_cache_path(
 ) -> Path:
     """Cache file of frozen-layer token states, keyed by model, truncation, frozen layer count
     and the texts (in order)."""
-    from kgforge.embed.features import cache_root, model_cache_dir
+    from kgforge.embed.features import model_cache_dir
 
     digest = hashlib.sha1("\0".join(texts).encode("utf-8")).hexdigest()[:16]
-    folder = model_cache_dir(model, cache_dir or cache_root().parent / "hidden")
+    folder = model_cache_dir(model, cache_dir or cache_path("hidden"))
     return folder / f"len{max_length}-frozen{frozen_layers}-{digest}.pt"
 
 

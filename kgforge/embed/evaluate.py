@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
+from kgforge.device import resolve_device
 from kgforge.embed.data import KGData, Split
 from kgforge.errors import ConfigError, DataError, NonFiniteError
 from kgforge.progress import progress
@@ -37,8 +38,11 @@ PROTOCOLS: tuple[str, ...] = ("dynamic", "transductive", "transfer")
 HITS_AT: tuple[int, ...] = (1, 3, 10)
 
 
-class Scorer(Protocol):
-    """What the evaluator needs of a model: scores of all (or some) candidate entities."""
+class RankingModel(Protocol):
+    """What the evaluator needs of a model: scores of all (or some) candidate entities
+    (:class:`~kgforge.embed.model.LinkPredictor` and PyKEEN models through
+    :mod:`kgforge.embed.pykeen_interop` have them). Not to be confused with the relational
+    scorers of :mod:`kgforge.embed.scorers`, which score vectors."""
 
     def score_t(self, hr: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """Scores ``[B, C]`` of tails for ``(h, r)`` rows (all entities if no candidates)."""
@@ -144,7 +148,7 @@ def candidates_for(data: KGData, split: Split, protocol: str) -> torch.Tensor | 
 
 
 def evaluate(
-    model: Scorer | str | Path,
+    model: RankingModel | str | Path,
     data: KGData | str | Path,
     split: Split = "test",
     protocol: EvalProtocol = "dynamic",
@@ -154,7 +158,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Filtered rank metrics of ``model`` on one split of ``data``.
 
-    ``model`` is anything with ``score_t``/``score_h`` (see :class:`Scorer`) or the output
+    ``model`` is anything with ``score_t``/``score_h`` (see :class:`RankingModel`) or the output
     directory of ``kgforge train``; ``data`` a :class:`KGData` or a data directory. Returns
     ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``, ``hits@1/3/10``
     each (head = ranking heads for ``(?, r, t)``), plus the settings and counts used.
@@ -180,7 +184,7 @@ def evaluate(
     if len(triples) == 0:
         where = source / f"{split}.tsv" if source is not None else None
         raise DataError(f"the {split} split has no triples to evaluate", where)
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = resolve_device(device) if device is not None else _model_device(model)
     candidates = candidates_for(data, split, protocol)
     n = data.num_entities
     column = torch.arange(n) if candidates is None else torch.full((n,), -1, dtype=torch.long)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -21,31 +22,26 @@ from typing import Any
 
 import numpy as np
 
+from kgforge.cache import cache_path
+from kgforge.device import resolve_device
 from kgforge.errors import ConfigError
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
 from kgforge.progress import progress
 
+logger = logging.getLogger(__name__)
+
 SHARD_SIZE = 4096
 """Texts per cache shard: what an interruption can lose at most."""
 
 
-def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """Where features live: ``cache_dir``, else ``$KGFORGE_CACHE/features``, else
-    ``~/.cache/kgforge/features``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("KGFORGE_CACHE")
-    if env:
-        return Path(env) / "features"
-    return Path.home() / ".cache" / "kgforge" / "features"
-
-
 def model_cache_dir(model: str, cache_dir: str | Path | None = None) -> Path:
-    """The folder of one model's cached vectors (readable name plus a hash of the full name)."""
+    """The folder of one model's cached vectors (readable name plus a hash of the full name),
+    under ``cache_dir`` or ``$KGFORGE_CACHE/features`` (:mod:`kgforge.cache`)."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).name or model)[-60:]
     digest = hashlib.sha1(model.encode("utf-8")).hexdigest()[:10]
-    return cache_root(cache_dir) / f"{slug}-{digest}"
+    root = Path(cache_dir) if cache_dir is not None else cache_path("features")
+    return root / f"{slug}-{digest}"
 
 
 def text_key(text: str) -> bytes:
@@ -58,10 +54,7 @@ def load_sentence_model(model: str, device: str | None = None) -> Any:
     """Load (once per process) a sentence-transformers model by hub name or local path."""
     from sentence_transformers import SentenceTransformer
 
-    if device is None:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(resolve_device(device))
     looks_like_path = model.startswith((".", "/", "~")) or os.sep in model.strip("/")
     if looks_like_path and not Path(model).expanduser().exists():
         raise ConfigError("no such sentence-transformers model folder", model)
@@ -136,6 +129,7 @@ def encode_texts(
 def _encode_missing(
     missing: dict[bytes, str], model: str, folder: Path, batch_size: int
 ) -> dict[bytes, np.ndarray]:
+    logger.info("encoding %d texts with %s (cache: %s)", len(missing), model, folder)
     encoder = load_sentence_model(model)
     # similar lengths together: less padding per batch
     order = sorted(missing, key=lambda k: len(missing[k]))

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kgforge.device import resolve_device
 from kgforge.embed.encoders import EntityEncoder, FrozenTextEncoder, encoder_resolver
 from kgforge.embed.prior import CHANNELS, PriorRep, TextPrior
 from kgforge.embed.scorers import Scorer, scorer_resolver
@@ -451,7 +452,7 @@ class LinkPredictor(nn.Module):
             ) from None
         model.eval()
         if device is not None:
-            model.to(device)
+            model.to(resolve_device(device))
         return model
 
 

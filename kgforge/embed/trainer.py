@@ -18,6 +18,7 @@ file then renamed, so an interrupted or failed run leaves the last good checkpoi
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import time
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from kgforge.device import resolve_device
 from kgforge.embed.config import TrainConfig
 from kgforge.embed.encoders import (
     LookupEncoder,
@@ -43,11 +45,7 @@ from kgforge.progress import progress, quiet
 
 Callback = Callable[["Trainer", int], None]
 
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+logger = logging.getLogger(__name__)
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
@@ -387,6 +385,7 @@ class Trainer:
         if self.sampler is not None and rng["sampler"] is not None:
             self.sampler.generator.set_state(rng["sampler"].cpu())
         self._truncate_log()
+        logger.info("resumed %s at step %d (epoch %d)", path, self.step, self.epoch)
         return True
 
     def _truncate_log(self) -> None:
