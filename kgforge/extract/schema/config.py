@@ -39,7 +39,7 @@ class GenerativeConfig(StrictModel):
     max_tokens: int = Field(256, ge=1)
 
 
-class SchemaRelations(BaseModel):
+class SchemaRelations(StrictModel):
     """Schema-guided extraction (``kgforge.extract.schema``): an ontology in, triples that
     conform to it out."""
 
