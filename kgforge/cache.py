@@ -3,7 +3,7 @@
 ``$KGFORGE_CACHE`` (default ``~/.cache/kgforge``) holds one folder per kind: ``features``
 (sentence-transformers vectors of texts), ``hidden`` (token states of frozen transformer
 layers), ``samplers`` (LM negative-sampler pools), ``tokens`` (the relation classifier's token
-vectors). Every writer goes through :func:`kgforge.fileio.atomic_write`, so concurrent runs may
+vectors), ``schema`` and ``schema-models`` (the schema extractor's features and models). Every writer goes through :func:`kgforge.fileio.atomic_write`, so concurrent runs may
 share the folders.
 """
 
