@@ -9,9 +9,10 @@ predictors read: ``label: description`` from the graph's entity records.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -46,8 +47,7 @@ class EntityIndex:
         model: str | None = None,
         dense: bool = True,
     ) -> None:
-        import bm25s
-
+        bm25s = _bm25s()
         if not entities:
             raise KGForgeError("nothing to index: no entity has a text")
         if len(entities) != len(texts):
@@ -112,6 +112,14 @@ class EntityIndex:
 
 
 def _tokens(texts: list[str]) -> object:
+    return _bm25s().tokenize(texts, stopwords="en", show_progress=False)
+
+
+def _bm25s() -> Any:
+    """The bm25s module, imported late (start-up speed), with its logger following the
+    process's logging setup again: bm25s sets it to DEBUG on import, which would print its
+    debug lines under the CLI's handler."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s

@@ -40,8 +40,10 @@ evaluation: {protocol: transductive}
 
 
 def kgforge(monkeypatch, capsys, *args: object) -> tuple[int, str, str]:
-    """Run the CLI as the ``kgforge`` script does; (exit code, stdout, stderr)."""
+    """Run the CLI as the ``kgforge`` script does, without progress bars (as the robustness
+    harness does); (exit code, stdout, stderr)."""
     monkeypatch.setattr(sys, "argv", ["kgforge", *map(str, args)])
+    monkeypatch.setenv("KGFORGE_PROGRESS", "0")  # bars are no error lines
     capsys.readouterr()
     try:
         cli.run()
