@@ -240,7 +240,7 @@ def main() -> None:
 
         print("MiniLM text vectors (no link-prediction training)", flush=True)
         start = time.perf_counter()
-        vecs = encode_texts([texts[e] for e in all_ents], show_progress=False)
+        vecs = encode_texts([texts[e] for e in all_ents])
         row = dict(zip(all_ents, vecs, strict=True))
         x = {s: np.stack([row[e] for e in ents[s]]) for s in ents}
         result["rows"]["minilm"] = probe(

@@ -24,7 +24,7 @@ import typer
 from typer.core import TyperGroup
 
 from kgforge.errors import KGForgeError
-from kgforge.progress import progress_enabled, set_progress
+from kgforge.progress import set_progress
 
 # Choices of the options below; tests/test_cli.py checks that they match the library's own.
 ResultFormat = Literal["table", "csv", "tsv", "json"]  # kgforge.graph.results.RESULT_FORMATS

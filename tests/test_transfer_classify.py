@@ -103,7 +103,6 @@ def trained(tmp_path_factory) -> tuple[KnowledgeGraph, LinkPredictor, Path]:
     root = tmp_path_factory.mktemp("classify")
     result = train(
         {
-            "show_progress": False,
             "model": {"encoder": "frozen", "encoder_kwargs": {"hidden": 64}, "dim": 32},
             "training": {"objective": "one_vs_all", "loss": "ce", "epochs": 3, "lr": 0.01},
             "evaluation": {"every_epochs": None, "final_valid": False, "test": False},
