@@ -133,11 +133,11 @@ def main() -> None:
         rankings[name] = {s: index.search(query_vecs[s], DEPTH)[1].tolist() for s in qtext}
 
     start = time.perf_counter()
-    docs_minilm = encode_texts(docs, show_progress=False)
+    docs_minilm = encode_texts(docs)
     dense(
         "dense_minilm",
         docs_minilm,
-        {s: encode_texts(q, show_progress=False) for s, q in qtext.items()},
+        {s: encode_texts(q) for s, q in qtext.items()},
     )
     timing["dense_minilm"] = time.perf_counter() - start
     if args.run:
