@@ -17,15 +17,10 @@ import json
 import time
 from pathlib import Path
 
-from kgforge.extract.evaluate import (
-    evaluate_extraction,
-    format_scores,
-    read_gold,
-    relation_tuples,
-    score,
-)
+from kgforge.extract.evaluate import evaluate_extraction, format_scores, score
+from kgforge.extract.gold import read_gold, relation_tuples
 from kgforge.extract.pipeline import load_pipeline
-from kgforge.extract.relclf import EntityTypeClassifier, RelationClassifier, pipeline_mentions
+from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +42,7 @@ def main() -> None:
     out: dict = {}
 
     t = time.perf_counter()
-    spacy_mentions = pipeline_mentions(pipeline, texts)
+    spacy_mentions = pipeline.spacy_mentions(texts)
     out["entities_spacy"] = score(
         gold_sets, [({(m.start, m.end, m.label) for m in ms}, set()) for ms in spacy_mentions]
     )["entities"]

@@ -33,6 +33,7 @@ import spacy
 
 from kgforge.extract.pipeline import load_pipeline
 from kgforge.extract.run import extract
+from kgforge.progress import set_progress
 
 ROOT = Path(__file__).resolve().parents[1]
 CONLL = ROOT.parent / "shared" / "data" / "conll04"
@@ -72,9 +73,7 @@ def time_plain(nlp, texts: list[str], batch_size: int, workers: int) -> tuple[fl
 def time_kgforge(pipeline, corpus: Path, work: Path, batch_size: int, workers: int) -> tuple:
     store = work / f"store-{time.monotonic_ns()}"
     start = time.perf_counter()
-    summary = extract(
-        corpus, store, pipeline, workers=workers, batch_size=batch_size, progress=False
-    )
+    summary = extract(corpus, store, pipeline, workers=workers, batch_size=batch_size)
     seconds = time.perf_counter() - start
     shutil.rmtree(store, ignore_errors=True)
     return seconds, summary
@@ -90,6 +89,7 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "bench" / "results" / "extract_bench.json"
     )
     args = parser.parse_args()
+    set_progress(False)
 
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     pipeline = load_pipeline("default")

@@ -62,7 +62,7 @@ def rank_test(run_dir: Path, data_dir: Path, triples: int | None) -> dict[str, d
     for context in ("none", "split"):
         model = LinkPredictor.load(run_dir, device="cpu")
         start = time.perf_counter()
-        result = evaluate(model, data, split="test", context=context, show_progress=False)
+        result = evaluate(model, data, split="test", context=context)
         seconds = time.perf_counter() - start
         out[context] = {
             **{k: result["both"][k] for k in KEYS},

@@ -112,7 +112,6 @@ def main() -> None:
             "data": str(args.data),
             "output": out,
             "seed": args.seed,
-            "show_progress": False,
             "model": {
                 "encoder": "lookup",
                 "scorer": "transe",
@@ -147,7 +146,6 @@ def main() -> None:
         protocol="transductive",
         batch_size=args.eval_batch,
         device="cpu",
-        show_progress=False,
     )
     print(f"kgforge evaluator, PyKEEN model: {kg_eval_pk_model:.1f} s", flush=True)
     kg_on_kg, kg_eval_kg_model = timed(
@@ -157,7 +155,6 @@ def main() -> None:
         protocol="transductive",
         batch_size=args.eval_batch,
         device="cpu",
-        show_progress=False,
     )
     print(f"kgforge evaluator, kgforge model: {kg_eval_kg_model:.1f} s", flush=True)
     # the kgforge model as a PyKEEN TransE: same (normalised) entity and relation vectors

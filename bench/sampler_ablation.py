@@ -42,7 +42,7 @@ SAMPLERS = ("uniform", "bernoulli", "lmcluster", "lmnearest")
 # switched from one-vs-all to sampled negatives with a softmax cross-entropy over them
 KG_MODEL: dict[str, Any] = {
     "encoder": "frozen",
-    "encoder_kwargs": {"hidden": 512, "layers": 1, "dropout": 0.1, "show_progress": False},
+    "encoder_kwargs": {"hidden": 512, "layers": 1, "dropout": 0.1},
     "scorer": "complex",
     "dim": 256,
     "inverse_relations": True,
@@ -90,7 +90,6 @@ def run_kgforge(sampler: str, seed: int, args: argparse.Namespace) -> dict[str, 
     config = load_config(
         {
             "seed": seed,
-            "show_progress": False,
             "model": KG_MODEL,
             "training": {
                 **KG_TRAINING,
@@ -110,9 +109,7 @@ def run_kgforge(sampler: str, seed: int, args: argparse.Namespace) -> dict[str, 
     def on_step(trainer: Trainer, step: int) -> None:
         trainer.sampler.step(step / trainer.total_steps)  # curricula (LM-nearest ratio_start)
         if step % every == 0 or step == trainer.total_steps:
-            res = evaluate(
-                trainer.model, curve_data, split="valid", protocol="dynamic", show_progress=False
-            )
+            res = evaluate(trainer.model, curve_data, split="valid", protocol="dynamic")
             curve.append((step / trainer.steps_per_epoch, res["both"]["mrr"]))
 
     with tempfile.TemporaryDirectory() as out:
@@ -120,7 +117,7 @@ def run_kgforge(sampler: str, seed: int, args: argparse.Namespace) -> dict[str, 
         trainer = Trainer(config, data, out, callbacks=[on_step])
         model = trainer.fit()
         train_seconds = time.perf_counter() - started
-        test = evaluate(model, test_data, split="test", protocol="dynamic", show_progress=False)
+        test = evaluate(model, test_data, split="test", protocol="dynamic")
     return {"test": test["both"], "curve": curve, "train_seconds": train_seconds}
 
 
@@ -179,7 +176,7 @@ def run_pykeen(model_name: str, sampler: str, seed: int, args: argparse.Namespac
     }[sampler]
     sampler_kwargs: dict[str, Any] = {"num_negs_per_pos": args.pk_negatives, "filtered": True}
     if sampler.startswith("lm"):
-        sampler_kwargs |= {"entity_text": data.entity_text, "seed": seed, "show_progress": False}
+        sampler_kwargs |= {"entity_text": data.entity_text, "seed": seed}
         sampler_kwargs |= lm_kwargs(sampler, args)
         if "ratio_start" in sampler_kwargs:
             sampler_kwargs["curriculum_epochs"] = args.pk_epochs
@@ -196,7 +193,6 @@ def run_pykeen(model_name: str, sampler: str, seed: int, args: argparse.Namespac
                 curve_data,
                 split="valid",
                 protocol="transductive",
-                show_progress=False,
             )
             self.model.train()
             curve.append((float(epoch), res["both"]["mrr"]))
@@ -219,7 +215,7 @@ def run_pykeen(model_name: str, sampler: str, seed: int, args: argparse.Namespac
     )
     train_seconds = time.perf_counter() - started
     model.eval()
-    test = evaluate(scorer(model), test_data, "test", protocol="transductive", show_progress=False)
+    test = evaluate(scorer(model), test_data, "test", protocol="transductive")
     return {"test": test["both"], "curve": curve, "train_seconds": train_seconds}
 
 

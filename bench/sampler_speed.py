@@ -52,7 +52,6 @@ def main() -> None:
         config = load_config(
             {
                 "seed": 0,
-                "show_progress": False,
                 "model": KG_MODEL,
                 "training": {
                     **KG_TRAINING,

@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "LMClusterNegativeSampler": "kgforge.embed.pykeen_samplers",
     "LMNearestNegativeSampler": "kgforge.embed.pykeen_samplers",
     "predict_links": "kgforge.transfer.links",
+    "classify_entities": "kgforge.transfer.classify",
     "EntityIndex": "kgforge.transfer.retrieval",
 }
 

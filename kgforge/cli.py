@@ -24,7 +24,7 @@ import typer
 from typer.core import TyperGroup
 
 from kgforge.errors import KGForgeError
-from kgforge.progress import progress_enabled, set_progress
+from kgforge.progress import set_progress
 
 # Choices of the options below; tests/test_cli.py checks that they match the library's own.
 ResultFormat = Literal["table", "csv", "tsv", "json"]  # kgforge.graph.results.RESULT_FORMATS
@@ -35,6 +35,7 @@ Protocol = Literal["dynamic", "transductive", "transfer"]  # kgforge.embed.evalu
 GraphContext = Literal["none", "split"]  # kgforge.embed.graph_encoder.Context
 Direction = Literal["tails", "heads", "both"]  # kgforge.transfer.links.Direction
 SearchMode = Literal["bm25", "dense", "hybrid"]  # kgforge.transfer.retrieval.Mode
+Classifier = Literal["logreg", "mlp"]  # kgforge.transfer.classify.Kind
 
 
 class _Group(TyperGroup):
@@ -348,26 +349,36 @@ def extract_command(
     text_field: str = typer.Option(
         "text", "--text-field", help="JSONL key / CSV column of the text."
     ),
+    id_prefix: str = typer.Option(
+        "", "--id-prefix", help="Put before every document id (two corpora with the same names)."
+    ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q extract."),
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
+    from kgforge.corpus import read_corpus
+    from kgforge.extract.pipeline import load_pipeline
     from kgforge.extract.run import extract
 
     if quiet:
         _quiet()
+    # corpus and pipeline first: a typo in either must not create a store
+    reader = read_corpus(
+        corpus,
+        id_field=id_field,
+        text_field=text_field,
+        on_error=on_error,
+        id_prefix=id_prefix,
+    )
+    pipe = load_pipeline(pipeline)
     with _open_store(store, backend, write=True) as kg:
         summary = extract(
-            corpus,
+            reader,
             kg,
-            pipeline,
+            pipe,
             workers=workers,
             batch_size=batch_size,
-            on_error=on_error,
             prune=prune,
-            id_field=id_field,
-            text_field=text_field,
-            progress=progress_enabled(),
         )
     typer.echo(str(summary))
 
@@ -395,7 +406,7 @@ def train_relations_command(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train the relation classifier (and entity-type refiner) of a classifier pipeline."""
-    from kgforge.extract.relclf import train_from_gold
+    from kgforge.extract.trained.training import train_from_gold
 
     summary = train_from_gold(
         train,
@@ -479,10 +490,7 @@ def train_command(
 
     if quiet:
         _quiet()
-    extra = [] if progress_enabled() else ["show_progress=false"]
-    result = train(
-        config, data=data, output=output, resume=resume, set_values=[*set_values, *extra]
-    )
+    result = train(config, data=data, output=output, resume=resume, set_values=set_values)
     typer.echo(result.summary())
 
 
@@ -513,24 +521,18 @@ def evaluate_command(
     """Rank a split's triples with a trained model; print filtered MRR, MR, Hits@k as JSON."""
     import json
 
-    from kgforge.embed.data import KGData
     from kgforge.embed.evaluate import evaluate
-    from kgforge.errors import ConfigError
 
     if quiet:
         _quiet()
-    kg = KGData.load_dir(data)
-    if len(kg.triples(split)) == 0:
-        raise ConfigError(f"{data}: the {split} split has no triples")
     result = evaluate(
         output_dir,
-        kg,
+        data,
         split=split,
         protocol=protocol,
         batch_size=batch_size,
         device=device,
         filtered=not unfiltered,
-        show_progress=progress_enabled(),
         context=context,
     )
     typer.echo(json.dumps(result, indent=2))
@@ -640,6 +642,50 @@ def predict_links_command(
         typer.echo(f"{link.score:9.3f}  #{link.rank}  {h} {r} {t}")
     where = "not written (--dry-run)" if dry_run else "written to graph:predicted"
     typer.echo(f"{len(links)} predicted links, {where}")
+
+
+@app.command("classify")
+def classify_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    model_dir: str = typer.Option(
+        ..., "--model", help="A trained model (a `kgforge train` output)."
+    ),
+    label_property: str = typer.Option(
+        "rdf:type", "--label-property", help="Property to learn and predict (IRI or prefix:name)."
+    ),
+    classifier: Classifier = typer.Option("logreg", "--classifier", help="logreg or mlp."),
+    min_probability: float = typer.Option(
+        0.0, "--min-probability", min=0.0, max=1.0, help="Drop predictions less probable than this."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print, do not write."),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Learn a property (rdf:type by default) from the entities that have it and predict it for
+    the others into graph:predicted-types."""
+    from rdflib import URIRef
+
+    from kgforge.embed.model import LinkPredictor
+    from kgforge.graph.results import short
+    from kgforge.transfer.classify import classify_entities, expand_property
+
+    prop = expand_property(label_property)
+    model = LinkPredictor.load(model_dir)
+    with _open_store(store, backend, write=not dry_run) as kg:
+        labels = classify_entities(
+            model,
+            kg,
+            label_property=prop,
+            kind=classifier,
+            min_probability=min_probability,
+            write=not dry_run,
+            model_name=str(model_dir),
+        )
+    for item in labels:
+        typer.echo(
+            f"{item.probability:6.3f}  {short(URIRef(item.entity))}  {short(URIRef(item.label))}"
+        )
+    where = "not written (--dry-run)" if dry_run else "written to graph:predicted-types"
+    typer.echo(f"{len(labels)} predicted labels, {where}")
 
 
 @app.command("search")

@@ -22,7 +22,7 @@ QUERIES: list[tuple[str, str, dict[str, str]]] = [
         """SELECT ?entity (SAMPLE(?tl) AS ?type) (COUNT(DISTINCT ?x) AS ?degree) WHERE {
   { ?e ?p ?x } UNION { ?x ?p ?e }
   FILTER(STRSTARTS(STR(?p), STR(rel:)))
-  GRAPH <https://w3id.org/kgforge/graph/entities> {
+  GRAPH graph:entities {
     ?e rdfs:label ?entity ; a ?t . ?t rdfs:label ?tl }
 } GROUP BY ?entity ORDER BY DESC(?degree) ?entity LIMIT 8""",
         {},
@@ -35,14 +35,14 @@ QUERIES: list[tuple[str, str, dict[str, str]]] = [
   ?d kgf:docId ?doc .
   FILTER(STRSTARTS(STR(?p), STR(rel:)))
   BIND(STRAFTER(STR(?p), STR(rel:)) AS ?relation)
-  GRAPH <https://w3id.org/kgforge/graph/entities> { ?s rdfs:label ?subject . ?o rdfs:label ?object }
+  GRAPH graph:entities { ?s rdfs:label ?subject . ?o rdfs:label ?object }
 } ORDER BY DESC(?confidence) ?doc ?subject LIMIT 8""",
         {},
     ),
     (
         "Which documents support 'Marie Curie born_in Warsaw'?",
         """SELECT ?doc ?sentence WHERE {
-  GRAPH <https://w3id.org/kgforge/graph/entities> { ?s rdfs:label "Marie Curie" . ?o rdfs:label "Warsaw" }
+  GRAPH graph:entities { ?s rdfs:label "Marie Curie" . ?o rdfs:label "Warsaw" }
   ?st rdf:subject ?s ; rdf:predicate rel:born_in ; rdf:object ?o ;
       prov:wasDerivedFrom ?d ; kgf:sentence ?sentence .
   ?d kgf:docId ?doc .
@@ -54,8 +54,8 @@ QUERIES: list[tuple[str, str, dict[str, str]]] = [
         """SELECT ?subject ?predicate ?object WHERE {
   ?d kgf:docId "marie_curie.txt" .
   GRAPH ?d { ?s ?p ?o FILTER(STRSTARTS(STR(?p), STR(rel:)) || ?p = rdf:type) }
-  GRAPH <https://w3id.org/kgforge/graph/entities> { ?s rdfs:label ?subject }
-  OPTIONAL { GRAPH <https://w3id.org/kgforge/graph/entities> { ?o rdfs:label ?ol } }
+  GRAPH graph:entities { ?s rdfs:label ?subject }
+  OPTIONAL { GRAPH graph:entities { ?o rdfs:label ?ol } }
   OPTIONAL { GRAPH ?d { ?o rdfs:label ?tl } }
   BIND(COALESCE(?ol, ?tl) AS ?object)
   BIND(IF(?p = rdf:type, "is_a", STRAFTER(STR(?p), STR(rel:))) AS ?predicate)
@@ -65,7 +65,7 @@ QUERIES: list[tuple[str, str, dict[str, str]]] = [
     (
         "Entity record: labels, aliases and the description used for embeddings",
         """SELECT ?label (GROUP_CONCAT(DISTINCT ?alias; separator=", ") AS ?aliases) ?description
-WHERE { GRAPH <https://w3id.org/kgforge/graph/entities> {
+WHERE { GRAPH graph:entities {
   ?e rdfs:label ?label ; dcterms:description ?description .
   OPTIONAL { ?e skos:altLabel ?alias }
   FILTER(?label IN ("Marie Curie", "Steve Jobs"))
@@ -84,7 +84,7 @@ def main(workdir: str | Path = ".kgforge-demo", corpus: str | Path = SAMPLE) -> 
     Path(workdir).mkdir(parents=True, exist_ok=True)
     store = Path(workdir) / "store"
     print(f"Extracting {corpus} into {store} with the default pipeline ...")
-    summary = extract(corpus, store, "default", progress=True)
+    summary = extract(corpus, store, "default")
     print(summary, end="\n\n")
     with KnowledgeGraph.open(store, read_only=True) as kg:
         stats = kg.stats()

@@ -59,9 +59,19 @@ class CorpusError(LocatedError):
     """A corpus record that cannot be read (bad JSON, bad encoding, missing field)."""
 
 
-class DataError(LocatedError):
-    """A link-prediction data file with a malformed line, unknown id or missing text."""
+class DataError(LocatedError, ValueError):
+    """A link-prediction data file with a malformed line, unknown id or missing text (a
+    ``ValueError`` too, so callers of the library functions that raised one still catch it)."""
 
 
-class ConfigError(LocatedError):
-    """A pipeline or training config that does not validate."""
+class ConfigError(LocatedError, ValueError):
+    """A pipeline or training config, or a function argument, that does not validate (a
+    ``ValueError`` too)."""
+
+
+class NonFiniteError(KGForgeError):
+    """A model whose loss or scores are not finite numbers (training diverged)."""
+
+
+class NonFiniteLossError(NonFiniteError):
+    """Training stopped: the loss (or the weights) became NaN or infinite."""

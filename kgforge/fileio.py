@@ -7,9 +7,14 @@ checkpoint, a saved model), so they all go through :func:`atomic_write`.
 from __future__ import annotations
 
 import os
+import pickle
 import uuid
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from kgforge.errors import DataError
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -28,3 +33,34 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def read_torch_file(path: str | Path, **kwargs: Any) -> Any:
+    """``torch.load(path, **kwargs)``; an empty, truncated or foreign file raises
+    :class:`~kgforge.errors.DataError` naming it (torch raises EOFError, UnpicklingError,
+    RuntimeError, ... with messages that do not)."""
+    import torch
+
+    path = Path(path)
+    try:
+        return torch.load(path, **kwargs)
+    except FileNotFoundError:
+        raise DataError("missing", path) from None
+    except (
+        OSError,
+        EOFError,
+        RuntimeError,
+        ValueError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+    ) as exc:
+        what = "empty" if path.stat().st_size == 0 else "corrupt or truncated"
+        raise DataError(
+            f"cannot read this PyTorch file: it is {what} ({first_line(exc)[:120]})", path
+        ) from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (torch's run to pages)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

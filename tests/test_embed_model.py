@@ -35,7 +35,6 @@ def tiny_inductive(tmp_path_factory) -> Path:
 
 
 BASE = {
-    "show_progress": False,
     "model": {"encoder": "lookup", "dim": 32, "scorer": "distmult"},
     "training": {"epochs": 20, "lr": 0.05, "batch_size": 64},
     "evaluation": {"protocol": "transductive", "every_epochs": None, "final_valid": False},
@@ -107,7 +106,7 @@ def test_pair_scores_agree_with_ranking_scores_including_the_text_prior(tiny_ind
     model = LinkPredictor.from_data(
         data,
         encoder="frozen",
-        encoder_kwargs={"hidden": 16, "show_progress": False},
+        encoder_kwargs={"hidden": 16},
         scorer="complex",
         dim=8,
         text_prior=True,
@@ -161,7 +160,6 @@ def test_finetuned_transformer_encoder_learns(tiny_inductive, tmp_path):
         ROOT / "pipelines" / "wn18rr_ind_finetune.yaml",
         data=tiny_inductive,
         output=tmp_path / "out",
-        show_progress=False,
         model={"encoder_kwargs": {"max_length": 16}, "dim": 32},
         training={"max_steps": 6, "batch_size": 32, "num_negatives": 8, "num_threads": 1},
         evaluation={"every_epochs": None, "final_valid": False},
@@ -177,7 +175,6 @@ def test_shipped_cpu_finetune_config_learns(tiny_inductive, tmp_path):
         ROOT / "pipelines" / "wn18rr_ind_finetune_cpu.yaml",
         data=tiny_inductive,
         output=tmp_path / "out",
-        show_progress=False,
         model={"encoder_kwargs": {"max_length": 16}, "dim": 32},
         training={"epochs": 5, "batch_size": 32, "warmup": 0.0},
         evaluation={"every_epochs": None, "final_valid": False},

@@ -53,7 +53,6 @@ def make(tiny_bert: str, cache: Path, pooling: str = "mean", k: int = 1) -> Tran
         max_length=24,
         trainable_layers=k,
         cache_dir=str(cache),
-        show_progress=False,
     )
 
 

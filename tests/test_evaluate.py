@@ -98,25 +98,23 @@ def small_data() -> KGData:
 
 def test_protocols_choose_candidates(small_data: KGData) -> None:
     ends = {
-        p: evaluate(ConstantScorer(), small_data, protocol=p, show_progress=False)
+        p: evaluate(ConstantScorer(), small_data, protocol=p)
         for p in ("transductive", "dynamic", "transfer")
     }
     assert ends["transductive"]["num_candidates"] == 60
     assert ends["dynamic"]["num_candidates"] == 50
     assert ends["transfer"]["num_candidates"] == len(small_data.split_entities("test"))
     # unfiltered, a constant scorer ties with everything: rank (C + 1) / 2
-    flat = evaluate(ConstantScorer(), small_data, filtered=False, show_progress=False)
+    flat = evaluate(ConstantScorer(), small_data, filtered=False)
     assert flat["both"]["mr"] == pytest.approx((50 + 1) / 2)
     assert flat["num_triples"] == len(small_data.test)
-    oracle = evaluate(OracleScorer(small_data), small_data, protocol="transductive",
-                      show_progress=False)  # fmt: skip
+    oracle = evaluate(OracleScorer(small_data), small_data, protocol="transductive")  # fmt: skip
     for side in ("both", "head", "tail"):
         assert oracle[side]["mrr"] == 1.0 and oracle[side]["hits@1"] == 1.0
-    unfiltered = evaluate(OracleScorer(small_data), small_data, filtered=False,
-                          show_progress=False)  # fmt: skip
+    unfiltered = evaluate(OracleScorer(small_data), small_data, filtered=False)  # fmt: skip
     assert unfiltered["both"]["mrr"] < 1.0
     with pytest.raises(ValueError, match="unknown protocol"):
-        evaluate(ConstantScorer(), small_data, protocol="closed-world", show_progress=False)
+        evaluate(ConstantScorer(), small_data, protocol="closed-world")
 
 
 @pytest.mark.parametrize("model_name", ["TransE", "DistMult"])
@@ -142,7 +140,7 @@ def test_parity_with_pykeen_rank_based_evaluator(small_data: KGData, model_name:
         )  # fmt: skip
         for fast in (True, False):  # kgforge's distance matrix and PyKEEN's own scoring
             ours = evaluate(PyKEENModelAdapter(model, fast=fast), small_data, protocol=protocol,
-                            batch_size=7, show_progress=False)  # fmt: skip
+                            batch_size=7)  # fmt: skip
             for side in ("both", "head", "tail"):
                 for key, name in [
                     ("mrr", "inverse_harmonic_mean_rank"),
@@ -174,7 +172,7 @@ def test_evaluate_command_on_a_trained_model(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    direct = evaluate(model, data, show_progress=False)
+    direct = evaluate(model, data)
     assert printed["both"] == pytest.approx(direct["both"])
     assert set(printed["tail"]) == {"mrr", "mr", "hits@1", "hits@3", "hits@10"}
     bad = CliRunner().invoke(

@@ -10,13 +10,8 @@ from pathlib import Path
 import pytest
 
 from kgforge.errors import CorpusError
-from kgforge.extract.evaluate import (
-    evaluate_extraction,
-    format_scores,
-    read_gold,
-    relation_tuples,
-    score,
-)
+from kgforge.extract.evaluate import evaluate_extraction, format_scores, score
+from kgforge.extract.gold import read_gold, relation_tuples
 from kgforge.extract.types import DocExtraction, Mention, Statement
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -54,7 +54,7 @@ def test_provenance_queries_and_entity_records(
 ) -> None:
     corpus = _corpus(tmp_path / "c", DOCS)
     with KnowledgeGraph.open(tmp_path / "store") as kg:
-        summary = extract(corpus, kg, pipeline, progress=False)
+        summary = extract(corpus, kg, pipeline)
         assert (summary.documents, summary.new, summary.skipped) == (3, 3, 0)
         curie = _label_iri(kg, "Marie Curie")
         warsaw = _label_iri(kg, "Warsaw")
@@ -109,14 +109,14 @@ def test_provenance_queries_and_entity_records(
 def test_incremental_runs_and_prune(tmp_path: Path, pipeline: ExtractionPipeline) -> None:
     corpus = _corpus(tmp_path / "c", DOCS)
     store = tmp_path / "store"
-    first = extract(corpus, store, pipeline, progress=False)
+    first = extract(corpus, store, pipeline)
     assert first.new == 3
-    again = extract(corpus, store, pipeline, progress=False)
+    again = extract(corpus, store, pipeline)
     assert (again.extracted, again.unchanged) == (0, 3)
 
     (corpus / "apple.txt").write_text("Microsoft acquired GitHub in 2018.", encoding="utf-8")
     (corpus / "warsaw.txt").unlink()
-    changed = extract(corpus, store, pipeline, progress=False, prune=True)
+    changed = extract(corpus, store, pipeline, prune=True)
     assert (changed.changed, changed.unchanged, changed.dropped) == (1, 1, 1)
     with KnowledgeGraph.open(store) as kg:
         assert document_iri("warsaw.txt") not in kg.graphs()
@@ -135,7 +135,7 @@ def test_export_jsonl_offsets(tmp_path: Path, pipeline: ExtractionPipeline) -> N
     corpus = _corpus(tmp_path / "c", DOCS)
     with KnowledgeGraph.open(tmp_path / "store") as kg:
         # the top-level API, after kgforge.extract's submodules are imported (they are here)
-        summary = kgforge.extract(corpus, kg, pipeline=pipeline, progress=False)
+        summary = kgforge.extract(corpus, kg, pipeline=pipeline)
         out = tmp_path / "out.jsonl"
         assert export_jsonl(kg, out) == summary.statements
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -157,7 +157,7 @@ def test_workers_give_the_same_graph(tmp_path: Path, pipeline: ExtractionPipelin
     quads = []
     for workers in (1, 2):
         with KnowledgeGraph.open(tmp_path / f"s{workers}") as kg:
-            extract(corpus, kg, pipeline, workers=workers, batch_size=1, progress=False)
+            extract(corpus, kg, pipeline, workers=workers, batch_size=1)
             quads.append(set(kg.quads()))
     assert quads[0] == quads[1]
 
@@ -167,7 +167,7 @@ import multiprocessing, sys
 if __name__ == "__main__":
     multiprocessing.set_start_method("spawn", force=True)  # macOS and Windows start workers so
     from kgforge.extract.run import extract
-    extract(sys.argv[1], sys.argv[2], workers=2, batch_size=1, progress=False)
+    extract(sys.argv[1], sys.argv[2], workers=2, batch_size=1)
 """
 
 
@@ -178,7 +178,7 @@ def test_spawned_workers_give_the_same_graph(tmp_path: Path) -> None:
     script = tmp_path / "spawned.py"
     script.write_text(SPAWNED, encoding="utf-8")
     subprocess.run([sys.executable, script, corpus, tmp_path / "spawned"], check=True)
-    extract(corpus, tmp_path / "single", workers=1, progress=False)
+    extract(corpus, tmp_path / "single", workers=1)
     with (
         KnowledgeGraph.open(tmp_path / "spawned", read_only=True) as spawned,
         KnowledgeGraph.open(tmp_path / "single", read_only=True) as single,
@@ -221,7 +221,7 @@ def write(self, batch):
     if batch:
         print("committed", len(batch), flush=True)
 run.ExtractionRun._write = write
-run.extract(sys.argv[1], sys.argv[2], "default", batch_size=2, progress=False)
+run.extract(sys.argv[1], sys.argv[2], "default", batch_size=2)
 print("done", flush=True)
 """
 
@@ -253,9 +253,9 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     with KnowledgeGraph.open(killed) as kg:
         partial = {str(o) for _, _, o in kg.triples((None, KGF.docId, None))}
     assert 6 <= len(partial) < 40
-    resumed = extract(corpus, killed, "default", progress=False)
+    resumed = extract(corpus, killed, "default")
     assert resumed.unchanged == len(partial) and resumed.new == 40 - len(partial)
-    extract(corpus, clean, "default", progress=False)
+    extract(corpus, clean, "default")
     with KnowledgeGraph.open(killed) as a, KnowledgeGraph.open(clean) as b:
         qa, qb = list(a.quads()), list(b.quads())
     assert len(qa) == len(set(qa))
@@ -275,7 +275,7 @@ def test_embedding_merge(tmp_path: Path) -> None:
     }
     corpus = _corpus(tmp_path / "c", docs)
     with KnowledgeGraph.open(tmp_path / "store") as kg:
-        extract(corpus, kg, load_pipeline(cfg), progress=False)
+        extract(corpus, kg, load_pipeline(cfg))
         rows = kg.query(
             "SELECT DISTINCT ?e WHERE { GRAPH ?g { ?e rdfs:label|skos:altLabel ?l } }",
             l=Literal("Steve Jobs"),

@@ -28,7 +28,6 @@ pytestmark = pytest.mark.usefixtures("one_thread_and_private_cache")
 RANDOM_MRR = 0.1  # ~ a random order over the 66 tiny entities
 
 CONFIG = {
-    "show_progress": False,
     "model": {
         "encoder": "graph",
         "encoder_kwargs": {"hidden": 64, "fanout": 4, "isolate": 0.2},

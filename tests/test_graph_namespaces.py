@@ -8,6 +8,8 @@ import sys
 from kgforge.graph.namespaces import (
     DOC,
     ENT,
+    ENTITIES_GRAPH,
+    PREFIXES,
     REL,
     document_iri,
     entity_iri,
@@ -43,3 +45,19 @@ def test_stable_across_processes() -> None:
 def test_prefixes_declare_every_namespace() -> None:
     text = sparql_prefixes()
     assert f"PREFIX ent: <{ENT}>" in text and f"PREFIX rel: <{REL}>" in text
+
+
+def test_kgforge_iris_are_written_out_only_in_namespaces() -> None:
+    """Queries (demo, export, ...) use the PREFIXES (``graph:entities``), not hand-written IRIs."""
+    from pathlib import Path
+
+    import kgforge
+
+    package = Path(kgforge.__file__).parent
+    holders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "w3id.org/kgforge/" in path.read_text(encoding="utf-8")
+    ]
+    assert holders == ["graph/namespaces.py"]
+    assert "graph" in PREFIXES and str(PREFIXES["graph"]) + "entities" == str(ENTITIES_GRAPH)

@@ -9,7 +9,7 @@ from pykeen.pipeline import pipeline
 from pykeen.triples import TriplesFactory
 
 import kgforge
-from kgforge.embed import lm_sampling
+from kgforge.embed import sampling
 from kgforge.embed.pykeen_samplers import LMClusterNegativeSampler, LMNearestNegativeSampler
 from kgforge.errors import DataError
 
@@ -45,7 +45,7 @@ def _cache(tmp_path_factory, monkeypatch) -> None:
 def test_top_level_names_are_the_pykeen_samplers() -> None:
     assert kgforge.LMClusterNegativeSampler is LMClusterNegativeSampler
     assert kgforge.LMNearestNegativeSampler is LMNearestNegativeSampler
-    assert kgforge.BernoulliNegativeSampler.__module__ == "kgforge.embed.sampling"
+    assert kgforge.BernoulliNegativeSampler is sampling.BernoulliNegativeSampler
 
 
 @pytest.mark.parametrize("cls", SAMPLERS)
@@ -59,7 +59,6 @@ def test_corrupt_batch_shape_and_filtering(cls, factories) -> None:
         triples_factory=train,
         filtered=True,
         seed=0,
-        show_progress=False,
     )
     batch = train.mapped_triples[:10]
     neg = sampler.corrupt_batch(batch)
@@ -75,7 +74,7 @@ def test_corrupt_batch_shape_and_filtering(cls, factories) -> None:
 def test_text_mapping_needs_the_factory(factories) -> None:
     train, _ = factories
     texts = {label: f"a {label}" for label in train.entity_to_id}
-    kwargs = dict(mapped_triples=train.mapped_triples, show_progress=False)
+    kwargs = dict(mapped_triples=train.mapped_triples)
     sampler = LMClusterNegativeSampler(entity_text=texts, triples_factory=train, **kwargs)
     assert sampler.core.num_entities == train.num_entities
     with pytest.raises(DataError):
@@ -96,7 +95,6 @@ def test_cluster_sampler_uses_the_text(factories) -> None:
         neighbor_clusters=0,
         corrupt="tail",
         seed=0,
-        show_progress=False,
     )
     batch = train.mapped_triples
     neg = sampler.corrupt_batch(batch)
@@ -116,7 +114,6 @@ def test_curriculum_follows_training_progress(factories) -> None:
         ratio=0.8,
         ratio_start=0.0,
         curriculum_epochs=2,
-        show_progress=False,
     )
     assert sampler.core.current_ratio == 0.0
     ratios = []
@@ -136,9 +133,7 @@ def test_pykeen_pipeline_runs_with_lm_sampler(cls, factories) -> None:
         model="TransE",
         model_kwargs=dict(embedding_dim=8),
         negative_sampler=cls,
-        negative_sampler_kwargs=dict(
-            num_negs_per_pos=4, triples_factory=train, filtered=True, show_progress=False
-        ),
+        negative_sampler_kwargs=dict(num_negs_per_pos=4, triples_factory=train, filtered=True),
         training_kwargs=dict(num_epochs=2, batch_size=16, use_tqdm=False),
         evaluation_kwargs=dict(use_tqdm=False),
         random_seed=0,
@@ -154,9 +149,9 @@ def test_pykeen_sampler_shares_kgforge_core(factories) -> None:
     sampler = LMNearestNegativeSampler(
         mapped_triples=train.mapped_triples, embeddings=emb, k=4, ratio=1.0, seed=3
     )
-    core = lm_sampling.LMNearestNegativeSampler(
+    core = sampling.LMNearestNegativeSampler(
         train.num_entities, num_negatives=1, embeddings=emb, k=4, ratio=1.0, seed=3
     ).fit(train.mapped_triples)
     batch = train.mapped_triples[:12]
-    assert isinstance(sampler.core, lm_sampling.LMNearestNegativeSampler)
+    assert isinstance(sampler.core, sampling.LMNearestNegativeSampler)
     assert torch.equal(sampler.corrupt_batch(batch), core.sample(batch))

@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 
 from kgforge.errors import ConfigError
-from kgforge.extract.evaluate import read_gold, relation_tuples
-from kgforge.extract.relclf import (
-    EntityTypeClassifier,
-    Example,
-    RelationClassifier,
-    TokenEncoder,
-    _candidates,
-    _mark,
-)
+from kgforge.extract.gold import read_gold, relation_tuples
+from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier, TokenEncoder
+from kgforge.extract.trained.entity_types import _candidates
+from kgforge.extract.trained.relations import _mark
 from kgforge.extract.types import Mention
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +59,7 @@ def test_relation_classifier_learns_training_relations(
 ) -> None:
     model = RelationClassifier(hidden=64, epochs=40, lr=3e-3, dropout=0.0, seed=0)
     model.encoder = encoder
-    model.fit([Example(s.text, s.mentions, s.relations) for s in tiny])
+    model.fit(tiny)
     items = [(s.text, s.mentions) for s in tiny]
     pred = model.predict_batch(items)
     gold = {(i, r) for i, s in enumerate(tiny) for r in relation_tuples(s.mentions, s.relations)}

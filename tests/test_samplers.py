@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from kgforge.embed.lm_sampling import LMClusterNegativeSampler, LMNearestNegativeSampler
 from kgforge.embed.sampling import (
     BernoulliNegativeSampler,
+    LMClusterNegativeSampler,
+    LMNearestNegativeSampler,
     UniformNegativeSampler,
     bernoulli_head_probabilities,
     negative_sampler_resolver,
@@ -53,7 +54,7 @@ def group_of(entities: torch.Tensor) -> torch.Tensor:
 
 def make(name: str, blobs: np.ndarray, tmp_path, **kwargs):
     if name.startswith("lm"):
-        kwargs = {"embeddings": blobs, "cache_dir": tmp_path, "show_progress": False, **kwargs}
+        kwargs = {"embeddings": blobs, "cache_dir": tmp_path, **kwargs}
     return negative_sampler_resolver.make(name, num_entities=N, **kwargs)
 
 
@@ -172,7 +173,6 @@ def test_lm_cluster_with_real_text_groups_like_with_like(tmp_path) -> None:
         neighbor_clusters=0,
         corrupt="tail",
         cache_dir=tmp_path,
-        show_progress=False,
         seed=0,
     ).fit(train, TEXTS)
     neg = sampler.sample(train)

@@ -66,3 +66,40 @@ def test_type_table_filters_by_kinds_seen_for_a_class() -> None:
     assert table.allows(None, year)  # no range constraint
     again = TypeTable.from_state(table.state())
     assert not again.allows("Q5", year)
+
+
+def _features(text: str, spans: list[str]):
+    import numpy as np
+
+    from kgforge.extract.schema.model import SentFeatures
+
+    cands = [Candidate(text.index(s), text.index(s) + len(s), s, frozenset({"CAP"})) for s in spans]
+    n = len(cands)
+    return SentFeatures(cands, text, np.zeros((n, 2)), np.zeros((n, 1)), np.zeros(2))
+
+
+def test_alias_table_maps_a_span_to_a_value_never_in_the_text(tmp_path) -> None:
+    import json
+
+    from kgforge.extract.schema.model import Example, Featurizer, SchemaModel, _learn_aliases
+    from kgforge.extract.schema.ontology import load_ontology
+
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps({"concepts": [], "relations": [
+        {"pid": "P495", "label": "country of origin", "domain": "", "range": ""}]}))  # fmt: skip
+    model = SchemaModel(load_ontology(path), Featurizer())
+    usa = "United States of America"
+    films = ["Red Sky", "Blue Moon", "Green Door", "Gold Rush"]
+    examples, feats = [], []
+    for f in films:  # "American" comes with the USA in every use
+        text = f"{f} is an American film."
+        examples.append(Example(text, ((f, "country_of_origin", usa),)))
+        feats.append(_features(text, [f, "American"]))
+    text = "Old Town is a French film."  # seen once: no alias
+    examples.append(Example(text, (("Old Town", "country_of_origin", "France"),)))
+    feats.append(_features(text, ["Old Town", "French"]))
+    aliases = _learn_aliases(model, examples, feats)
+    assert aliases == {"country_of_origin\0american": usa}
+    model.aliases = aliases
+    assert model.forms("country_of_origin", feats[0].cands[1])[0] == usa
+    assert model.forms("country_of_origin", feats[-1].cands[1]) == ["French"]

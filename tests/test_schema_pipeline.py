@@ -87,7 +87,7 @@ def test_trained_pipeline_writes_conforming_triples_with_provenance(files) -> No
     (corpus / "sea.txt").write_text(text)
     pipe = load_pipeline(files["yaml"])
     with KnowledgeGraph.open(files["root"] / "store") as kg:
-        extract(corpus, kg, pipe, progress=False)
+        extract(corpus, kg, pipe)
         rows = list(
             kg.query(
                 """SELECT ?sl ?p ?ol ?a ?b ?c ?x WHERE { ?st a kgf:Statement ; rdf:subject ?s ;

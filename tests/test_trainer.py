@@ -30,7 +30,6 @@ def tiny(tmp_path_factory) -> Path:
 
 
 CONFIG = {
-    "show_progress": False,
     "model": {"encoder": "lookup", "dim": 16, "scorer": "complex"},
     "training": {
         "epochs": 4,
@@ -233,7 +232,6 @@ def test_shipped_transductive_config_trains_from_python(tiny, tmp_path):
         ROOT / "pipelines" / "wn18rr_transe.yaml",
         data=tiny,
         output=tmp_path / "run",
-        show_progress=False,
         training={"epochs": 60, "num_threads": 1},
         evaluation={"every_epochs": 30},
     )

@@ -52,7 +52,6 @@ def trained(tmp_path_factory) -> tuple[KnowledgeGraph, LinkPredictor]:
     root = tmp_path_factory.mktemp("links")
     result = train(
         {
-            "show_progress": False,
             "model": {"encoder": "frozen", "encoder_kwargs": {"hidden": 64}, "dim": 32},
             "training": {"objective": "one_vs_all", "loss": "ce", "epochs": 30, "lr": 0.01},
             "evaluation": {"every_epochs": None, "final_valid": False, "test": False},
@@ -106,7 +105,6 @@ def test_bad_requests_fail_clearly(trained, tmp_path: Path) -> None:
     data = KGData.from_graph(_graph(), valid_fraction=0.0, test_fraction=0.0)
     lookup = train(
         {
-            "show_progress": False,
             "model": {"encoder": "lookup", "dim": 8},
             "training": {"epochs": 1},
             "evaluation": {"every_epochs": None, "final_valid": False, "test": False},
@@ -133,7 +131,6 @@ def test_cli_dataset_train_predict_links(tmp_path: Path) -> None:
     assert KGData.load_dir(tmp_path / "data").num_entities == len(COLOURS) * (len(ANIMALS) + 1)
     result = train(
         {
-            "show_progress": False,
             "model": {"encoder": "frozen", "encoder_kwargs": {"hidden": 32}, "dim": 16},
             "training": {"epochs": 2},
             "evaluation": {"every_epochs": None, "final_valid": False, "test": False},

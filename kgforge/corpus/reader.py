@@ -5,9 +5,15 @@ however large the corpus. Each document gets a stable id (its path relative to t
 text files, the id field or ``file:line`` for records) and a content hash of its text, which lets
 an extraction run skip documents it has already seen.
 
-A broken record (bad JSON, bad UTF-8, a missing or empty text field, a duplicate id) raises a
-``CorpusError`` naming the file and line with ``on_error="fail"``; with ``on_error="skip"`` it is
-counted and described in ``CorpusStats`` and reading goes on.
+Texts are cleaned as they are read: a UTF-8 byte order mark at the start of a file is dropped,
+and control characters other than tabs and line breaks (NUL, ESC, C1 controls) become spaces, so
+that offsets into the stored text stay one to one with the characters of the file otherwise.
+
+A broken record (bad JSON, bad UTF-8, a lone surrogate, a missing text field or one with nothing
+but whitespace and invisible characters, a duplicate id) and a corrupt or truncated ``.gz`` file
+raise a ``CorpusError`` naming the file and line with ``on_error="fail"``; with
+``on_error="skip"`` it is counted and described in ``CorpusStats`` and reading goes on (with the
+next file, after a corrupt ``.gz``).
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ import csv
 import gzip
 import hashlib
 import json
+import re
+import unicodedata
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -43,6 +52,31 @@ class Document:
     @property
     def content_hash(self) -> str:
         return content_hash(self.text)
+
+
+_BOM = "\ufeff"
+# C0 and C1 control characters except tab, line feed, vertical tab, form feed, carriage return
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_GZIP_ERRORS = (EOFError, OSError, zlib.error)  # gzip.BadGzipFile is an OSError
+
+
+def clean_text(text: str) -> str:
+    """``text`` with control characters (NUL, ESC, DEL, C1) replaced by spaces: same length."""
+    return _CONTROL.sub(" ", text)
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` has nothing but whitespace and invisible format characters (zero-width
+    spaces and joiners, BOMs): nothing a pipeline could extract from."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text)
+
+
+def _surrogate_error(value: str, what: str) -> str | None:
+    match = _SURROGATE.search(value)
+    if match is None:
+        return None
+    return f"lone surrogate U+{ord(match.group()):04X} in the {what} at character {match.start()}"
 
 
 def content_hash(text: str) -> str:
@@ -104,7 +138,9 @@ class CorpusReader:
     """Iterate the documents of a corpus path (a file or a folder, walked in sorted order).
 
     ``id_field``/``text_field`` name the JSONL keys or CSV columns; ``fmt`` forces a format for
-    files whose suffix does not tell it. Iterating twice reads the corpus twice.
+    files whose suffix does not tell it; ``id_prefix`` is put before every id (to keep two
+    corpora with the same file names apart in one store). Iterating twice reads the corpus
+    twice.
     """
 
     def __init__(
@@ -116,6 +152,7 @@ class CorpusReader:
         text_field: str = "text",
         on_error: OnError = "fail",
         encoding: str = "utf-8",
+        id_prefix: str = "",
     ) -> None:
         self.path = Path(path)
         if not self.path.exists():
@@ -127,6 +164,7 @@ class CorpusReader:
         self.text_field = text_field
         self.on_error = on_error
         self.encoding = encoding
+        self.id_prefix = id_prefix
         self.stats = CorpusStats()
 
     def files(self) -> list[Path]:
@@ -153,18 +191,19 @@ class CorpusReader:
         for path in self.files():
             for item in self._read_file(path):
                 if isinstance(item, CorpusError):
-                    self._fail_or_count(item)
+                    self.reject(item)
                     continue
+                if self.id_prefix:
+                    item = replace(item, id=self.id_prefix + item.id)
                 if item.id in seen:
-                    self._fail_or_count(
-                        CorpusError(f"duplicate document id {item.id!r}", path, item.line)
-                    )
+                    self.reject(CorpusError(f"duplicate document id {item.id!r}", path, item.line))
                     continue
                 seen.add(item.id)
                 self.stats.documents += 1
                 yield item
 
-    def _fail_or_count(self, error: CorpusError) -> None:
+    def reject(self, error: CorpusError) -> None:
+        """Raise ``error`` (``on_error="fail"``) or count it as a skipped record (``"skip"``)."""
         if self.on_error == "fail":
             raise error
         self.stats.record(error)
@@ -179,45 +218,69 @@ class CorpusReader:
             yield from self._read_csv(path)
 
     def _read_text(self, path: Path) -> Document | CorpusError:
-        with _open_binary(path) as fh:
-            data = fh.read()
         try:
-            text = data.decode(self.encoding)
+            with _open_binary(path) as fh:
+                data = fh.read()
+        except _GZIP_ERRORS as exc:
+            return CorpusError(f"corrupt or truncated gzip file: {exc}", path)
+        try:
+            text = data.decode(self.encoding).removeprefix(_BOM)
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
             return CorpusError(f"invalid {self.encoding} at byte {exc.start}", path, line)
-        if not text.strip():
+        text = clean_text(text)
+        if is_blank(text):
             return CorpusError("empty document", path, 1)
         return Document(id=self._rel(path), text=text, source=str(path))
 
+    def _lines(self, path: Path) -> Iterator[tuple[int, bytes | CorpusError]]:
+        """The raw lines of a file, numbered from 1, the first without a UTF-8 byte order mark;
+        a corrupt or truncated gzip stream ends the file with an error at the line it hit."""
+        lineno = 0
+        try:
+            with _open_binary(path) as fh:
+                for lineno, raw in enumerate(fh, start=1):  # noqa: B007 (used after the loop)
+                    yield lineno, raw.removeprefix(b"\xef\xbb\xbf") if lineno == 1 else raw
+        except _GZIP_ERRORS as exc:
+            yield (
+                lineno + 1,
+                CorpusError(f"corrupt or truncated gzip file: {exc}", path, lineno + 1),
+            )
+
     def _read_jsonl(self, path: Path) -> Iterator[Document | CorpusError]:
         rel = self._rel(path)
-        with _open_binary(path) as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                try:
-                    line = raw.decode(self.encoding)
-                except UnicodeDecodeError as exc:
-                    yield CorpusError(f"invalid {self.encoding} at byte {exc.start}", path, lineno)
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield CorpusError(f"bad JSON: {exc.msg} (column {exc.colno})", path, lineno)
-                    continue
-                if not isinstance(record, dict):
-                    yield CorpusError("a JSONL record must be an object", path, lineno)
-                    continue
-                yield self._record(record, rel, path, lineno)
+        for lineno, raw in self._lines(path):
+            if isinstance(raw, CorpusError):
+                yield raw
+                return
+            try:
+                line = raw.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                yield CorpusError(f"invalid {self.encoding} at byte {exc.start}", path, lineno)
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield CorpusError(f"bad JSON: {exc.msg} (column {exc.colno})", path, lineno)
+                continue
+            if not isinstance(record, dict):
+                yield CorpusError("a JSONL record must be an object", path, lineno)
+                continue
+            yield self._record(record, rel, path, lineno)
 
     def _read_csv(self, path: Path) -> Iterator[Document | CorpusError]:
         rel = self._rel(path)
         bad_lines: set[int] = set()
         delimiter = "\t" if _base_suffix(path) == ".tsv" else ","
+        broken: list[CorpusError] = []  # a corrupt gzip stream, which ends the file
 
-        def decoded(fh: BinaryIO) -> Iterator[str]:
-            for lineno, raw in enumerate(fh, start=1):
+        def decoded() -> Iterator[str]:
+            for lineno, raw in self._lines(path):
+                if isinstance(raw, CorpusError):
+                    broken.append(raw)
+                    return
                 try:
                     yield raw.decode(self.encoding)
                 except UnicodeDecodeError:
@@ -225,48 +288,62 @@ class CorpusReader:
                     yield raw.decode(self.encoding, errors="replace")
 
         csv.field_size_limit(2**30)  # documents can be longer than csv's 128 KiB default
-        with _open_binary(path) as fh:
-            reader = csv.DictReader(decoded(fh), delimiter=delimiter)
+        reader = csv.DictReader(decoded(), delimiter=delimiter)
+        try:
+            fields = reader.fieldnames or []
+        except csv.Error as exc:
+            yield CorpusError(f"bad CSV header: {exc}", path, 1)
+            return
+        if broken and not fields:
+            yield broken[0]
+            return
+        yield from self._csv_rows(reader, fields, bad_lines, rel, path)
+        yield from broken
+
+    def _csv_rows(
+        self, reader: csv.DictReader, fields: list[str], bad_lines: set[int], rel: str, path: Path
+    ) -> Iterator[Document | CorpusError]:
+        if self.text_field not in fields:
+            # Every record would fail: a wrong column name is one error, not one per row.
+            raise CorpusError(
+                f"no column {self.text_field!r} (columns: {', '.join(fields)})",
+                path,
+                1,
+                self.text_field,
+            )
+        first = reader.line_num + 1
+        while True:
             try:
-                fields = reader.fieldnames or []
+                row = next(reader)
+            except StopIteration:
+                break
             except csv.Error as exc:
-                yield CorpusError(f"bad CSV header: {exc}", path, 1)
-                return
-            if self.text_field not in fields:
-                # Every record would fail: a wrong column name is one error, not one per row.
-                raise CorpusError(
-                    f"no column {self.text_field!r} (columns: {', '.join(fields)})",
-                    path,
-                    1,
-                    self.text_field,
-                )
-            first = reader.line_num + 1
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    yield CorpusError(f"bad CSV: {exc}", path, reader.line_num)
-                    first = reader.line_num + 1
-                    continue
-                span = range(first, reader.line_num + 1)
-                start, first = first, reader.line_num + 1
-                if bad_lines.intersection(span):
-                    yield CorpusError(f"invalid {self.encoding}", path, min(bad_lines & set(span)))
-                    continue
-                if None in row:
-                    yield CorpusError("more fields than the header", path, start)
-                    continue
-                yield self._record(row, rel, path, start)
+                yield CorpusError(f"bad CSV: {exc}", path, reader.line_num)
+                first = reader.line_num + 1
+                continue
+            span = range(first, reader.line_num + 1)
+            start, first = first, reader.line_num + 1
+            if bad_lines.intersection(span):
+                yield CorpusError(f"invalid {self.encoding}", path, min(bad_lines & set(span)))
+                continue
+            if None in row:
+                yield CorpusError("more fields than the header", path, start)
+                continue
+            yield self._record(row, rel, path, start)
 
     def _record(self, record: dict, rel: str, path: Path, lineno: int) -> Document | CorpusError:
         text = record.get(self.text_field)
-        if not isinstance(text, str) or not text.strip():
+        if isinstance(text, str):
+            text = clean_text(text)
+        if not isinstance(text, str) or is_blank(text):
             what = "missing" if text is None else "empty or not a string"
             return CorpusError(f"text field {what}", path, lineno, self.text_field)
         doc_id = record.get(self.id_field)
-        doc_id = f"{rel}:{lineno}" if doc_id is None or doc_id == "" else str(doc_id)
+        doc_id = f"{rel}:{lineno}" if doc_id is None or doc_id == "" else clean_text(str(doc_id))
+        for value, name, what in ((text, self.text_field, "text"), (doc_id, self.id_field, "id")):
+            problem = _surrogate_error(value, what)
+            if problem is not None:
+                return CorpusError(problem, path, lineno, name)
         return Document(id=doc_id, text=text, source=str(path), line=lineno)
 
 

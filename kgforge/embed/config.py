@@ -7,22 +7,59 @@ A config file mirrors :class:`TrainConfig`; unknown keys and bad values raise
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from class_resolver import ClassResolver
+from pydantic import Field, ValidationInfo, field_validator
 
+from kgforge.device import resolve_device
 from kgforge.errors import ConfigError
-from kgforge.yamlconfig import read_yaml_mapping
+from kgforge.yamlconfig import (
+    StrictModel,
+    check_component,
+    check_component_kwargs,
+    checks_components,
+    read_yaml_mapping,
+    validate_config,
+)
+
+# what the trainer passes itself, so a config must not (the rest are the classes' parameters)
+_RESERVED = {"encoder": ("entity_text", "dim"), "negative sampler": ("num_entities",)}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+@functools.cache
+def _resolvers() -> dict[str, ClassResolver]:
+    """The component registries by what they hold (imported on first use: they need torch)."""
+    from kgforge.embed.encoders import encoder_resolver
+    from kgforge.embed.losses import loss_resolver
+    from kgforge.embed.sampling import negative_sampler_resolver
+    from kgforge.embed.scorers import scorer_resolver
+
+    return {
+        "encoder": encoder_resolver,
+        "scorer": scorer_resolver,
+        "loss": loss_resolver,
+        "negative sampler": negative_sampler_resolver,
+    }
 
 
-class ModelConfig(_Strict):
+def _name(what: str, name: str, info: ValidationInfo) -> str:
+    return check_component(_resolvers()[what], name, what) if checks_components(info) else name
+
+
+def _kwargs(what: str, name_field: str, kwargs: dict[str, Any], info: ValidationInfo) -> dict:
+    name = info.data.get(name_field)
+    if name is None or not checks_components(info):
+        return kwargs
+    resolver = _resolvers()[what]
+    return check_component_kwargs(resolver, name, kwargs, what, _RESERVED.get(what, ()))
+
+
+class ModelConfig(StrictModel):
     """The link predictor: entity encoder, scorer, embedding size."""
 
     encoder: str = "frozen"
@@ -35,8 +72,28 @@ class ModelConfig(_Strict):
     text_prior: bool | list[str] = False
     allow_self: bool = True
 
+    @field_validator("encoder")
+    @classmethod
+    def _known_encoder(cls, name: str, info: ValidationInfo) -> str:
+        return _name("encoder", name, info)
 
-class TrainingConfig(_Strict):
+    @field_validator("scorer")
+    @classmethod
+    def _known_scorer(cls, name: str, info: ValidationInfo) -> str:
+        return _name("scorer", name, info)
+
+    @field_validator("encoder_kwargs")
+    @classmethod
+    def _encoder_kwargs(cls, kwargs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return _kwargs("encoder", "encoder", kwargs, info)
+
+    @field_validator("scorer_kwargs")
+    @classmethod
+    def _scorer_kwargs(cls, kwargs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return _kwargs("scorer", "scorer", kwargs, info)
+
+
+class TrainingConfig(StrictModel):
     """How to train: objective, loss, negatives, optimisation, hardware."""
 
     objective: Literal["negatives", "in_batch", "one_vs_all"] = "negatives"
@@ -61,22 +118,52 @@ class TrainingConfig(_Strict):
     num_threads: int | None = Field(None, gt=0)
     log_every: int = Field(50, gt=0)
 
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, name: str, info: ValidationInfo) -> str:
+        return _name("loss", name, info)
 
-class CheckpointConfig(_Strict):
+    @field_validator("negative_sampler")
+    @classmethod
+    def _known_sampler(cls, name: str, info: ValidationInfo) -> str:
+        return _name("negative sampler", name, info)
+
+    @field_validator("device")
+    @classmethod
+    def _usable_device(cls, name: str, info: ValidationInfo) -> str:
+        if checks_components(info):
+            try:  # a typo or a GPU this machine lacks fails now, not after encoding
+                resolve_device(name)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
+        return name
+
+    @field_validator("loss_kwargs")
+    @classmethod
+    def _loss_kwargs(cls, kwargs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return _kwargs("loss", "loss", kwargs, info)
+
+    @field_validator("negative_sampler_kwargs")
+    @classmethod
+    def _sampler_kwargs(cls, kwargs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return _kwargs("negative sampler", "negative_sampler", kwargs, info)
+
+
+class CheckpointConfig(StrictModel):
     """When to write ``checkpoints/last.pt`` (always after a validation and at the end)."""
 
     every_steps: int | None = Field(500, gt=0)
     every_epochs: int | None = Field(None, gt=0)
 
 
-class EvaluationConfig(_Strict):
+class EvaluationConfig(StrictModel):
     """Validation during training (early stopping) and the final test evaluation."""
 
     protocol: Literal["dynamic", "transductive", "transfer"] = "dynamic"
     every_epochs: int | None = Field(1, gt=0)
     batch_size: int = Field(256, gt=0)
     patience: int | None = Field(None, gt=0)
-    metric: str = "mrr"
+    metric: Literal["mrr", "hits@1", "hits@3", "hits@10"] = "mrr"  # higher is better
     max_valid_triples: int | None = Field(None, gt=0)
     #: graph encoders: the context of validation and of the main result; results.json holds
     #: both ("none": text only, "split": with the split's other edges)
@@ -85,13 +172,12 @@ class EvaluationConfig(_Strict):
     test: bool = True
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     """Everything ``kgforge train`` needs."""
 
     data: str | None = None
     output: str | None = None
     seed: int = 42
-    show_progress: bool = True
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
@@ -150,13 +236,7 @@ def load_config(
         raw = read_yaml_mapping(path)
     raw = deep_merge(raw, overrides or {})
     raw = deep_merge(raw, parse_set(set_values))
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{err['msg']}{more}", path, field=field) from None
+    return validate_config(TrainConfig, raw, path)
 
 
 def dump_config(config: TrainConfig, path: str | Path) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from kgforge.errors import DataError
+from kgforge.errors import ConfigError, DataError
 from kgforge.fileio import atomic_write
 
 if TYPE_CHECKING:
@@ -60,23 +60,23 @@ class KGData:
 
     def __post_init__(self) -> None:
         if len(self.entity_text) != len(self.entities):
-            raise ValueError("entity_text must have one text per entity")
+            raise DataError("entity_text must have one text per entity")
         if len(self.relation_text) != len(self.relations):
-            raise ValueError("relation_text must have one text per relation")
+            raise DataError("relation_text must have one text per relation")
         self.entity_to_id = {e: i for i, e in enumerate(self.entities)}
         self.relation_to_id = {r: i for i, r in enumerate(self.relations)}
         if len(self.entity_to_id) != len(self.entities):
-            raise ValueError("entity ids must be unique")
+            raise DataError("entity ids must be unique")
         if len(self.relation_to_id) != len(self.relations):
-            raise ValueError("relation ids must be unique")
+            raise DataError("relation ids must be unique")
         for name in SPLITS:
             triples = torch.as_tensor(getattr(self, name), dtype=torch.long).reshape(-1, 3)
             if triples.numel():
                 h, r, t = triples.unbind(1)
                 if min(h.min(), t.min()) < 0 or max(h.max(), t.max()) >= self.num_entities:
-                    raise ValueError(f"{name} triples hold entity indices out of range")
+                    raise DataError(f"{name} triples hold entity indices out of range")
                 if r.min() < 0 or r.max() >= self.num_relations:
-                    raise ValueError(f"{name} triples hold relation indices out of range")
+                    raise DataError(f"{name} triples hold relation indices out of range")
             setattr(self, name, triples)
 
     # -- basic views -----------------------------------------------------------------------
@@ -91,7 +91,9 @@ class KGData:
     def triples(self, split: Split) -> torch.Tensor:
         """The index triples ``[n, 3]`` of one split."""
         if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+            raise ConfigError(
+                f"unknown split {split!r}; expected one of {', '.join(SPLITS)}", field="split"
+            )
         return getattr(self, split)
 
     def split_entities(self, split: Split) -> torch.Tensor:
@@ -184,6 +186,8 @@ class KGData:
     def to_dir(self, path: str | Path) -> Path:
         """Write the five files of the data-directory layout; returns the directory."""
         root = Path(path)
+        if root.exists() and not root.is_dir():
+            raise DataError("exists and is not a directory: choose another output", root)
         root.mkdir(parents=True, exist_ok=True)
         _write_lines(
             root / "entity2text.tsv",
@@ -227,6 +231,8 @@ class KGData:
         with ``valid_fraction``/``test_fraction`` as fractions of the entities (or entity
         counts, when given as whole numbers).
         """
+        if not inductive:  # checked before the graph is read (inductive counts are checked
+            check_fractions(valid_fraction, test_fraction)  # against the entities it holds)
         labeled, entity_text, relation_text = _read_graph(kg, graphs)
         if not labeled:
             raise DataError("the knowledge graph holds no entity-to-entity facts to learn from")
@@ -311,7 +317,7 @@ class KGData:
             if tf is None:
                 continue
             if tf is not train_tf and getattr(tf, "entity_to_id", entity_to_id) != entity_to_id:
-                raise ValueError(f"the {name} factory has other entity ids than the training one")
+                raise DataError(f"the {name} factory has other entity ids than the training one")
             splits[name] = tf.mapped_triples.clone().long()
         return cls(
             entities,
@@ -323,6 +329,19 @@ class KGData:
 
 
 # -- splitting ------------------------------------------------------------------------------
+def check_fractions(valid_fraction: float, test_fraction: float) -> None:
+    """Shares of valid and test triples that leave some for training, else ``ConfigError``."""
+    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"must be a fraction in [0, 1), got {value}", field=name)
+    if valid_fraction + test_fraction >= 1:
+        raise ConfigError(
+            f"valid_fraction {valid_fraction} + test_fraction {test_fraction} leave no "
+            "training triples: they must sum to less than 1",
+            field="valid_fraction",
+        )
+
+
 def random_split(
     triples: torch.Tensor, valid_fraction: float, test_fraction: float, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -331,8 +350,7 @@ def random_split(
     Held-out triples whose head, tail or relation would not occur in train go back to train,
     so every entity and relation of valid and test has training triples.
     """
-    if min(valid_fraction, test_fraction) < 0 or valid_fraction + test_fraction >= 1:
-        raise ValueError("valid_fraction and test_fraction must be >= 0 and sum to less than 1")
+    check_fractions(valid_fraction, test_fraction)
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(triples), generator=generator)
     shuffled = triples[order]
@@ -504,7 +522,7 @@ def _labels_by_id(label_to_id: Mapping[str, int], count: int) -> list[str]:
         labels[i] = label
     missing = [i for i, label in enumerate(labels) if not label]
     if missing:
-        raise ValueError(f"the id map has no label for ids {missing[:5]}")
+        raise DataError(f"the id map has no label for ids {missing[:5]}")
     return labels
 
 

@@ -24,9 +24,11 @@ import torch
 from class_resolver import ClassResolver
 from torch import nn
 
-from kgforge.errors import KGForgeError
+from kgforge.cache import cache_path
+from kgforge.errors import ConfigError, KGForgeError
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
+from kgforge.progress import progress, quiet
 
 
 class EntityEncoder(nn.Module):
@@ -99,7 +101,6 @@ class FrozenTextEncoder(EntityEncoder):
         layer_norm: bool = True,
         residual: bool = True,
         cache_dir: str | None = None,
-        show_progress: bool = True,
     ) -> None:
         super().__init__(entity_text, dim)
         from kgforge.embed.features import encode_texts
@@ -111,7 +112,6 @@ class FrozenTextEncoder(EntityEncoder):
                 list(entity_text),
                 model=self.text_model,
                 cache_dir=cache_dir,
-                show_progress=show_progress,
             )
         )
         self.register_buffer("features", features, persistent=False)
@@ -129,9 +129,8 @@ class FrozenTextEncoder(EntityEncoder):
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         from kgforge.embed.features import encode_texts
 
-        x = encode_texts(
-            list(texts), model=self.text_model, cache_dir=self.cache_dir, show_progress=False
-        )
+        with quiet():  # a few new entities at inference: no bar
+            x = encode_texts(list(texts), model=self.text_model, cache_dir=self.cache_dir)
         return self.project_features(torch.from_numpy(x).to(self.features.device))
 
 
@@ -160,14 +159,13 @@ class TransformerEncoder(EntityEncoder):
         dropout: float = 0.0,
         trainable_layers: int | None = None,
         cache_dir: str | None = None,
-        show_progress: bool = True,
     ) -> None:
         super().__init__(entity_text, dim)
         from transformers import AutoModel, AutoTokenizer
 
         self.text_model = text_model or default_text_model()
         if pooling not in ("mean", "cls"):
-            raise ValueError("pooling must be 'mean' or 'cls'")
+            raise ConfigError(f"must be 'mean' or 'cls', not {pooling!r}", field="pooling")
         self.pooling = pooling
         self.max_length = max_length
         self.tokenizer = AutoTokenizer.from_pretrained(self.text_model)
@@ -180,7 +178,7 @@ class TransformerEncoder(EntityEncoder):
         #: how many lower layers are frozen and cached (None: the whole model is trained)
         self.frozen_layers: int | None = None
         if trainable_layers is not None:
-            self._freeze_lower(trainable_layers, entity_text, cache_dir, show_progress)
+            self._freeze_lower(trainable_layers, entity_text, cache_dir)
 
     def _tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         tok = self.tokenizer(
@@ -193,9 +191,7 @@ class TransformerEncoder(EntityEncoder):
         return tok["input_ids"], tok["attention_mask"]
 
     # -- top-k fine-tuning over cached hidden states -----------------------------------------
-    def _freeze_lower(
-        self, k: int, texts: Sequence[str], cache_dir: str | None, show_progress: bool
-    ) -> None:
+    def _freeze_lower(self, k: int, texts: Sequence[str], cache_dir: str | None) -> None:
         layers = getattr(getattr(self.transformer, "encoder", None), "layer", None)
         if layers is None or not hasattr(self.transformer, "embeddings"):
             raise KGForgeError(
@@ -214,7 +210,7 @@ class TransformerEncoder(EntityEncoder):
         if path.exists():
             cache = torch.load(path, mmap=True, weights_only=True)
         else:
-            cache = self._compute_hidden(layers[:frozen], show_progress)
+            cache = self._compute_hidden(layers[:frozen])
             atomic_write(path, lambda tmp: torch.save(cache, tmp))
         lengths = cache["lengths"].long()
         # entity i's token states are rows offsets[i] : offsets[i] + lengths[i] of ``hidden``
@@ -223,18 +219,14 @@ class TransformerEncoder(EntityEncoder):
         self.register_buffer("offsets", torch.cumsum(lengths, 0) - lengths, persistent=False)
 
     @torch.no_grad()
-    def _compute_hidden(self, lower: nn.ModuleList, show_progress: bool) -> dict[str, torch.Tensor]:
+    def _compute_hidden(self, lower: nn.ModuleList) -> dict[str, torch.Tensor]:
         """Token states after the frozen layers, real tokens only, fp16, in entity order."""
-        from tqdm.auto import tqdm
-
         was_training = self.transformer.training
         self.transformer.eval()
         lengths = self.attention_mask.sum(1)
         order = torch.argsort(lengths, stable=True)
         states: list[torch.Tensor | None] = [None] * self.num_entities
-        for chunk in tqdm(
-            order.split(256), desc="caching frozen layers", unit="batch", disable=not show_progress
-        ):
+        for chunk in progress(order.split(256), desc="caching frozen layers", unit="batch"):
             length = max(int(lengths[chunk].max()), 1)
             ids, mask = self.input_ids[chunk, :length], self.attention_mask[chunk, :length]
             hidden = _run_layers(lower, self.transformer.embeddings(input_ids=ids), mask)
@@ -313,19 +305,9 @@ class GraphEncoder(FrozenTextEncoder):
         isolate: float = 0.0,
         message_dropout: float = 0.1,
         cache_dir: str | None = None,
-        show_progress: bool = True,
     ) -> None:
         super().__init__(
-            entity_text,
-            dim,
-            text_model,
-            hidden,
-            layers,
-            dropout,
-            layer_norm,
-            residual,
-            cache_dir,
-            show_progress,
+            entity_text, dim, text_model, hidden, layers, dropout, layer_norm, residual, cache_dir
         )
         from kgforge.embed.graph_encoder import NeighbourhoodAggregator  # torch_geometric: slow
 
@@ -353,9 +335,8 @@ class GraphEncoder(FrozenTextEncoder):
         """New entities from their text and, per text, known edges ``(type, neighbour)``."""
         from kgforge.embed.features import encode_texts
 
-        x = encode_texts(
-            list(texts), model=self.text_model, cache_dir=self.cache_dir, show_progress=False
-        )
+        with quiet():
+            x = encode_texts(list(texts), model=self.text_model, cache_dir=self.cache_dir)
         x = torch.from_numpy(x).to(self.features.device)
         graph = self.neighbourhood.from_edges(x, self.features, edges or [[] for _ in texts])
         return self.project_features(x) + graph
@@ -380,10 +361,10 @@ def hidden_cache_path(
 ) -> Path:
     """Cache file of frozen-layer token states, keyed by model, truncation, frozen layer count
     and the texts (in order)."""
-    from kgforge.embed.features import cache_root, model_cache_dir
+    from kgforge.embed.features import model_cache_dir
 
     digest = hashlib.sha1("\0".join(texts).encode("utf-8")).hexdigest()[:16]
-    folder = model_cache_dir(model, cache_dir or cache_root().parent / "hidden")
+    folder = model_cache_dir(model, cache_dir or cache_path("hidden"))
     return folder / f"len{max_length}-frozen{frozen_layers}-{digest}.pt"
 
 

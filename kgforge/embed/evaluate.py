@@ -32,18 +32,22 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
-from tqdm.auto import tqdm
 
+from kgforge.device import resolve_device
 from kgforge.embed.data import KGData, Split
-from kgforge.errors import DataError
+from kgforge.errors import ConfigError, DataError, NonFiniteError
+from kgforge.progress import progress
 
 EvalProtocol = Literal["dynamic", "transductive", "transfer"]
 PROTOCOLS: tuple[str, ...] = ("dynamic", "transductive", "transfer")
 HITS_AT: tuple[int, ...] = (1, 3, 10)
 
 
-class Scorer(Protocol):
-    """What the evaluator needs of a model: scores of all (or some) candidate entities."""
+class RankingModel(Protocol):
+    """What the evaluator needs of a model: scores of all (or some) candidate entities
+    (:class:`~kgforge.embed.model.LinkPredictor` and PyKEEN models through
+    :mod:`kgforge.embed.pykeen_interop` have them). Not to be confused with the relational
+    scorers of :mod:`kgforge.embed.scorers`, which score vectors."""
 
     def score_t(self, hr: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """Scores ``[B, C]`` of tails for ``(h, r)`` rows (all entities if no candidates)."""
@@ -100,7 +104,17 @@ def rank_true(
     Filtered entries (pairs ``filter_rows[i], filter_columns[i]``, unique; the true entry among
     them is ignored) count neither above nor below the true score: their comparisons are
     counted from the few gathered scores and subtracted, so the score matrix is not copied.
+
+    Every rank lies in ``[1, C]``: scores must be finite (a NaN compares false with
+    everything, which would rank it above all candidates, rank 0.5), so non-finite scores
+    raise :class:`~kgforge.errors.NonFiniteError` instead of giving perfect metrics.
     """
+    if not bool(torch.isfinite(scores).all()):
+        bad = int((~torch.isfinite(scores)).sum())
+        raise NonFiniteError(
+            f"the model gives {bad} non-finite (NaN or infinite) scores of {scores.numel()}: "
+            "it diverged; retrain it (lower training.lr, or set training.grad_clip)"
+        )
     rows = torch.arange(len(scores), device=scores.device)
     true = scores[rows, true_columns].unsqueeze(1)
     # int32 sums of the comparison masks run faster than the default int64 ones
@@ -134,31 +148,31 @@ def candidates_for(data: KGData, split: Split, protocol: str) -> torch.Tensor | 
     elif protocol == "transfer":
         candidates = data.split_entities(split)
     else:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+        raise _unknown_protocol(protocol)
     return None if len(candidates) == data.num_entities else candidates
 
 
 def evaluate(
-    model: Scorer | str | Path,
+    model: RankingModel | str | Path,
     data: KGData | str | Path,
     split: Split = "test",
     protocol: EvalProtocol = "dynamic",
     batch_size: int = 256,
     device: str | torch.device | None = None,
     filtered: bool = True,
-    show_progress: bool = True,
     context: str = "none",
 ) -> dict[str, Any]:
     """Filtered rank metrics of ``model`` on one split of ``data``.
 
-    ``model`` is anything with ``score_t``/``score_h`` (see :class:`Scorer`) or the output
+    ``model`` is anything with ``score_t``/``score_h`` (see :class:`RankingModel`) or the output
     directory of ``kgforge train``; ``data`` a :class:`KGData` or a data directory. Returns
     ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``, ``hits@1/3/10``
     each (head = ranking heads for ``(?, r, t)``), plus the settings and counts used.
     ``context`` is the graph context of a graph-encoder model (``"none"`` or ``"split"``).
     """
-    if isinstance(data, (str, Path)):
-        data = KGData.load_dir(data)
+    source = Path(data) if isinstance(data, (str, Path)) else None
+    if source is not None:
+        data = KGData.load_dir(source)
     if isinstance(model, (str, Path)):
         from kgforge.embed.model import LinkPredictor
 
@@ -170,11 +184,14 @@ def evaluate(
             f"{data.num_entities}: evaluate on the data it was built for"
         )
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+        raise _unknown_protocol(protocol)
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, got {batch_size}", field="batch_size")
     triples = data.triples(split)
     if len(triples) == 0:
-        raise ValueError(f"the {split} split has no triples to evaluate")
-    device = torch.device(device) if device is not None else _model_device(model)
+        where = source / f"{split}.tsv" if source is not None else None
+        raise DataError(f"the {split} split has no triples to evaluate", where)
+    device = resolve_device(device) if device is not None else _model_device(model)
     candidates = candidates_for(data, split, protocol)
     n = data.num_entities
     column = torch.arange(n) if candidates is None else torch.full((n,), -1, dtype=torch.long)
@@ -182,7 +199,7 @@ def evaluate(
         column[candidates] = torch.arange(len(candidates))
         missing = column[triples[:, [0, 2]]] < 0
         if missing.any():
-            raise ValueError(f"some {split} entities are not among the {protocol} candidates")
+            raise DataError(f"some {split} entities are not among the {protocol} candidates")
         candidates = candidates.to(device)
     column = column.to(device)
     known = data.all_triples()
@@ -198,7 +215,7 @@ def evaluate(
     with (
         _graph_context(model, data, split, context),
         _inference(model),
-        tqdm(total=total, desc=f"evaluate {split}", unit="batch", disable=not show_progress) as bar,
+        progress(total=total, desc=f"evaluate {split}", unit="batch") as bar,
     ):
         for side in ("tail", "head"):
             for batch in _batches(triples, batch_size):
@@ -238,6 +255,12 @@ def evaluate(
         "num_candidates": n if candidates is None else len(candidates),
         "context": context if graph is not None else None,
     }
+
+
+def _unknown_protocol(protocol: str) -> ConfigError:
+    return ConfigError(
+        f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}", field="protocol"
+    )
 
 
 def _batches(triples: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -21,29 +22,26 @@ from typing import Any
 
 import numpy as np
 
+from kgforge.cache import cache_path
+from kgforge.device import resolve_device
+from kgforge.errors import ConfigError
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
+from kgforge.progress import progress
+
+logger = logging.getLogger(__name__)
 
 SHARD_SIZE = 4096
 """Texts per cache shard: what an interruption can lose at most."""
 
 
-def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """Where features live: ``cache_dir``, else ``$KGFORGE_CACHE/features``, else
-    ``~/.cache/kgforge/features``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("KGFORGE_CACHE")
-    if env:
-        return Path(env) / "features"
-    return Path.home() / ".cache" / "kgforge" / "features"
-
-
 def model_cache_dir(model: str, cache_dir: str | Path | None = None) -> Path:
-    """The folder of one model's cached vectors (readable name plus a hash of the full name)."""
+    """The folder of one model's cached vectors (readable name plus a hash of the full name),
+    under ``cache_dir`` or ``$KGFORGE_CACHE/features`` (:mod:`kgforge.cache`)."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).name or model)[-60:]
     digest = hashlib.sha1(model.encode("utf-8")).hexdigest()[:10]
-    return cache_root(cache_dir) / f"{slug}-{digest}"
+    root = Path(cache_dir) if cache_dir is not None else cache_path("features")
+    return root / f"{slug}-{digest}"
 
 
 def text_key(text: str) -> bytes:
@@ -56,11 +54,15 @@ def load_sentence_model(model: str, device: str | None = None) -> Any:
     """Load (once per process) a sentence-transformers model by hub name or local path."""
     from sentence_transformers import SentenceTransformer
 
-    if device is None:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return SentenceTransformer(model, device=device)
+    device = str(resolve_device(device))
+    looks_like_path = model.startswith((".", "/", "~")) or os.sep in model.strip("/")
+    if looks_like_path and not Path(model).expanduser().exists():
+        raise ConfigError("no such sentence-transformers model folder", model)
+    try:
+        return SentenceTransformer(model, device=device)
+    except (OSError, ValueError) as exc:  # not installed, and no hub to download it from
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot load sentence-transformers model {model!r}: {reason}") from None
 
 
 def _read_shards(folder: Path, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
@@ -95,13 +97,12 @@ def encode_texts(
     cache_dir: str | Path | None = None,
     batch_size: int = 64,
     normalize: bool = True,
-    show_progress: bool = True,
 ) -> np.ndarray:
     """Sentence embeddings of ``texts`` (float32 ``[N, d]``), from the disk cache where possible.
 
     ``model`` is a sentence-transformers hub name or local path (default: the offline MiniLM).
     With ``normalize`` each row has unit L2 norm; the cache keeps raw vectors, so both settings
-    share it.
+    share it. Texts not yet cached show a progress bar (:mod:`kgforge.progress`).
     """
     model = model or default_text_model()
     texts = [str(t) for t in texts]
@@ -114,7 +115,7 @@ def encode_texts(
         if key not in found and key not in missing:
             missing[key] = text
     if missing:
-        found.update(_encode_missing(missing, model, folder, batch_size, show_progress))
+        found.update(_encode_missing(missing, model, folder, batch_size))
 
     if not texts:
         dim = load_sentence_model(model).get_sentence_embedding_dimension()
@@ -126,17 +127,14 @@ def encode_texts(
 
 
 def _encode_missing(
-    missing: dict[bytes, str], model: str, folder: Path, batch_size: int, show_progress: bool
+    missing: dict[bytes, str], model: str, folder: Path, batch_size: int
 ) -> dict[bytes, np.ndarray]:
-    from tqdm.auto import tqdm
-
+    logger.info("encoding %d texts with %s (cache: %s)", len(missing), model, folder)
     encoder = load_sentence_model(model)
     # similar lengths together: less padding per batch
     order = sorted(missing, key=lambda k: len(missing[k]))
     result: dict[bytes, np.ndarray] = {}
-    with tqdm(
-        total=len(order), desc="encoding texts", unit="text", disable=not show_progress
-    ) as bar:
+    with progress(total=len(order), desc="encoding texts", unit="text") as bar:
         for start in range(0, len(order), SHARD_SIZE):
             chunk = order[start : start + SHARD_SIZE]
             vectors = encoder.encode(
@@ -144,7 +142,7 @@ def _encode_missing(
                 batch_size=batch_size,
                 convert_to_numpy=True,
                 normalize_embeddings=False,
-                show_progress_bar=False,
+                show_progress_bar=False,  # kgforge's own bar counts these
             ).astype(np.float32)
             _write_shard(folder, chunk, vectors)
             result.update(zip(chunk, vectors, strict=True))

@@ -18,11 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kgforge.device import resolve_device
 from kgforge.embed.encoders import EntityEncoder, FrozenTextEncoder, encoder_resolver
 from kgforge.embed.prior import CHANNELS, PriorRep, TextPrior
 from kgforge.embed.scorers import Scorer, scorer_resolver
-from kgforge.errors import KGForgeError
-from kgforge.fileio import atomic_write
+from kgforge.errors import DataError, KGForgeError
+from kgforge.fileio import atomic_write, first_line, read_torch_file
+from kgforge.progress import progress
 
 FORMAT_VERSION = 1
 EntityRef = int | str
@@ -170,13 +172,13 @@ class LinkPredictor(nn.Module):
         """Vectors of all entities ``[N, dim]``; cached while the model is in eval mode."""
         if self._cache is not None and not self.training and self._cache.device == self.device:
             return self._cache
-        from tqdm.auto import tqdm
-
         order_fn = getattr(self.encoder, "encoding_order", None)
         ids = order_fn() if order_fn is not None else torch.arange(self.num_entities)
         ids = ids.to(self.device)
         chunks = ids.split(batch_size)
-        bar = tqdm(chunks, desc="encoding entities", unit="batch", disable=not self.encoder.costly)
+        bar = progress(
+            chunks, desc="encoding entities", unit="batch", disable=not self.encoder.costly
+        )
         encoded = torch.cat([self.entity_repr(chunk) for chunk in bar])
         out = torch.empty_like(encoded)
         out[ids] = encoded
@@ -575,11 +577,18 @@ class LinkPredictor(nn.Module):
             raise KGForgeError(f"{directory}: corrupt model files ({exc})") from exc
         meta.pop("format_version", None)
         model = cls(**vocab, **meta)
-        state = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
+        weights = directory / "weights.pt"
+        state = read_torch_file(weights, weights_only=True)
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError) as exc:
+            raise DataError(
+                f"the weights do not fit the model described in model.json ({first_line(exc)})",
+                weights,
+            ) from None
         model.eval()
         if device is not None:
-            model.to(device)
+            model.to(resolve_device(device))
         return model
 
 

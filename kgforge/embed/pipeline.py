@@ -9,6 +9,7 @@ weights), ``model/`` (the final model, :meth:`LinkPredictor.load` reads it) and 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgforge.embed.config import TrainConfig, dump_config, load_config
-from kgforge.errors import ConfigError
+from kgforge.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from kgforge.embed.model import LinkPredictor
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,7 +69,8 @@ def train(
     keyword overrides are merged into it section by section, e.g.
     ``train("pipelines/wn18rr_ind_frozen.yaml", training={"epochs": 2})``; ``set_values`` takes
     ``"training.lr=0.01"`` strings like the CLI's ``--set``. ``resume`` continues from the last
-    checkpoint in ``output`` (a fresh start if there is none).
+    checkpoint in ``output`` (a run killed before its first checkpoint starts over; a missing
+    ``output`` or a changed ``model`` section is a :class:`ConfigError`).
     """
     started = time.perf_counter()
     top = {"data": str(data)} if data is not None else {}
@@ -81,6 +85,8 @@ def train(
         raise ConfigError(
             f"{out} already holds a run: pass --resume to continue it or choose another --output"
         )
+    if resume:
+        _check_resumable(out, cfg)
     # heavy imports only once the config is known to be valid
     import torch
 
@@ -91,18 +97,18 @@ def train(
     threads = torch.get_num_threads()  # training.num_threads holds for this run only
     try:
         kg = KGData.load_dir(cfg.data)
-        out.mkdir(parents=True, exist_ok=True)
-        dump_config(cfg, out / "config.yaml")
-
+        if len(kg.train) == 0:
+            raise DataError("has no triples: training needs some", Path(cfg.data) / "train.tsv")
         trainer = Trainer(cfg, kg, out, callbacks=callbacks)
         if resume:
             trainer.load_checkpoint()
+        out.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, out / "config.yaml")  # once the checkpoint is known to fit
         model = trainer.fit()
 
         ec = cfg.evaluation
         valid = test = None
         kwargs = {"protocol": ec.protocol, "batch_size": ec.batch_size, "device": trainer.device}
-        kwargs["show_progress"] = cfg.show_progress
         # graph encoders: both contexts (text only and with the split's edges) are reported
         contexts = [ec.context] if model.neighbourhood is None else ["none", "split"]
         by_context: dict[str, dict[str, Any]] = {}
@@ -148,6 +154,30 @@ def train(
 
     finally:
         torch.set_num_threads(threads)
+
+
+def _check_resumable(out: Path, cfg: TrainConfig) -> None:
+    """A run to resume exists and its model is the one ``cfg`` describes (a resumed run may
+    train longer or evaluate differently, but not change the model it continues)."""
+    if not out.is_dir():
+        raise ConfigError("no run to resume here; drop --resume to start a fresh run", out)
+    if not (out / "checkpoints" / "last.pt").exists():
+        # killed before its first checkpoint: starting over is resuming it
+        logger.info("%s has no checkpoint yet: the run starts from the beginning", out)
+        return
+    saved_path = out / "config.yaml"
+    if not saved_path.exists():
+        return
+    saved = load_config(saved_path)
+    old, new = saved.model.model_dump(), cfg.model.model_dump()
+    for key in old:
+        if old[key] != new[key]:
+            raise ConfigError(
+                f"the run was trained with model.{key}={old[key]!r}, not {new[key]!r}: "
+                "resume with the same model settings, or train into a new --output",
+                saved_path,
+                field=f"model.{key}",
+            )
 
 
 def plot_curve(metrics_path: str | Path, png_path: str | Path) -> Path | None:

@@ -26,6 +26,8 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from kgforge.errors import ConfigError
+
 CHANNELS = ("cosine", "def_name", "name_def", "name_name")
 
 
@@ -76,7 +78,9 @@ class TextPrior(nn.Module):
 
         unknown = set(channels) - set(CHANNELS)
         if unknown:
-            raise ValueError(f"unknown prior channels {sorted(unknown)}; known: {CHANNELS}")
+            raise ConfigError(
+                f"unknown prior channels {sorted(unknown)}; known: {CHANNELS}", field="text_prior"
+            )
         self.channels = list(channels)
         self.text_model = text_model
         self.vectorizer = CountVectorizer(
@@ -97,9 +101,7 @@ class TextPrior(nn.Module):
     def _features(self, texts: Sequence[str]) -> torch.Tensor:
         from kgforge.embed.features import encode_texts
 
-        return torch.from_numpy(
-            encode_texts(list(texts), model=self.text_model, show_progress=False)
-        )
+        return torch.from_numpy(encode_texts(list(texts), model=self.text_model))
 
     def _rep_from_text(self, texts: Sequence[str], features: torch.Tensor | None) -> PriorRep:
         names, defs = zip(*(split_text(t) for t in texts), strict=True) if texts else ((), ())

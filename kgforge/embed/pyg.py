@@ -51,7 +51,7 @@ def to_pyg(
     if features is True:
         from kgforge.embed.features import encode_texts
 
-        features = encode_texts(data.entity_text, model=text_model, show_progress=False)
+        features = encode_texts(data.entity_text, model=text_model)
     if features is not False:
         x = torch.as_tensor(features, dtype=torch.float32)
         if x.shape[0] != data.num_entities:

@@ -1,6 +1,6 @@
 """kgforge's LM samplers as PyKEEN negative samplers.
 
-They delegate to the same core code as kgforge's trainer (:mod:`kgforge.embed.lm_sampling`), so
+They delegate to the same core code as kgforge's trainer (:mod:`kgforge.embed.sampling.lm`), so
 both trainers see the same negatives. Use them like any PyKEEN sampler::
 
     from pykeen.pipeline import pipeline
@@ -42,15 +42,14 @@ import torch
 from pykeen.sampling import NegativeSampler as PyKEENNegativeSampler
 from pykeen.triples import CoreTriplesFactory
 
-from kgforge.embed import lm_sampling
-from kgforge.embed.sampling import Side
+from kgforge.embed.sampling import Side, lm
 from kgforge.errors import DataError
 
 
 class _LMSamplerAdapter(PyKEENNegativeSampler):
     """A PyKEEN sampler wrapping one of kgforge's LM pool samplers."""
 
-    core_class: ClassVar[type[lm_sampling.LMPoolNegativeSampler]]
+    core_class: ClassVar[type[lm.LMPoolNegativeSampler]]
 
     def __init__(
         self,
@@ -108,21 +107,21 @@ class LMClusterNegativeSampler(_LMSamplerAdapter):
 
     Extra keywords (``n_clusters``, ``neighbor_clusters``, ``pca_dim``, ``cos_floor``, ``anchor``,
     ``text_model``, ``cache_dir``, ...) are those of
-    :class:`kgforge.embed.lm_sampling.LMClusterNegativeSampler`.
+    :class:`kgforge.embed.sampling.LMClusterNegativeSampler`.
     """
 
-    core_class = lm_sampling.LMClusterNegativeSampler
+    core_class = lm.LMClusterNegativeSampler
 
 
 class LMNearestNegativeSampler(_LMSamplerAdapter):
     """LM hard negatives for PyKEEN: the anchor's nearest entities, mixed with uniform draws.
 
     Extra keywords (``k``, ``ratio``, ``ratio_start``, ``anchor``, ``text_model``, ...) are those
-    of :class:`kgforge.embed.lm_sampling.LMNearestNegativeSampler`; with ``ratio_start``, also
+    of :class:`kgforge.embed.sampling.LMNearestNegativeSampler`; with ``ratio_start``, also
     pass ``curriculum_epochs`` (the training's ``num_epochs``).
     """
 
-    core_class = lm_sampling.LMNearestNegativeSampler
+    core_class = lm.LMNearestNegativeSampler
 
 
 def _entity_texts(

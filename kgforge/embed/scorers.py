@@ -21,6 +21,8 @@ from class_resolver import ClassResolver
 from pykeen.nn import modules as pk
 from torch import nn
 
+from kgforge.errors import ConfigError
+
 
 def _halves(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     d = x.shape[-1] // 2
@@ -82,7 +84,7 @@ class TransEScorer(Scorer):
     def __init__(self, p: int = 1) -> None:
         super().__init__()
         if p not in (1, 2):
-            raise ValueError("TransE supports p=1 or p=2")
+            raise ConfigError(f"TransE supports p=1 or p=2, not {p!r}", field="p")
         self.p = p
         self.compare = "l1" if p == 1 else "l2"
         self.interaction = pk.TransEInteraction(p=p)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kgforge.errors import DataError
+from kgforge.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def make_inductive_split(
     """
     triples = torch.as_tensor(triples, dtype=torch.long).reshape(-1, 3)
     if min_relation_edges < 1:
-        raise ValueError("min_relation_edges must be at least 1")
+        raise ConfigError("must be at least 1", field="min_relation_edges")
     if len(triples) == 0:
         raise DataError("no triples to split")
     triples = torch.unique(triples, dim=0)
@@ -59,7 +59,11 @@ def make_inductive_split(
     n_test = _count(num_test_entities, len(entities), "num_test_entities")
     n_valid = _count(num_valid_entities, len(entities), "num_valid_entities")
     if n_test + n_valid >= len(entities):
-        raise ValueError("held-out entities must leave some entities for training")
+        raise ConfigError(
+            f"{n_test} test + {n_valid} valid entities leave none of the {len(entities)} "
+            "entities for training",
+            field="num_test_entities",
+        )
 
     graph = _Graph(heads, rels, tails)
     if (graph.relation_edges < min_relation_edges)[np.unique(rels)].any():
@@ -97,10 +101,10 @@ def make_inductive_split(
 def _count(value: int | float, total: int, name: str) -> int:
     if isinstance(value, float) and not value.is_integer():
         if not 0 < value < 1:
-            raise ValueError(f"{name} as a fraction must be between 0 and 1")
+            raise ConfigError(f"as a fraction must lie between 0 and 1, got {value}", field=name)
         return int(round(value * total))
     if value < 0:
-        raise ValueError(f"{name} must not be negative")
+        raise ConfigError(f"must not be negative, got {value}", field=name)
     return int(value)
 
 

@@ -18,6 +18,7 @@ file then renamed, so an interrupted or failed run leaves the last good checkpoi
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import time
@@ -27,28 +28,24 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from kgforge.device import resolve_device
 from kgforge.embed.config import TrainConfig
 from kgforge.embed.encoders import (
-    FrozenTextEncoder,
     LookupEncoder,
     TransformerEncoder,
-    encoder_resolver,
 )
 from kgforge.embed.evaluate import KnownTargets, evaluate
 from kgforge.embed.losses import Loss, loss_resolver
 from kgforge.embed.model import LinkPredictor
 from kgforge.embed.sampling import NegativeSampler, negative_sampler_resolver
-from kgforge.fileio import atomic_write
+from kgforge.errors import ConfigError, DataError, NonFiniteLossError
+from kgforge.fileio import atomic_write, first_line, read_torch_file
+from kgforge.progress import progress, quiet
 
 Callback = Callable[["Trainer", int], None]
 
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+logger = logging.getLogger(__name__)
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
@@ -106,8 +103,6 @@ class Trainer:
         torch.manual_seed(config.seed)
         mc = config.model
         encoder_kwargs = dict(mc.encoder_kwargs)
-        if encoder_resolver.lookup(mc.encoder) in (FrozenTextEncoder, TransformerEncoder):
-            encoder_kwargs.setdefault("show_progress", config.show_progress)
         self.model = model or LinkPredictor.from_data(
             data,
             encoder=mc.encoder,
@@ -322,7 +317,23 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.output / "checkpoints" / "last.pt"
 
+    def _diverged(self, what: str, step: int) -> NonFiniteLossError:
+        kept = self.checkpoint_path
+        kept_note = (
+            f"the last good checkpoint is kept in {kept}"
+            if kept.exists()
+            else "no checkpoint was written"
+        )
+        return NonFiniteLossError(
+            f"training diverged at step {step} (epoch {self.epoch}): {what}; "
+            f"lower training.lr or set training.grad_clip ({kept_note})"
+        )
+
     def save_checkpoint(self) -> None:
+        """Write ``checkpoints/last.pt``; never with non-finite weights, so the checkpoint
+        on disk is always one a run can continue from."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise self._diverged("the weights are no longer finite", self.step)
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -351,8 +362,23 @@ class Trainer:
         path = path or self.checkpoint_path
         if not path.exists():
             return False
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
+        restart = "delete it to restart the run from the beginning"
+        try:
+            state = read_torch_file(path, map_location=self.device, weights_only=False)
+        except DataError as exc:
+            raise DataError(f"{exc.message}; {restart}", path) from None
+        if not isinstance(state, dict) or not {"model", "optimizer", "rng"} <= state.keys():
+            raise DataError(f"not a kgforge training checkpoint; {restart}", path)
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ConfigError(
+                "the checkpoint holds a model of another shape than the config describes "
+                f"({first_line(exc)}): resume with the run's own model settings, or train into a "
+                "new --output",
+                path,
+                field="model",
+            ) from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -368,6 +394,7 @@ class Trainer:
         if self.sampler is not None and rng["sampler"] is not None:
             self.sampler.generator.set_state(rng["sampler"].cpu())
         self._truncate_log()
+        logger.info("resumed %s at step %d (epoch %d)", path, self.step, self.epoch)
         return True
 
     def _truncate_log(self) -> None:
@@ -388,7 +415,8 @@ class Trainer:
     def log(self, record: dict[str, Any]) -> None:
         self.output.mkdir(parents=True, exist_ok=True)
         with open(self.output / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            # allow_nan=False: a bare NaN is not JSON; non-finite values never get here
+            f.write(json.dumps(record, allow_nan=False) + "\n")
 
     # -- validation ------------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:
@@ -398,17 +426,16 @@ class Trainer:
             g = torch.Generator().manual_seed(self.config.seed)
             pick = torch.randperm(len(data.valid), generator=g)[: ec.max_valid_triples]
             data = _with_valid(data, data.valid[pick])
-        result = evaluate(
-            self.model,
-            data,
-            split="valid",
-            protocol=ec.protocol,
-            batch_size=ec.batch_size,
-            device=self.device,
-            show_progress=False,
-            context=ec.context,
-        )
-        return result
+        with quiet():  # inside the training bar
+            return evaluate(
+                self.model,
+                data,
+                split="valid",
+                protocol=ec.protocol,
+                batch_size=ec.batch_size,
+                device=self.device,
+                context=ec.context,
+            )
 
     def _after_eval(self, result: dict[str, Any]) -> bool:
         """Record a validation result; True when training should stop early."""
@@ -435,13 +462,7 @@ class Trainer:
         self.model.train()
         start = time.perf_counter() - self.elapsed
         window: list[float] = []
-        bar = tqdm(
-            total=self.total_steps,
-            initial=self.step,
-            desc="training",
-            unit="step",
-            disable=not self.config.show_progress,
-        )
+        bar = progress(total=self.total_steps, initial=self.step, desc="training", unit="step")
         done = self.step >= self.total_steps or self.stopped_early
         while not done and self.epoch < tc.epochs:
             g = torch.Generator().manual_seed(self.config.seed * 100_003 + self.epoch)
@@ -457,8 +478,11 @@ class Trainer:
                         self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
                     ):
                         loss = self.compute_loss(self.examples[idx]) / len(group)
+                    value = float(loss.detach())
+                    if not math.isfinite(value):
+                        raise self._diverged(f"the loss is {value}", self.step + 1)
                     self.scaler.scale(loss).backward()
-                    step_loss += float(loss.detach())
+                    step_loss += value
                 if tc.grad_clip:
                     self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)

@@ -15,12 +15,12 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
     drop_unmapped: true              # drop entities whose label is not in type_mapping
                                      # (false keeps them under their spaCy label)
     entity_types:                    # optional trained refiner of entity types
-      model: models/conll04-types.pt #   (kgforge.extract.relclf.EntityTypeClassifier)
+      model: models/conll04-types.pt #   (kgforge.extract.trained.EntityTypeClassifier)
     relations:                       # one or more relation extractors, all applied
       - kind: patterns               # dependency patterns over spaCy's parse
         patterns: [svo, passive, prep, appositive, copula]
         confidence: {svo: 0.8}       # base confidence per pattern (defaults below)
-      - kind: classifier             # trained classifier (kgforge.extract.relclf)
+      - kind: classifier             # trained classifier (kgforge.extract.trained)
         model: models/conll04-relations.pt
         min_confidence: 0.5
       - kind: schema                 # ontology-guided (kgforge.extract.schema.config)
@@ -42,12 +42,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from kgforge.errors import ConfigError
 from kgforge.extract.schema.config import SchemaRelations
 from kgforge.models import default_spacy_model
-from kgforge.yamlconfig import read_yaml_mapping
+from kgforge.yamlconfig import StrictModel, read_yaml_mapping, validate_config
 
 PatternName = Literal["svo", "passive", "prep", "appositive", "copula"]
 
@@ -60,18 +59,14 @@ DEFAULT_PATTERN_CONFIDENCE: dict[str, float] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SpacyConfig(_Strict):
+class SpacyConfig(StrictModel):
     model: str = Field(default_factory=default_spacy_model)
     disable: list[str] = Field(default_factory=list)
     paragraph_breaks: bool = True
     sentences: Literal["parser", "record"] = "parser"
 
 
-class PatternRelations(_Strict):
+class PatternRelations(StrictModel):
     """Dependency patterns: subject-verb-object, passive, verb+preposition, appositive, copula."""
 
     kind: Literal["patterns"]
@@ -82,26 +77,26 @@ class PatternRelations(_Strict):
         return self.confidence.get(pattern, DEFAULT_PATTERN_CONFIDENCE[pattern])  # type: ignore[call-overload]
 
 
-class ClassifierRelations(_Strict):
-    """A trained relation classifier (``kgforge.extract.relclf.RelationClassifier``)."""
+class ClassifierRelations(StrictModel):
+    """A trained relation classifier (``kgforge.extract.trained.RelationClassifier``)."""
 
     kind: Literal["classifier"]
     model: Path
     min_confidence: float = Field(0.5, ge=0, le=1)
 
 
-class EntityTypesConfig(_Strict):
-    """A trained entity-type refiner (``kgforge.extract.relclf.EntityTypeClassifier``)."""
+class EntityTypesConfig(StrictModel):
+    """A trained entity-type refiner (``kgforge.extract.trained.EntityTypeClassifier``)."""
 
     model: Path
 
 
-class EmbeddingMerge(_Strict):
+class EmbeddingMerge(StrictModel):
     model: str | None = None
     threshold: float = Field(0.92, gt=0, le=1)
 
 
-class ResolutionConfig(_Strict):
+class ResolutionConfig(StrictModel):
     aliasing: bool = True
     cross_document: bool = True
     description_sentences: int = Field(3, ge=0)
@@ -113,7 +108,7 @@ RelationsConfig = Annotated[
 ]
 
 
-class PipelineConfig(_Strict):
+class PipelineConfig(StrictModel):
     """A validated pipeline file (see this module's docstring for the schema)."""
 
     name: str = ""
@@ -135,20 +130,7 @@ def _resolve_model_path(path: Path, base: Path) -> Path:
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline YAML file; problems raise ``ConfigError`` (file and field)."""
     path = Path(path)
-    raw = read_yaml_mapping(path)
-    try:
-        config = PipelineConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = list(err["loc"])
-        if (
-            len(loc) > 2
-            and loc[0] == "relations"
-            and loc[2] in ("patterns", "classifier", "schema")
-        ):
-            del loc[2]  # pydantic names the union member chosen by ``kind``; the user did not
-        where = ".".join(str(p) for p in loc)
-        raise ConfigError(err["msg"], path, field=where) from exc
+    config = validate_config(PipelineConfig, read_yaml_mapping(path), path)
     config.name = config.name or path.stem
     base = path.resolve().parent
     for rel in config.relations:

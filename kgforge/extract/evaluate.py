@@ -5,94 +5,18 @@ and its relation type all equal a gold relation's (the "strict" measure of SpERT
 Scores are micro precision/recall/F1 over all relations and per relation type; entity-level
 strict F1 (span and type) is reported as a diagnostic.
 
-Gold file: one JSON object per line, ``{"id", "text", "entities": [{"start", "end", "type"}],
-"relations": [{"head", "tail", "type"}]}``; offsets are character offsets into ``text`` and
-``head``/``tail`` index ``entities``.
+Gold files are read by ``kgforge.extract.gold``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kgforge.errors import CorpusError
-from kgforge.extract.types import Mention, RelationMention
-
-Relation = tuple[int, int, str, int, int, str, str]
-"""(head start, head end, head type, tail start, tail end, tail type, relation type)."""
-
-
-@dataclass(frozen=True)
-class GoldSentence:
-    """One annotated sentence: its text, typed entity mentions and relations between them."""
-
-    id: str
-    text: str
-    mentions: list[Mention]
-    relations: list[RelationMention] = field(default_factory=list)
-
-
-def _parse(line: str, path: Path, lineno: int) -> GoldSentence:
-    def fail(message: str, field_name: str | None = None) -> CorpusError:
-        return CorpusError(message, path, lineno, field_name)
-
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise fail(f"invalid JSON: {exc.msg}") from None
-    if not isinstance(obj, dict):
-        raise fail("a gold line must be a JSON object")
-    text = obj.get("text")
-    if not isinstance(text, str) or not text:
-        raise fail("missing or empty text", "text")
-    entities, relations = obj.get("entities", []), obj.get("relations", [])
-    if not isinstance(entities, list) or not isinstance(relations, list):
-        raise fail("entities and relations must be lists", "entities")
-    mentions = []
-    for k, ent in enumerate(entities):
-        try:
-            start, end, label = int(ent["start"]), int(ent["end"]), str(ent["type"])
-        except (KeyError, TypeError, ValueError):
-            raise fail("an entity needs integer start, end and a type", f"entities[{k}]") from None
-        if not 0 <= start < end <= len(text):
-            raise fail(f"offsets {start}:{end} outside the text", f"entities[{k}]")
-        mentions.append(Mention(start, end, text[start:end], label))
-    rels = []
-    for k, rel in enumerate(relations):
-        try:
-            head, tail, label = int(rel["head"]), int(rel["tail"]), str(rel["type"])
-        except (KeyError, TypeError, ValueError):
-            raise fail(
-                "a relation needs integer head, tail and a type", f"relations[{k}]"
-            ) from None
-        if not (0 <= head < len(mentions) and 0 <= tail < len(mentions)):
-            raise fail("head or tail is not an entity index", f"relations[{k}]")
-        rels.append(RelationMention(head, tail, label, 1.0))
-    return GoldSentence(str(obj.get("id", f"{path.name}:{lineno}")), text, mentions, rels)
-
-
-def read_gold(path: str | Path) -> list[GoldSentence]:
-    """Read a gold JSONL file; a malformed line raises ``CorpusError`` with file and line."""
-    path = Path(path)
-    try:
-        with path.open(encoding="utf-8") as f:
-            return [_parse(line, path, n) for n, line in enumerate(f, 1) if line.strip()]
-    except OSError as exc:
-        raise CorpusError(f"cannot read gold file: {exc.strerror}", path) from None
-    except UnicodeDecodeError:
-        raise CorpusError("not UTF-8 text", path) from None
-
-
-def relation_tuples(mentions: Sequence[Mention], relations: Iterable[RelationMention]) -> set:
-    """A sentence's relations as comparable (head span+type, tail span+type, type) tuples."""
-    out = set()
-    for r in relations:
-        h, t = mentions[r.head], mentions[r.tail]
-        out.add((h.start, h.end, h.label, t.start, t.end, t.label, r.label))
-    return out
+from kgforge.extract.gold import read_gold, relation_tuples
+from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
+from kgforge.extract.types import CLASS_LABEL, IS_A
 
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
@@ -166,18 +90,17 @@ def format_scores(scores: dict[str, Any]) -> str:
 
 
 def evaluate_extraction(
-    gold_path: str | Path, pipeline: Any = "conll04", batch_size: int = 64
+    gold_path: str | Path,
+    pipeline: str | Path | ExtractionPipeline = "conll04",
+    batch_size: int = 64,
 ) -> dict[str, Any]:
     """Run a pipeline (name, YAML path or ``ExtractionPipeline``) over gold sentences and score it.
 
     Every statement the pipeline makes counts as a prediction (``is_a`` type statements
     excepted); predicted entities are the document's mentions with their pipeline types.
     """
-    from kgforge.extract.pipeline import load_pipeline
-    from kgforge.extract.types import CLASS_LABEL, IS_A
-
     gold = read_gold(gold_path)
-    if not hasattr(pipeline, "process"):
+    if isinstance(pipeline, str | Path):
         pipeline = load_pipeline(pipeline)
     gold_sets, pred_sets = [], []
     docs = pipeline.process((s.text for s in gold), batch_size=batch_size)
@@ -208,5 +131,5 @@ def evaluate_extraction(
         )
     result = score(gold_sets, pred_sets)
     result["gold"] = str(gold_path)
-    result["pipeline"] = getattr(pipeline, "name", str(pipeline))
+    result["pipeline"] = pipeline.name
     return result

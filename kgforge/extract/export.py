@@ -23,8 +23,8 @@ WHERE { GRAPH ?g {
       kgf:objectStart ?objStart ; kgf:objectEnd ?objEnd ;
       kgf:confidence ?confidence ; kgf:extractor ?extractor .
   }
-  OPTIONAL { GRAPH <https://w3id.org/kgforge/graph/entities> { ?s a ?sc . ?sc rdfs:label ?subjType } }
-  OPTIONAL { GRAPH <https://w3id.org/kgforge/graph/entities> { ?o a ?oc . ?oc rdfs:label ?objType } }
+  OPTIONAL { GRAPH graph:entities { ?s a ?sc . ?sc rdfs:label ?subjType } }
+  OPTIONAL { GRAPH graph:entities { ?o a ?oc . ?oc rdfs:label ?objType } }
 }
 ORDER BY ?docId ?sentStart ?subjStart ?objStart ?p
 """

@@ -7,12 +7,16 @@ it (an installed package); a path is read as it is.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from spacy.attrs import IS_SPACE
 from spacy.language import Language
@@ -29,6 +33,9 @@ from kgforge.extract.config import (
 from kgforge.extract.patterns import PatternExtractor
 from kgforge.extract.resolve import Aliaser
 from kgforge.extract.types import DocExtraction, Mention, Statement
+
+if TYPE_CHECKING:
+    from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier
 
 T = TypeVar("T")
 
@@ -57,12 +64,47 @@ def paragraph_boundaries(doc: Doc) -> Doc:
     return doc
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_workers_parent: int | None = None  # pid of the process whose spaCy workers are starting
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker process when ``parent`` dies, even by SIGKILL, which
+    leaves no chance to stop the workers (Linux only; elsewhere workers end when their input
+    pipe closes)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _after_fork_in_child() -> None:
+    if _workers_parent is not None:
+        _die_with_parent(_workers_parent)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _ExtractInWorker:
     """Last component while ``nlp.pipe`` runs worker processes: it extracts there and passes
-    on an empty Doc whose context is the extraction, so only that is sent back."""
+    on an empty Doc whose context is the extraction, so only that is sent back.
+
+    Forked workers are tied to the parent by the fork hook above; spawned ones unpickle this
+    component first thing, and tie themselves to the parent then."""
 
     def __init__(self) -> None:
         self.pipeline: ExtractionPipeline | None = None
+        self.parent = os.getpid()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        _die_with_parent(self.parent)
 
     def __call__(self, doc: Doc) -> Doc:
         assert self.pipeline is not None  # set by process_tuples before the workers start
@@ -107,12 +149,12 @@ class ExtractionPipeline:
     def __init__(self, config: PipelineConfig, path: Path | None = None) -> None:
         self.config = config
         self.path = path
-        self._nlp: Any = None
+        self._nlp: Language | None = None
         self._patterns = [
             PatternExtractor(r) for r in config.relations if isinstance(r, PatternRelations)
         ]
-        self._classifiers: list[tuple[Any, float]] | None = None
-        self._typer: Any = None
+        self._classifiers: list[tuple[RelationClassifier, float]] | None = None
+        self._typer: EntityTypeClassifier | None = None
         self._schema: list[Any] = []
 
     @property
@@ -120,7 +162,7 @@ class ExtractionPipeline:
         return self.config.name
 
     @property
-    def nlp(self) -> Any:
+    def nlp(self) -> Language:
         """The spaCy pipeline, loaded on first use."""
         if self._nlp is None:
             import spacy
@@ -155,14 +197,13 @@ class ExtractionPipeline:
         self._classifiers = []
         specs = [r for r in self.config.relations if isinstance(r, ClassifierRelations)]
         if specs or self.config.entity_types is not None:
-            from kgforge.extract import relclf
+            # torch and the encoder load only for pipelines with trained models
+            from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier
 
             for spec in specs:
-                self._classifiers.append(
-                    (relclf.RelationClassifier.load(spec.model), spec.min_confidence)
-                )
+                self._classifiers.append((RelationClassifier.load(spec.model), spec.min_confidence))
             if self.config.entity_types is not None:
-                self._typer = relclf.EntityTypeClassifier.load(self.config.entity_types.model)
+                self._typer = EntityTypeClassifier.load(self.config.entity_types.model)
         schema = [r for r in self.config.relations if isinstance(r, SchemaRelations)]
         if schema:
             from kgforge.extract.schema.extractor import SchemaExtractor
@@ -181,6 +222,24 @@ class ExtractionPipeline:
         self, pairs: Iterable[tuple[str, T]], batch_size: int = 64, n_process: int = 1
     ) -> Iterator[tuple[DocExtraction, T]]:
         """Like ``process`` for ``(text, context)`` pairs; each result keeps its context."""
+        # Texts longer than spaCy takes (``nlp.max_length``) go through in pieces and come out
+        # as one extraction again, with document offsets.
+        parts: list[tuple[int, DocExtraction]] = []
+        pieces = _split_long((pair for pair in pairs), self.nlp.max_length)
+        for extraction, (context, offset, last) in self._process_pieces(
+            pieces, batch_size, n_process
+        ):
+            if last and not parts:
+                yield extraction, context
+                continue
+            parts.append((offset, extraction))
+            if last:
+                yield DocExtraction.join(parts), context
+                parts = []
+
+    def _process_pieces(
+        self, pairs: Iterable[tuple[str, T]], batch_size: int, n_process: int
+    ) -> Iterator[tuple[DocExtraction, T]]:
         self._load_trained()
         nlp = self.nlp
         if n_process == 1:
@@ -198,12 +257,15 @@ class ExtractionPipeline:
                 contexts.append(context)
                 yield text
 
+        global _workers_parent
         component = nlp.add_pipe(_IN_WORKERS, last=True)
         component.pipeline = self
+        _workers_parent = os.getpid()
         try:
             for doc in nlp.pipe(texts(), batch_size=batch_size, n_process=n_process):
                 yield doc._context, contexts.popleft()
         finally:
+            _workers_parent = None
             nlp.remove_pipe(_IN_WORKERS)
 
     def extract_doc(self, doc: Doc) -> DocExtraction:
@@ -264,17 +326,25 @@ class ExtractionPipeline:
             statements=statements,
         )
 
-    def _mentions(self, doc: Doc, text: str, sents: list) -> list[Mention]:
+    def _spacy_mentions(self, doc: Doc, text: str) -> list[Mention]:
+        """spaCy's entities as mentions with the pipeline's types (``type_mapping``; unmapped
+        labels dropped or kept as they are, per ``drop_unmapped``)."""
         mapping, drop = self.config.type_mapping, self.config.drop_unmapped
         mentions = []
         for ent in doc.ents:
-            label = mapping.get(ent.label_)
-            if label is None:
-                if drop:
-                    continue
-                label = ent.label_
-            a, b = ent.start_char, ent.end_char
-            mentions.append(Mention(a, b, text[a:b], label))
+            label = mapping.get(ent.label_, None if drop else ent.label_)
+            if label is not None:
+                a, b = ent.start_char, ent.end_char
+                mentions.append(Mention(a, b, text[a:b], label))
+        return mentions
+
+    def spacy_mentions(self, texts: Iterable[str]) -> list[list[Mention]]:
+        """The mentions the spaCy model and type mapping give each text (no refiner): what the
+        entity-type refiner learns to correct."""
+        return [self._spacy_mentions(doc, doc.text) for doc in self.nlp.pipe(texts)]
+
+    def _mentions(self, doc: Doc, text: str, sents: list) -> list[Mention]:
+        mentions = self._spacy_mentions(doc, text)
         if self._typer is None:
             return mentions
         by_sent = _split_by_sentence(mentions, sents)
@@ -282,11 +352,7 @@ class ExtractionPipeline:
             (text[s.start_char : s.end_char], rel) for s, rel in zip(sents, by_sent, strict=True)
         ]
         refined = self._typer.predict_batch(items)
-        return [
-            Mention(m.start + s.start_char, m.end + s.start_char, m.text, m.label, m.score)
-            for s, ms in zip(sents, refined, strict=True)
-            for m in ms
-        ]
+        return [m.shifted(s.start_char) for s, ms in zip(sents, refined, strict=True) for m in ms]
 
     def _classify(self, text: str, sents: list, mentions: list[Mention]) -> list[Statement]:
         by_sent = _split_by_sentence(mentions, sents)
@@ -304,15 +370,39 @@ class ExtractionPipeline:
                     h, t = rel_mentions[r.head], rel_mentions[r.tail]
                     out.append(
                         Statement(
-                            Mention(h.start + off, h.end + off, h.text, h.label, h.score),
+                            h.shifted(off),
                             r.label,
-                            Mention(t.start + off, t.end + off, t.text, t.label, t.score),
+                            t.shifted(off),
                             round(float(r.confidence), 4),
                             _trim(text, sent.start_char, sent.end_char),
                             "classifier",
                         )
                     )
         return out
+
+
+_BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", " ")  # where a long text is cut, best first
+
+
+def _split_long(
+    pairs: Iterable[tuple[str, T]], limit: int
+) -> Iterator[tuple[str, tuple[T, int, bool]]]:
+    """Each text, or consecutive pieces of at most ``limit`` characters of a longer one, with
+    ``(context, offset of the piece, whether it is the text's last piece)``. A piece ends at
+    the last paragraph break in its second half, else a line break, a sentence end, a space."""
+    for text, context in pairs:
+        start = 0
+        while len(text) - start > limit:
+            window = text[start : start + limit]
+            cut = limit
+            for sep in _BREAKS:
+                at = window.rfind(sep, limit // 2)
+                if at > 0:
+                    cut = at + len(sep)
+                    break
+            yield window[:cut], (context, start, False)
+            start += cut
+        yield (text[start:] if start else text), (context, start, True)
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -332,7 +422,7 @@ def _split_by_sentence(mentions: list[Mention], sents: list) -> list[list[Mentio
         while j < len(sents) - 1 and m.start >= sents[j].end_char:
             j += 1
         off = sents[j].start_char
-        out[j].append(Mention(m.start - off, m.end - off, m.text, m.label, m.score))
+        out[j].append(m.shifted(-off))
     return out
 
 

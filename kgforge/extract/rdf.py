@@ -20,8 +20,10 @@ Entity records in ``ENTITIES_GRAPH`` merge that evidence over all documents:
 ``<type:t> rdfs:label "Type"``. Evidence is one JSON literal per entity on purpose: it would
 otherwise be most of what a document writes, and every quad costs six index entries in the store.
 
-The quads are produced as N-Quads text and loaded by the store's parser (``KnowledgeGraph.load``):
-building rdflib terms and converting them again for Oxigraph cost more than the parse.
+The quads are produced as N-Quads lines and loaded by the store's parser (``KnowledgeGraph.load``):
+building rdflib terms and converting them again for Oxigraph cost more than the parse. Every term
+in them is written by pyoxigraph (``str`` of a ``NamedNode`` or ``Literal`` is its N-Triples
+form), which escapes literals and refuses an IRI that is not one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import pyoxigraph as ox
 from rdflib import URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 
@@ -43,32 +46,30 @@ EntityNamer = Callable[[str, str], URIRef]  # (label, type) -> entity IRI
 
 
 def iri(term: str) -> str:
-    """An IRI in N-Quads syntax (kgforge mints IRIs without characters that need escaping)."""
-    return f"<{term}>"
-
-
-_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+    """An IRI in N-Quads syntax; ``ValueError`` if ``term`` is not a valid IRI."""
+    return str(ox.NamedNode(term))
 
 
 def literal(text: str) -> str:
-    """A plain (xsd:string) literal in N-Quads syntax."""
-    return f'"{text.translate(_ESCAPES)}"'
+    """A plain (xsd:string) literal in N-Quads syntax, escaped."""
+    return str(ox.Literal(text))
 
 
-def typed(text: str, datatype: str) -> str:
-    return f'"{text.translate(_ESCAPES)}"^^{datatype}'
+def typed(text: str, datatype: ox.NamedNode) -> str:
+    """A literal of ``datatype`` in N-Quads syntax."""
+    return str(ox.Literal(text, datatype=datatype))
 
 
 @lru_cache(maxsize=1 << 16)
 def integer(value: int) -> str:
-    return f'"{value}"^^{_INTEGER}'
+    return typed(str(value), _INTEGER)
 
 
 _TYPE, _LABEL = iri(RDF.type), iri(RDFS.label)
 _SUBJECT, _PREDICATE, _OBJECT = iri(RDF.subject), iri(RDF.predicate), iri(RDF.object)
 _ALT_LABEL, _DESCRIPTION = iri(SKOS.altLabel), iri(DCTERMS.description)
 _DERIVED_FROM = iri(PROV.wasDerivedFrom)
-_INTEGER, _DOUBLE, _JSON = iri(XSD.integer), iri(XSD.double), iri(RDF.JSON)
+_INTEGER, _DOUBLE, _JSON = (ox.NamedNode(t) for t in (XSD.integer, XSD.double, RDF.JSON))
 _K = {name: iri(KGF[name]) for name in (
     "Document", "Entity", "Statement", "docId", "contentHash", "source", "corpus", "pipeline",
     "pipelineHash", "mentions", "sentence", "sentenceStart", "subjectStart",

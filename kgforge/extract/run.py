@@ -6,16 +6,23 @@ that are gone. Each batch of documents is written in one transaction together wi
 ``kgf:contentHash`` records, so a run killed midway resumes where it stopped, with no duplicate
 and no lost statements.
 
+A document id names one document of one corpus: an id that is already in the store from another
+corpus (``a.txt`` in two folders) is a located ``CorpusError`` (fatal, or skipped and counted
+with ``on_error="skip"``), never a silent replacement; ``id_prefix`` keeps both.
+
 Entity records (``ENTITIES_GRAPH``) are rebuilt at the end of the run for every entity whose
-evidence changed. The entities to rebuild are written to a small state graph in the same
-transactions as the documents and cleared only after their records are written, so a killed run
-hands them on to the next one.
+evidence changed, from the evidence of every document in the store. The entities to rebuild are
+written to a small state graph in the same transactions as the documents and cleared only after
+their records are written, so a killed run hands them on to the next one. Runs writing to one
+store at the same time (a SPARQL endpoint) each rebuild the records they touched and check
+that no documents were written while they did; if some were, they rebuild again from the store.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import tempfile
 import time
@@ -44,12 +51,16 @@ from kgforge.extract.rdf import (
 from kgforge.extract.resolve import entity_key_iri
 from kgforge.graph.namespaces import ENTITIES_GRAPH, GRAPH, KGF, document_iri
 from kgforge.graph.store import KnowledgeGraph
+from kgforge.progress import progress
+
+log = logging.getLogger(__name__)
 
 STATE_GRAPH = GRAPH["extraction-state"]  # entities whose records are waiting to be rebuilt
 PENDING = KGF.pendingEntity
 ALL_ENTITIES = KGF.allEntities  # pending marker: rebuild every record
 _PENDING = iri(PENDING)
 _SCAN_ABOVE = 200  # pending entities above which evidence is read in one scan
+_REBUILD_ROUNDS = 10  # rebuilds of the entity records while other runs keep writing documents
 
 
 @dataclass
@@ -116,17 +127,17 @@ class ExtractionRun:
         *,
         batch_size: int = 64,
         workers: int = 1,
-        progress: bool = True,
     ) -> None:
         self.kg = kg
         self.pipeline = pipeline
         self.batch_size = batch_size
         self.workers = workers
-        self.progress = progress
         resolution = pipeline.config.resolution
         self.cross_document = resolution.cross_document
         self.description_sentences = resolution.description_sentences
         self._mark_entities = True  # record pending entities per batch (off in fresh stores)
+        self._touched: set[URIRef] = set()  # entities whose evidence this run changed
+        self._written = [0, 0]  # documents and evidence rows this run wrote
         self.merger = (
             EmbeddingMerger(kg, resolution.embedding) if resolution.embedding is not None else None
         )
@@ -148,9 +159,20 @@ class ExtractionRun:
 
         def todo() -> Iterator[tuple[str, tuple[Document, _Known | None]]]:
             for doc in reader:
+                old = known.get(doc.id)
+                if old is not None and old.corpus != corpus_key:
+                    reader.reject(
+                        CorpusError(
+                            f"document id {doc.id!r} is already in the store from another "
+                            f"corpus ({old.corpus}); give this corpus an id prefix "
+                            "(--id-prefix) to keep both",
+                            doc.source,
+                            doc.line,
+                        )
+                    )
+                    continue
                 summary.documents += 1
                 seen.add(doc.id)
-                old = known.get(doc.id)
                 if old and (old.content_hash, old.pipeline_hash) == (
                     doc.content_hash,
                     fingerprint,
@@ -162,7 +184,7 @@ class ExtractionRun:
         results = self.pipeline.process_tuples(
             todo(), batch_size=self.batch_size, n_process=self.workers
         )
-        bar = _progress(self.progress)
+        bar = progress(unit="doc", desc="extract", smoothing=0.1)
         batch: list[tuple[URIRef, DocQuads, bool]] = []
         try:
             for extraction, (doc, old) in results:
@@ -183,6 +205,8 @@ class ExtractionRun:
                 batch.append((doc_iri, quads, old is not None))
                 if evidence is not None:
                     evidence += [(str(doc_iri), e, blob) for e, blob in quads.evidence]
+                self._written[0] += 1
+                self._written[1] += len(quads.evidence)
                 summary.statements += quads.statements
                 summary.new += old is None
                 summary.changed += old is not None
@@ -236,6 +260,7 @@ class ExtractionRun:
                     self.kg.drop_graph(doc_iri)
                 lines += quads.lines
                 pending |= quads.entities
+            self._touched |= pending
             if self._mark_entities:
                 lines += _pending_lines(pending)
             self._load(lines)
@@ -249,35 +274,66 @@ class ExtractionRun:
                     pending |= _entities_of(self.kg, k.graph)
                     self.kg.drop_graph(k.graph)
                 self._load(_pending_lines(pending))
+            self._touched |= pending
         return len(gone)
 
     def rebuild_entities(self, evidence: list[tuple[str, URIRef, dict]] | None = None) -> int:
-        """Rewrite the records of pending entities from the evidence in all document graphs
-        (``evidence``: all of it as ``(graph, entity, evidence)`` rows, when known)."""
-        pending = {o for _, _, o in self.kg.triples((STATE_GRAPH, PENDING, None))}
-        if not pending:
+        """Rewrite the records of the entities this run touched and of those pending in the
+        store, from the evidence in all document graphs (``evidence``: all of it as
+        ``(graph, entity, evidence)`` rows, used while the store holds only this run's
+        documents)."""
+        markers = {o for _, _, o in self.kg.triples((STATE_GRAPH, PENDING, None))}
+        targets = (markers | self._touched) - {ALL_ENTITIES}
+        everything = ALL_ENTITIES in markers
+        if not targets and not everything:
             return 0
-        everything = ALL_ENTITIES in pending
-        if evidence is None:
-            evidence = self._stored_evidence(None if everything else pending)
-        records = merge_evidence(evidence)
-        known = {s for s, _, _ in self.kg.triples((None, RDF.type, KGF.Entity), ENTITIES_GRAPH)}
-        stale = known if everything else known & pending
-        if stale:
+        updated: set[URIRef] = set()
+        for _ in range(_REBUILD_ROUNDS):
+            before = self._store_state()
+            if evidence is None or before != tuple(self._written):
+                evidence = self._stored_evidence(None if everything else targets)
+            records = merge_evidence(evidence)
+            known = {s for s, _, _ in self.kg.triples((None, RDF.type, KGF.Entity), ENTITIES_GRAPH)}
+            stale = known if everything else known & targets
+            if stale:
+                with self.kg.transaction():
+                    if everything:
+                        self.kg.drop_graph(ENTITIES_GRAPH)
+                    else:
+                        for entity in stale:
+                            self.kg.remove((entity, None, None), graph=ENTITIES_GRAPH)
+            # additions alone take the store's fast path
+            lines = [line for e, rec in records.items() for line in rec.lines(e, ENTITIES_GRAPH)]
             with self.kg.transaction():
-                if everything:
-                    self.kg.drop_graph(ENTITIES_GRAPH)
-                else:
-                    for entity in stale:
-                        self.kg.remove((entity, None, None), graph=ENTITIES_GRAPH)
-        # additions alone take the store's fast path; pending entries are cleared only after
-        # the records are written, so a kill in between redoes them
-        lines = [line for e, rec in records.items() for line in rec.lines(e, ENTITIES_GRAPH)]
+                self._load(lines + type_label_lines(records, ENTITIES_GRAPH))
+            updated |= records.keys() | stale
+            if self._store_state() == before:
+                break
+            evidence = None  # another run wrote documents meanwhile: read them all back
+        else:
+            log.warning(
+                "entity records rebuilt %d times while other runs kept writing; "
+                "the next run completes them",
+                _REBUILD_ROUNDS,
+            )
+            return len(updated)
+        # pending entries are cleared only after the records are written (a kill in between
+        # redoes them), and only those this run found: another run's are its own to clear
         with self.kg.transaction():
-            self._load(lines + type_label_lines(records, ENTITIES_GRAPH))
-        with self.kg.transaction():
-            self.kg.remove((STATE_GRAPH, PENDING, None), graph=STATE_GRAPH)
-        return len(records.keys() | stale)
+            for entity in markers:
+                self.kg.remove((STATE_GRAPH, PENDING, entity), graph=STATE_GRAPH)
+        return len(updated)
+
+    def _store_state(self) -> tuple[int, int]:
+        """How many documents and evidence rows the store holds: what tells a rebuild that
+        another run wrote documents while it read or wrote entity records."""
+        (docs,) = next(
+            iter(self.kg.query("SELECT (COUNT(?g) AS ?n) WHERE { GRAPH ?g { ?g a kgf:Document } }"))
+        )
+        (rows,) = next(
+            iter(self.kg.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?e kgf:mentions ?m } }"))
+        )
+        return int(docs), int(rows)
 
     def _stored_evidence(self, pending: set[URIRef] | None) -> list[tuple[str, URIRef, dict]]:
         """The evidence rows of the ``pending`` entities (None: all) in the document graphs."""
@@ -297,22 +353,6 @@ def _pending_lines(entities: Iterable[URIRef]) -> list[str]:
     return [f"{state} {_PENDING} {iri(e)} {state} .\n" for e in entities]
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(unit="doc", desc="extract", smoothing=0.1)
-
-
 def extract(
     corpus: str | Path | CorpusReader,
     store: str | Path | KnowledgeGraph,
@@ -325,7 +365,7 @@ def extract(
     fmt: Format = "auto",
     id_field: str = "id",
     text_field: str = "text",
-    progress: bool = True,
+    id_prefix: str = "",
 ) -> RunSummary:
     """Extract a corpus into a store; re-running skips unchanged documents.
 
@@ -333,7 +373,8 @@ def extract(
     ``CorpusReader``; ``store``: a store location (see ``KnowledgeGraph.open``) or an open
     ``KnowledgeGraph``; ``pipeline``: a name ("default", "conll04"), a YAML path or a loaded
     pipeline; ``workers``: spaCy processes (``nlp.pipe(n_process=...)``); ``prune``: drop the
-    documents of this corpus that are no longer in it.
+    documents of this corpus that are no longer in it; ``id_prefix``: put before every document id
+    (see ``CorpusReader``).
     """
     if workers < 1 or batch_size < 1:
         raise CorpusError("workers and batch_size must be at least 1")
@@ -341,7 +382,12 @@ def extract(
         corpus
         if isinstance(corpus, CorpusReader)
         else read_corpus(
-            corpus, fmt=fmt, id_field=id_field, text_field=text_field, on_error=on_error
+            corpus,
+            fmt=fmt,
+            id_field=id_field,
+            text_field=text_field,
+            on_error=on_error,
+            id_prefix=id_prefix,
         )
     )
     pipe = pipeline if isinstance(pipeline, ExtractionPipeline) else load_pipeline(pipeline)
@@ -351,7 +397,7 @@ def extract(
     # again; freezing them leaves the collector only the run's own short-lived objects.
     gc.freeze()
     try:
-        runner = ExtractionRun(kg, pipe, batch_size=batch_size, workers=workers, progress=progress)
+        runner = ExtractionRun(kg, pipe, batch_size=batch_size, workers=workers)
         return runner.run(reader, corpus_key, prune=prune)
     finally:
         gc.unfreeze()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,10 @@ class Mention:
     text: str
     label: str
     score: float = 1.0
+
+    def shifted(self, offset: int) -> Mention:
+        """The same mention with offsets moved by ``offset`` (sentence <-> document offsets)."""
+        return replace(self, start=self.start + offset, end=self.end + offset)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,16 @@ class Statement:
     sentence: tuple[int, int]
     extractor: str
 
+    def shifted(self, offset: int) -> Statement:
+        """The same statement with every offset moved by ``offset``."""
+        a, b = self.sentence
+        return replace(
+            self,
+            subject=self.subject.shifted(offset),
+            object=self.object.shifted(offset),
+            sentence=(a + offset, b + offset),
+        )
+
 
 @dataclass
 class DocExtraction:
@@ -63,3 +78,18 @@ class DocExtraction:
     mentions: list[Mention]
     canonical: list[int]
     statements: list[Statement]
+
+    @classmethod
+    def join(cls, parts: Sequence[tuple[int, DocExtraction]]) -> DocExtraction:
+        """One document's extraction from those of consecutive pieces of it, given as
+        ``(offset of the piece in the document, extraction)``: offsets become document offsets
+        (aliases stay within their piece)."""
+        text = "".join(part.text for _, part in parts)
+        joined = cls(text, [], [], [], [])
+        for offset, part in parts:
+            base = len(joined.mentions)
+            joined.sentences += [(a + offset, b + offset) for a, b in part.sentences]
+            joined.mentions += [m.shifted(offset) for m in part.mentions]
+            joined.canonical += [c + base for c in part.canonical]
+            joined.statements += [st.shifted(offset) for st in part.statements]
+        return joined

@@ -55,11 +55,43 @@ def syntax_error(exc: SyntaxError, path: str | Path | None) -> RDFSyntaxError:
     return RDFSyntaxError(message.splitlines()[0] if message else "syntax error", path, exc.lineno)
 
 
+# rdflib's parsers for files pyoxigraph cannot buffer; N-Triples goes through the Turtle parser
+# (a superset; rdflib's own N-Triples parser is quadratic in the length of a literal), N-Quads
+# has no such twin and stays an error
+_RDFLIB_NAMES = {
+    ox.RdfFormat.TURTLE: "turtle",
+    ox.RdfFormat.N_TRIPLES: "turtle",
+    ox.RdfFormat.TRIG: "trig",
+    ox.RdfFormat.JSON_LD: "json-ld",
+    ox.RdfFormat.RDF_XML: "xml",
+    ox.RdfFormat.N3: "n3",
+}
+
+
 def parse_file(path: Path, fmt: ox.RdfFormat, graph: Node | None) -> list[ox.Quad]:
-    """All statements of an RDF file (triples go to ``graph``); fails before any write."""
+    """All statements of an RDF file (triples go to ``graph``); fails before any write.
+
+    pyoxigraph parses; a file with one token over its 16 MiB buffer (a huge literal) is parsed
+    by rdflib instead, and RDF/XML is checked to be complete XML first, because pyoxigraph reads
+    a truncated RDF/XML file as the statements before the cut (or none) without an error.
+    """
     target = to_ox_graph(graph)
+    base = path.resolve().as_uri()
     try:
-        quads = list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
+        if fmt == ox.RdfFormat.RDF_XML:
+            _check_xml(path)
+        try:
+            quads = list(ox.parse(path=str(path), format=fmt, base_iri=base))
+        except MemoryError as exc:  # "Reached the buffer maximal size": one token over 16 MiB
+            if "buffer" not in str(exc):
+                raise
+            if fmt not in _RDFLIB_NAMES:
+                raise RDFSyntaxError(
+                    f"a token (literal or IRI) longer than pyoxigraph's 16 MiB parser buffer: "
+                    f"{fmt.name} files with one cannot be loaded (Turtle, TriG or JSON-LD can)",
+                    path,
+                ) from None
+            quads = _parse_with_rdflib(path, fmt, base)
     except SyntaxError as exc:
         raise syntax_error(exc, path) from None
     except OSError as exc:
@@ -71,4 +103,42 @@ def parse_file(path: Path, fmt: ox.RdfFormat, graph: Node | None) -> list[ox.Qua
         if isinstance(q.graph_name, ox.DefaultGraph)
         else q
         for q in quads
+    ]
+
+
+def _check_xml(path: Path) -> None:
+    """Raise ``RDFSyntaxError`` if ``path`` is not well-formed XML (e.g. cut off midway)."""
+    from xml.parsers import expat
+
+    parser = expat.ParserCreate()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        reason = expat.errors.messages[exc.code]
+        raise RDFSyntaxError(
+            f"not well-formed XML ({reason}, column {exc.offset + 1}): truncated?", path, exc.lineno
+        ) from None
+
+
+def _parse_with_rdflib(path: Path, fmt: ox.RdfFormat, base: str) -> list[ox.Quad]:
+    """rdflib's parser, which has no token size limit (slower; used only for such files)."""
+    from rdflib import Dataset
+
+    from kgforge.graph.terms import to_ox_quad
+
+    dataset = Dataset()
+    try:
+        dataset.parse(str(path), format=_RDFLIB_NAMES[fmt], publicID=base)
+    except (OSError, UnicodeDecodeError):
+        raise
+    except Exception as exc:  # rdflib's parsers raise assorted types
+        message = (str(exc) or type(exc).__name__).splitlines()[0]
+        raise RDFSyntaxError(message, path, getattr(exc, "lineno", None)) from None
+    default = dataset.default_graph.identifier
+    return [
+        to_ox_quad((s, p, o, None if g == default else g))
+        for s, p, o, g in dataset.quads((None, None, None, None))
     ]

@@ -27,6 +27,8 @@ GRAPH = Namespace(BASE + "graph/")  # named graphs that are not documents
 ENTITIES_GRAPH = GRAPH["entities"]  # consolidated entity records (label, type, aliases, text)
 PREDICTED_GRAPH = GRAPH["predicted"]  # links predicted by a trained model
 
+# the one set of prefixes: predeclared in every query and update, bound in exports, used to
+# shorten IRIs in tables, and written in the demo's and the docs' queries
 PREFIXES: dict[str, Namespace] = {
     "kgf": KGF,
     "ent": ENT,
@@ -34,6 +36,7 @@ PREFIXES: dict[str, Namespace] = {
     "type": TYPE,
     "doc": DOC,
     "stmt": STMT,
+    "graph": GRAPH,
     "rdf": RDF,
     "rdfs": RDFS,
     "skos": SKOS,

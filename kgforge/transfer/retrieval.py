@@ -9,15 +9,17 @@ predictors read: ``label: description`` from the graph's entity records.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from kgforge.embed.data import entity_texts
 from kgforge.errors import KGForgeError
 from kgforge.graph.store import KnowledgeGraph
+from kgforge.progress import progress_enabled
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES = ("bm25", "dense", "hybrid")
@@ -44,22 +46,22 @@ class EntityIndex:
         texts: Sequence[str],
         model: str | None = None,
         dense: bool = True,
-        show_progress: bool = False,
     ) -> None:
-        import bm25s
-
+        bm25s = _bm25s()
         if not entities:
             raise KGForgeError("nothing to index: no entity has a text")
         if len(entities) != len(texts):
             raise KGForgeError("entities and texts differ in length")
         self.entities, self.texts, self.model = list(entities), list(texts), model
         self.bm25 = bm25s.BM25()
-        self.bm25.index(_tokens(self.texts), show_progress=False)
+        self.bm25.index(_tokens(self.texts), show_progress=progress_enabled())
         self.vectors: np.ndarray | None = None
         if dense:
             from kgforge.embed.features import encode_texts
+            from kgforge.transfer.vector_index import VectorIndex
 
-            self.vectors = encode_texts(self.texts, model, show_progress=show_progress)
+            self.vectors = encode_texts(self.texts, model)
+            self._vector_index = VectorIndex(self.vectors)  # faiss (or torch) exact top-k
 
     @classmethod
     def from_graph(cls, kg: KnowledgeGraph, **kwargs: object) -> EntityIndex:
@@ -97,10 +99,11 @@ class EntityIndex:
         from kgforge.models import default_text_model
 
         model = load_sentence_model(self.model or default_text_model())
-        q = model.encode([query], normalize_embeddings=True, convert_to_numpy=True)[0]
-        scores = self.vectors @ q.astype(self.vectors.dtype)
-        top = np.argsort(-scores, kind="stable")[:depth]
-        return top.tolist(), scores[top].tolist()
+        q = model.encode(
+            [query], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )[0]
+        scores, ids = self._vector_index.search(q, depth)
+        return ids[0].tolist(), scores[0].tolist()
 
     def _hits(self, ids: list[int], scores: list[float]) -> list[Hit]:
         return [
@@ -109,6 +112,14 @@ class EntityIndex:
 
 
 def _tokens(texts: list[str]) -> object:
+    return _bm25s().tokenize(texts, stopwords="en", show_progress=False)
+
+
+def _bm25s() -> Any:
+    """The bm25s module, imported late (start-up speed), with its logger following the
+    process's logging setup again: bm25s sets it to DEBUG on import, which would print its
+    debug lines under the CLI's handler."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s

@@ -24,13 +24,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from kgforge.yamlconfig import StrictModel
 
 
-class GenerativeConfig(BaseModel):
+class GenerativeConfig(StrictModel):
     """An OpenAI-compatible chat endpoint that writes ``relation(subject, object)`` lines."""
 
-    model_config = ConfigDict(extra="forbid")
     url: str
     model: str
     api_key_env: str | None = None
@@ -38,11 +39,10 @@ class GenerativeConfig(BaseModel):
     max_tokens: int = Field(256, ge=1)
 
 
-class SchemaRelations(BaseModel):
+class SchemaRelations(StrictModel):
     """Schema-guided extraction (``kgforge.extract.schema``): an ontology in, triples that
     conform to it out."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["schema"]
     ontology: Path
     examples: Path | None = None

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from kgforge.cache import cache_path
 from kgforge.extract.schema.config import SchemaRelations
 from kgforge.extract.schema.model import FORMAT, Featurizer, Prediction, SchemaModel
 from kgforge.extract.schema.ontology import Ontology, load_ontology
@@ -31,9 +31,7 @@ def _model_path(spec: SchemaRelations) -> Path:
         digest.update(Path(path).read_bytes() if path is not None else b"")
     settings = spec.model_dump(mode="json", exclude={"ontology", "examples", "min_confidence"})
     digest.update(json.dumps(settings, sort_keys=True).encode())
-    env = os.environ.get("KGFORGE_CACHE")
-    root = (Path(env) if env else Path.home() / ".cache" / "kgforge") / "schema-models"
-    return root / f"{digest.hexdigest()[:24]}.npz"
+    return cache_path("schema-models") / f"{digest.hexdigest()[:24]}.npz"
 
 
 class SchemaExtractor:

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from kgforge.cache import cache_path
 from kgforge.extract.schema.candidates import (
     DATE_TEMPLATES,
     KINDS,
@@ -144,7 +145,7 @@ class Featurizer:
     @property
     def encoder(self) -> Any:
         if self._encoder is None:
-            from kgforge.extract.relclf import TokenEncoder
+            from kgforge.extract.trained.encoder import TokenEncoder
 
             self._encoder = TokenEncoder(self.encoder_name)
         return self._encoder
@@ -205,15 +206,11 @@ class Featurizer:
         return span, sentv
 
     def _cache_path(self, texts: list[str], cands: list[list[Candidate]]) -> Path:
-        import os
-
         digest = hashlib.sha1(f"{FORMAT}\0{self.encoder_name or 'default'}".encode())
         for text, cs in zip(texts, cands, strict=True):
             digest.update(text.encode("utf-8") + b"\0")
             digest.update(",".join(f"{c.start}:{c.end}" for c in cs).encode() + b"\0")
-        env = os.environ.get("KGFORGE_CACHE")
-        root = (Path(env) if env else Path.home() / ".cache" / "kgforge") / "schema"
-        return root / f"{digest.hexdigest()}.npz"
+        return cache_path("schema") / f"{digest.hexdigest()}.npz"
 
 
 # ---- logistic models kept as plain arrays ------------------------------------------------------

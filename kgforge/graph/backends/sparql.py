@@ -21,6 +21,7 @@ import itertools
 import logging
 import netrc
 import os
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
@@ -221,7 +222,7 @@ class SparqlBackend:
                     headers=headers,
                     timeout=httpx.Timeout(min(self.timeout, remaining)),
                 )
-                response = self._client.send(request, stream=True)
+                response = self._send(request, endpoint, start)
                 try:
                     status = response.status_code
                     if status in _RETRY_STATUS and retry:
@@ -246,6 +247,27 @@ class SparqlBackend:
             log.info("retrying a query to %s in %.1f s: %s", endpoint, wait, reason)
             time.sleep(wait)
         raise AssertionError("unreachable")
+
+    def _send(self, request: httpx.Request, endpoint: str, start: float) -> httpx.Response:
+        """``client.send`` within the deadline: the status line and headers can trickle too, and
+        httpx's timeouts only bound each read, so the wait happens on a helper thread (left to
+        end by its read timeout if the deadline passes)."""
+        box: dict[str, Any] = {}
+
+        def send() -> None:
+            try:
+                box["response"] = self._client.send(request, stream=True)
+            except BaseException as exc:  # handed to the caller's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=send, name="kgforge-sparql", daemon=True)
+        thread.start()
+        thread.join(max(0.0, self.deadline - (time.monotonic() - start)))
+        if thread.is_alive():
+            raise self._late(endpoint)
+        if "error" in box:
+            raise box["error"]
+        return box["response"]
 
     def _chunks(self, response: httpx.Response, endpoint: str, start: float) -> Iterator[bytes]:
         for chunk in response.iter_bytes():

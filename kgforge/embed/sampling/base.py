@@ -1,30 +1,11 @@
-"""Negative samplers: one interface, a registry.
+"""The negative-sampler interface: what every sampler of :mod:`kgforge.embed.sampling` keeps.
 
 A sampler turns a batch of positive triples ``(h, r, t)`` (LongTensor ``[B, 3]``) into negative
 triples ``[B, K, 3]`` by replacing the head or the tail of each positive with another entity.
 Samplers are fitted once on the training triples (and, for LM-based samplers, entity text) and
-then sample with tensor ops on the batch's device.
-
-Contract every sampler keeps (tests check it):
-- ``sample(batch)`` returns ``LongTensor[B, num_negatives, 3]`` on ``batch.device``; each negative
-  differs from its positive in exactly one of head or tail; the relation is kept.
-- With ``filtered=True`` no negative is a known true triple (those given to ``fit``, plus
-  ``known_triples``); samplers fall back to uniform draws where they run out of candidates.
-- Under the same ``seed`` the same batch gives the same negatives.
-- Replacements come from ``candidates``: all entities (``"all"``, PyKEEN's behaviour), the
-  entities of the training triples (``"train"``: for inductive training, where valid/test
-  entities must stay unseen), or a given tensor of entity ids.
-
-How a trainer drives a sampler::
-
-    sampler = negative_sampler_resolver.make("lmcluster", num_entities=n, num_negatives=k)
-    sampler.fit(train_triples, entity_text)         # once
-    for step in range(total_steps):
-        sampler.step(step / total_steps)            # progress in [0, 1]: curricula use it
-        negatives = sampler.sample(batch)           # [B, K, 3]
-
-The registry ``negative_sampler_resolver`` knows ``uniform``, ``bernoulli``, ``inbatch``,
-``lmcluster`` and ``lmnearest`` (the last two live in :mod:`kgforge.embed.lm_sampling`).
+then sample with tensor ops on the batch's device. The base class does the shared work (sides
+to corrupt, candidates, filtering of known triples); a sampler only says which replacement
+entities it proposes (:meth:`NegativeSampler.replacements`).
 """
 
 from __future__ import annotations
@@ -35,7 +16,8 @@ from typing import Literal
 
 import numpy as np
 import torch
-from class_resolver import ClassResolver
+
+from kgforge.errors import ConfigError, DataError
 
 Side = Literal["both", "head", "tail", "bernoulli"]
 """Which side to corrupt: either at random, always one, or per relation (Bernoulli, Wang et al.
@@ -57,16 +39,20 @@ class NegativeSampler(ABC):
         candidates: Literal["all", "train"] | torch.Tensor = "all",
     ) -> None:
         if num_entities < 2:
-            raise ValueError("num_entities must be at least 2")
+            raise ConfigError("must be at least 2", field="num_entities")
         if corrupt not in ("both", "head", "tail", "bernoulli"):
-            raise ValueError(f"corrupt must be both, head, tail or bernoulli, not {corrupt!r}")
+            raise ConfigError(
+                f"must be both, head, tail or bernoulli, not {corrupt!r}", field="corrupt"
+            )
         self.num_entities = num_entities
         self.num_negatives = num_negatives
         self.corrupt = corrupt
         self.filtered = filtered
         self._extra_known = known_triples
         if isinstance(candidates, str) and candidates not in ("all", "train"):
-            raise ValueError(f"candidates must be 'all', 'train' or entity ids, not {candidates!r}")
+            raise ConfigError(
+                f"must be 'all', 'train' or entity ids, not {candidates!r}", field="candidates"
+            )
         self._candidates_spec = candidates
         self.candidates: torch.Tensor | None = None  # sorted entity ids; None: all entities
         self._candidates_on: dict[torch.device, torch.Tensor] = {}
@@ -92,7 +78,7 @@ class NegativeSampler(ABC):
         else:
             self.candidates = torch.unique(torch.as_tensor(spec, dtype=torch.long).cpu())
         if self.candidates is not None and len(self.candidates) < 2:
-            raise ValueError("negative sampling needs at least 2 candidate entities")
+            raise DataError("negative sampling needs at least 2 candidate entities")
         self._candidates_on = {}
         known = train_triples
         if self._extra_known is not None:
@@ -269,49 +255,3 @@ def bernoulli_head_probabilities(triples: torch.Tensor) -> torch.Tensor:
     total = tph + hpt
     prob = torch.where(total > 0, tph / total.clamp(min=1e-12), torch.full_like(total, 0.5))
     return prob.float()
-
-
-class UniformNegativeSampler(NegativeSampler):
-    """Replace the head or tail by an entity drawn uniformly at random."""
-
-    def replacements(self, batch: torch.Tensor, corrupt_head: torch.Tensor) -> torch.Tensor:
-        return self.uniform(tuple(corrupt_head.shape), batch.device)
-
-
-class BernoulliNegativeSampler(UniformNegativeSampler):
-    """Uniform replacements, with the side chosen per relation (``corrupt="bernoulli"``).
-
-    Every other sampler can do the same: pass ``corrupt="bernoulli"``.
-    """
-
-    def __init__(self, num_entities: int, corrupt: Side = "bernoulli", **kwargs) -> None:
-        super().__init__(num_entities, corrupt=corrupt, **kwargs)
-
-
-class InBatchNegativeSampler(NegativeSampler):
-    """BLP's sampler: replace with entities of other triples in the same batch.
-
-    Costs no extra encoder passes, since those entities are encoded for the batch anyway.
-    """
-
-    def replacements(self, batch: torch.Tensor, corrupt_head: torch.Tensor) -> torch.Tensor:
-        b, k = corrupt_head.shape
-        pool = torch.cat([batch[:, 0], batch[:, 2]])  # [2B]
-        if b < 2:
-            return self.uniform((b, k), batch.device)
-        # draw from the other triples: offset by 1..B-1 so a triple never picks its own entities
-        row = torch.arange(b).unsqueeze(1)
-        other = (row + torch.randint(1, b, (b, k), generator=self.generator)) % b
-        side = torch.randint(0, 2, (b, k), generator=self.generator)
-        return pool[(other + side * b).to(pool.device)]
-
-
-negative_sampler_resolver: ClassResolver[NegativeSampler] = ClassResolver(
-    [UniformNegativeSampler, BernoulliNegativeSampler, InBatchNegativeSampler],
-    base=NegativeSampler,
-    default=UniformNegativeSampler,
-    suffix="NegativeSampler",
-)
-
-# The LM samplers register themselves on import; imported last, as they subclass the above.
-from kgforge.embed import lm_sampling as _lm_sampling  # noqa: E402, F401

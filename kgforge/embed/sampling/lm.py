@@ -3,7 +3,7 @@
 Both encode every entity's text once with a sentence-transformers model (through the shared
 feature cache, :func:`kgforge.embed.features.encode_texts`) and turn the vectors into per-entity
 candidate pools, stored as padded tensors, so that sampling is pure tensor indexing on the batch's
-device. Pools are cached on disk next to the features, keyed by a hash of the embedding matrix
+device. Pools are cached on disk (``$KGFORGE_CACHE/samplers``, :mod:`kgforge.cache`), keyed by a hash of the embedding matrix
 (hence of model and texts) and the pool parameters.
 
 - :class:`LMClusterNegativeSampler` (LEMON, Rony et al. 2022): k-means clusters of the (optionally
@@ -23,6 +23,7 @@ from the pool first and falls back to uniform draws when the pool has nothing le
 from __future__ import annotations
 
 import hashlib
+import logging
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,9 +32,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from kgforge.embed.sampling import NegativeSampler, negative_sampler_resolver
-from kgforge.errors import DataError
+from kgforge.cache import cache_path
+from kgforge.embed.sampling.base import NegativeSampler
+from kgforge.errors import ConfigError, DataError
 from kgforge.fileio import atomic_write
+
+logger = logging.getLogger(__name__)
 
 Anchor = Literal["kept", "replaced"]
 
@@ -54,17 +58,15 @@ class LMPoolNegativeSampler(NegativeSampler):
         text_model: str | None = None,
         cache_dir: str | Path | None = None,
         anchor: Anchor = "kept",
-        show_progress: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(num_entities, **kwargs)
         if anchor not in ("kept", "replaced"):
-            raise ValueError(f"anchor must be 'kept' or 'replaced', not {anchor!r}")
+            raise ConfigError(f"must be 'kept' or 'replaced', not {anchor!r}", field="anchor")
         self._given_embeddings = embeddings
         self.text_model = text_model
         self.cache_dir = cache_dir
         self.anchor = anchor
-        self.show_progress = show_progress
         self._cpu: dict[str, torch.Tensor] = {}
         self._device_cache: dict[torch.device, dict[str, torch.Tensor]] = {}
 
@@ -104,7 +106,6 @@ class LMPoolNegativeSampler(NegativeSampler):
                 list(entity_text),
                 model=self.text_model,
                 cache_dir=self.cache_dir,
-                show_progress=self.show_progress,
             )
         else:
             raise DataError(
@@ -286,7 +287,7 @@ class LMNearestNegativeSampler(LMPoolNegativeSampler):
     ) -> None:
         super().__init__(num_entities, anchor=anchor, **kwargs)
         if not 0.0 <= ratio <= 1.0 or not 0.0 <= (ratio_start or 0.0) <= 1.0:
-            raise ValueError("ratio and ratio_start must lie in [0, 1]")
+            raise ConfigError("ratio and ratio_start must lie in [0, 1]", field="ratio")
         self.k = min(k, num_entities - 1)
         self.ratio = ratio
         self.ratio_start = ratio_start
@@ -377,13 +378,11 @@ def _cached_arrays(
     cache_dir: str | Path | None,
 ) -> dict[str, np.ndarray]:
     """``compute()``, or its result saved earlier for the same embeddings and parameters."""
-    from kgforge.embed.features import cache_root
-
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr(embeddings.shape).encode())
     digest.update(np.ascontiguousarray(embeddings).tobytes())
     digest.update(repr(sorted(params.items())).encode())
-    folder = cache_root(cache_dir) / "samplers"
+    folder = cache_path("samplers", cache_dir)
     path = folder / f"{name}-{digest.hexdigest()}.npz"
     if path.is_file():
         try:
@@ -391,10 +390,7 @@ def _cached_arrays(
                 return {key: data[key] for key in data.files}
         except (OSError, ValueError):
             pass  # unreadable: compute again and overwrite
+    logger.info("building %s negative-sampler pools (cached as %s)", name, path)
     arrays = compute()
     atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
     return arrays
-
-
-negative_sampler_resolver.register(LMClusterNegativeSampler)
-negative_sampler_resolver.register(LMNearestNegativeSampler)
