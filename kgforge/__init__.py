@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "predict_links": "kgforge.transfer.links",
     "classify_entities": "kgforge.transfer.classify",
     "EntityIndex": "kgforge.transfer.retrieval",
+    "distill": "kgforge.transfer.distill.pipeline",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -680,6 +680,33 @@ def classify_command(
     typer.echo(f"{len(labels)} predicted labels, {where}")
 
 
+@app.command("distill")
+def distill_command(
+    config: str = typer.Argument(
+        ..., help="Distillation config (YAML), e.g. pipelines/distill_*.yaml."
+    ),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help="Teacher model or `kgforge train` output (overrides the config)."
+    ),
+    data: str | None = typer.Option(None, "--data", help="Data directory (overrides the config)."),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="Output directory (overrides the config)."
+    ),
+    set_values: list[str] = typer.Option(
+        [], "--set", help="Override a config field: key.path=value (repeatable)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Distil a trained link predictor's text encoder into a small fast student."""
+    from kgforge.progress import set_progress
+    from kgforge.transfer.distill.pipeline import distill
+
+    if quiet:
+        set_progress(False)
+    result = distill(config, teacher=teacher, data=data, output=output, set_values=set_values)
+    typer.echo(result.summary())
+
+
 @app.command("search")
 def search_command(
     store: str = typer.Argument(..., help=_STORE_HELP),
