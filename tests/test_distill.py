@@ -192,3 +192,17 @@ def test_distilled_model_predicts_links_and_searches_a_store(tmp_path: Path) -> 
     hit = runner.invoke(app, [*query, "--model", student_dir])
     assert hit.exit_code == 0, hit.output
     assert re.search(r"ent:blue_yak", hit.output)
+
+
+def test_distiller_reads_training_entities_only_and_subsamples(teacher) -> None:
+    from kgforge.transfer.distill.pipeline import Distiller
+
+    data, run, _ = teacher
+    kg = KGData.load_dir(data)
+    model = LinkPredictor.load(run)
+    cfg = load_distill_config({"student": {"name": "static", "kwargs": {"init": "random"}}})
+    distiller = Distiller(model, kg, cfg)
+    train_ids = {model.entity_index[kg.entities[i]] for i in kg.split_entities("train").tolist()}
+    assert set(distiller.entities.tolist()) == train_ids  # never a valid/test text
+    cfg = load_distill_config({**cfg.model_dump(), "training": {"max_entities": 10}})
+    assert len(Distiller(model, kg, cfg).entities) == 10

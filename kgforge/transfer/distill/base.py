@@ -60,6 +60,11 @@ class Student(nn.Module):
     def dim(self) -> int:
         return embedding_dim(self.model)
 
+    def optimizer(self, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+        """The optimiser of the trainable weights (AdamW unless a student needs another)."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         """Raw sentence embeddings ``[n, d]`` of ``texts``, with gradients."""
         device = next(self.model.parameters()).device

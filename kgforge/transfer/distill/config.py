@@ -67,6 +67,7 @@ class DistillTrainingConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     schedule: Literal["constant", "cosine"] = "cosine"
     extra_texts: str | None = None  # a file of unlabelled texts, one per line
+    max_entities: int | None = Field(None, gt=0)  # a seeded subsample of training entities
     num_threads: int | None = Field(None, gt=0)
     log_every: int = Field(50, gt=0)
 
@@ -77,6 +78,7 @@ class DistillEvaluationConfig(_Strict):
     protocol: Literal["dynamic", "transductive", "transfer"] = "dynamic"
     batch_size: int = Field(256, gt=0)
     valid: bool = True
+    max_valid_triples: int | None = Field(None, gt=0)  # a seeded subsample, as in training
     test: bool = False
     speed_texts: int = Field(2000, ge=0)  # validation-entity texts timed on one thread
 

@@ -131,8 +131,9 @@ def distill(
         kwargs = {"protocol": ec.protocol, "batch_size": ec.batch_size}
         valid = test = teacher_valid = None
         if ec.valid and len(kg.valid):
-            teacher_valid = evaluate(teacher_model, kg, split="valid", **kwargs)
-            valid = evaluate(model, kg, split="valid", **kwargs)
+            sample = _valid_sample(kg, ec.max_valid_triples, cfg.seed)
+            teacher_valid = evaluate(teacher_model, sample, split="valid", **kwargs)
+            valid = evaluate(model, sample, split="valid", **kwargs)
         if ec.test and len(kg.test):
             test = evaluate(model, kg, split="test", **kwargs)
         speed: dict[str, float] = {}
@@ -170,6 +171,18 @@ def distill(
         )
     finally:
         torch.set_num_threads(threads)
+
+
+def _valid_sample(kg: KGData, size: int | None, seed: int) -> KGData:
+    """``kg`` with a seeded subsample of ``size`` validation triples (all without ``size``)."""
+    import dataclasses
+
+    import torch
+
+    if not size or len(kg.valid) <= size:
+        return kg
+    pick = torch.randperm(len(kg.valid), generator=torch.Generator().manual_seed(seed))[:size]
+    return dataclasses.replace(kg, valid=kg.valid[pick])
 
 
 def _mrr(result: Mapping[str, Any]) -> float:
@@ -227,6 +240,11 @@ class Distiller:
         self.train_triples = train
         # training entities only: never a validation or test text
         self.entities = torch.unique(train[:, [0, 2]])
+        limit = cfg.training.max_entities
+        if limit and len(self.entities) > limit:
+            g = torch.Generator().manual_seed(cfg.seed)
+            pick = torch.randperm(len(self.entities), generator=g)[:limit]
+            self.entities = self.entities[pick].sort().values
         owners = torch.cat([train[:, 0], train[:, 2]])
         order = torch.argsort(owners, stable=True)
         self.incident = order % len(train)  # triple ids by owner entity
@@ -370,8 +388,7 @@ class Distiller:
         size = len(self.entities) + len(self.extra)
         per_epoch = math.ceil(size / tc.batch_size)
         total = per_epoch * tc.epochs
-        params = [p for p in self.student.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+        opt = self.student.optimizer(tc.lr, tc.weight_decay)
         if tc.schedule == "cosine":
             sched = torch.optim.lr_scheduler.LambdaLR(
                 opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / max(total, 1), 1.0)))

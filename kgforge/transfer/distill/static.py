@@ -54,7 +54,12 @@ class StaticStudent(Student):
         else:
             raise ValueError(f"init must be 'teacher' or 'random', got {init!r}")
         module = StaticEmbedding(tokenizer, embedding_weights=weights)
+        module.embedding.sparse = True  # a step touches only its texts' tokens
         self.model = SentenceTransformer(modules=[module], device="cpu")
+
+    def optimizer(self, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+        """Sparse Adam: updates the rows of the step's tokens only (no weight decay)."""
+        return torch.optim.SparseAdam(list(self.parameters()), lr=lr)
 
 
 @torch.no_grad()
