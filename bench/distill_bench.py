@@ -35,6 +35,14 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--name", default="distill_wn18rr_ind")
     parser.add_argument("--batch-size", type=int, default=250)
+    parser.add_argument(
+        "--eval-json",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="use this `kgforge evaluate` output (same split, protocol, filter) for model NAME "
+        "instead of evaluating it here (to run the evaluations in parallel; waits for the file)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -49,6 +57,7 @@ def main() -> None:
     )
 
     torch.set_num_threads(1)
+    given = dict(item.split("=", 1) for item in args.eval_json)
     kg = KGData.load_dir(args.data)
     ids = kg.split_entities("test").tolist()
     texts = [kg.entity_text[i] for i in ids][: args.texts]
@@ -62,7 +71,11 @@ def main() -> None:
         names, [args.teacher, *args.student], models, speeds, strict=True
     ):
         started = time.perf_counter()
-        res = evaluate(model, kg, split="test", protocol="dynamic", batch_size=args.batch_size)
+        if name in given:
+            res = _wait_for_json(Path(given[name]))
+            assert (res["split"], res["protocol"], res["filtered"]) == ("test", "dynamic", True)
+        else:
+            res = evaluate(model, kg, split="test", protocol="dynamic", batch_size=args.batch_size)
         both = res["both"]
         rows.append(
             {
@@ -75,6 +88,7 @@ def main() -> None:
                 "hits@1": round(both["hits@1"], 4),
                 "hits@10": round(both["hits@10"], 4),
                 "eval_seconds": round(time.perf_counter() - started, 1),
+                "eval_from": given.get(name),
             }
         )
     teacher_mrr = rows[0]["mrr"]
@@ -100,6 +114,15 @@ def main() -> None:
     (RESULTS / f"{args.name}.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     plot_speed_quality(rows, RESULTS / f"{args.name}.png", metric="test MRR (filtered, dynamic)")
     print(f"wrote {RESULTS / (args.name + '.json')} and .png")
+
+
+def _wait_for_json(path: Path) -> dict:
+    if not path.exists():
+        print(f"waiting for {path} ...", flush=True)
+    while not path.exists() or not path.stat().st_size:
+        time.sleep(10)
+    time.sleep(1)  # a file being written: let the writer finish
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _student_dir(path: Path) -> Path:
