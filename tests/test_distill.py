@@ -25,7 +25,6 @@ from kgforge.transfer.distill.config import load_distill_config
 pytestmark = pytest.mark.usefixtures("one_thread_and_private_cache")
 
 TEACHER = {
-    "show_progress": False,
     "model": {
         "encoder": "frozen",
         "encoder_kwargs": {"hidden": 64},
