@@ -44,7 +44,19 @@ def _empty_triples() -> torch.Tensor:
 
 @dataclass(eq=False)
 class KGData:
-    """Entities and relations with text, and index triples ``(head, relation, tail)`` per split."""
+    """Entities and relations with text, and index triples ``(head, relation, tail)`` per split.
+
+    Load one with :meth:`KGData.load_dir` or :meth:`KGData.from_graph`.
+
+    Args:
+        entities: entity ids (row ``i`` of the triples' head/tail columns is ``entities[i]``).
+        relations: relation ids.
+        entity_text: one text per entity (what text encoders read).
+        relation_text: one text per relation.
+        train: ``(n, 3)`` long tensor of index triples.
+        valid: the same for validation.
+        test: the same for testing.
+    """
 
     entities: list[str]
     relations: list[str]

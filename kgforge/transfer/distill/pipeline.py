@@ -90,6 +90,17 @@ def distill(
     ``distill("pipelines/distill_static.yaml", training={"epochs": 1})``; ``set_values`` takes
     ``"training.lr=0.01"`` strings like the CLI's ``--set``.
 
+    Args:
+        config: a :class:`DistillConfig`, a dict or a YAML file.
+        teacher: the trained teacher model's directory (overrides the config's).
+        data: the data directory (overrides the config's).
+        output: the output directory (overrides the config's).
+        set_values: ``"section.field=value"`` overrides.
+        **overrides: config sections merged into ``config``.
+
+    Returns:
+        The distilled student model and its measurements.
+
     Example:
         >>> result = kgforge.distill("pipelines/distill_static.yaml")   # doctest: +SKIP
         >>> result.model.predict_tails("a small dog", "_hypernym")      # doctest: +SKIP
