@@ -1,4 +1,4 @@
-"""kgforge's import graph: no import from a lower layer into a higher one.
+"""kgforge's import graph: no cycles, and no import from a lower layer into a higher one.
 
 Read with ``ast`` from the source: module-level, function-level and ``TYPE_CHECKING`` imports
 all count (deferring an import does not change which layer depends on which).
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import networkx as nx
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kgforge"
 
@@ -119,3 +121,17 @@ def test_no_import_from_a_lower_layer_into_a_higher_one() -> None:
                     f"module {module} imports {other} module {target}"
                 )
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycles() -> None:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(MODULES)
+    for module in MODULES:
+        for target, line in _imports(module):
+            graph.add_edge(module, target, line=line)
+    cycles = []
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1:
+            cycle = nx.find_cycle(graph.subgraph(component))
+            cycles.append(" -> ".join(f"{a} (line {graph.edges[a, b]['line']})" for a, b in cycle))
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
