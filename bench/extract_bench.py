@@ -1,4 +1,4 @@
-"""Extraction throughput: ``kgforge.extract`` (default pipeline, into an on-disk Oxigraph store)
+"""Extraction throughput: ``kgforge.extract_corpus`` (default pipeline, into an on-disk Oxigraph store)
 vs plain spaCy ``nlp.pipe`` with the same model, batch size and processes, in the same run.
 
 The corpus is >= 2,000 documents of real sentences (CoNLL04's from ../shared/data when present,

@@ -1,7 +1,15 @@
 """kgforge: text to knowledge graph to inductive entity embeddings.
 
 The top-level names are imported lazily, so ``import kgforge`` stays fast and a user who only
-queries graphs never loads torch or spaCy.
+queries graphs never loads torch or spaCy. Each name means one thing: the layers are the
+subpackages (``kgforge.extract``, ``kgforge.graph``, ...), the functions and classes have names
+of their own (``kgforge.extract_corpus`` runs an extraction; it is
+``kgforge.extract.run.extract``).
+
+Example:
+    >>> import kgforge
+    >>> "KnowledgeGraph" in dir(kgforge)
+    True
 """
 
 from __future__ import annotations
@@ -11,26 +19,38 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, str] = {
-    "KnowledgeGraph": "kgforge.graph.store",
-    "extract": "kgforge.extract.run",
-    "load_pipeline": "kgforge.extract.pipeline",
-    "train": "kgforge.embed.pipeline",
-    "evaluate": "kgforge.embed.evaluate",
-    "KGData": "kgforge.embed.data",
-    "LinkPredictor": "kgforge.embed.model",
-    "BernoulliNegativeSampler": "kgforge.embed.sampling",
-    "LMClusterNegativeSampler": "kgforge.embed.pykeen_samplers",
-    "LMNearestNegativeSampler": "kgforge.embed.pykeen_samplers",
-    "predict_links": "kgforge.transfer.links",
-    "classify_entities": "kgforge.transfer.classify",
-    "EntityIndex": "kgforge.transfer.retrieval",
+# public name -> (module, attribute)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "KnowledgeGraph": ("kgforge.graph.store", "KnowledgeGraph"),
+    "extract_corpus": ("kgforge.extract.run", "extract"),
+    "load_pipeline": ("kgforge.extract.pipeline", "load_pipeline"),
+    "train": ("kgforge.embed.pipeline", "train"),
+    "evaluate": ("kgforge.embed.evaluate", "evaluate"),
+    "KGData": ("kgforge.embed.data", "KGData"),
+    "LinkPredictor": ("kgforge.embed.model", "LinkPredictor"),
+    "BernoulliNegativeSampler": ("kgforge.embed.sampling", "BernoulliNegativeSampler"),
+    "LMClusterNegativeSampler": ("kgforge.embed.pykeen_samplers", "LMClusterNegativeSampler"),
+    "LMNearestNegativeSampler": ("kgforge.embed.pykeen_samplers", "LMNearestNegativeSampler"),
+    "predict_links": ("kgforge.transfer.links", "predict_links"),
+    "classify_entities": ("kgforge.transfer.classify", "classify_entities"),
+    "EntityIndex": ("kgforge.transfer.retrieval", "EntityIndex"),
+    "distill": ("kgforge.transfer.distill.pipeline", "distill"),
 }
+# the layers and shared modules, importable as attributes too (``kgforge.graph.store``)
+_SUBMODULES = ("corpus", "extract", "graph", "embed", "transfer", "errors", "progress")
 
 __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        module, attribute = _EXPORTS[name]
+        return getattr(importlib.import_module(module), attribute)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'kgforge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names and subpackages, for ``dir()`` and tab completion."""
+    return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -74,23 +74,41 @@ def _configure_output(quiet: bool, verbose: int) -> None:
     """Set up logging once for the process (one stderr handler) and the progress switch.
 
     Library modules only call ``logging.getLogger(__name__)``; this is the one place that decides
-    what is shown: warnings by default, kgforge's INFO lines with ``-v``, everyone's DEBUG lines
-    with ``-vv``. ``quiet`` wins over ``verbose``.
+    what is shown: warnings by default, INFO lines with ``-v``, DEBUG lines with ``-vv``. The
+    handler's level filters too, so a library that sets its own logger to DEBUG stays quiet.
+    ``quiet`` wins over ``verbose``.
     """
-    root = logging.getLogger()
-    if not any(getattr(h, "_kgforge", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        handler._kgforge = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
     _undo_quiet()
     verbose = 0 if quiet else verbose
-    root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
-    logging.getLogger("kgforge").setLevel(
-        logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
-    )
+    _log_level(logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
     if quiet:
         _quiet()
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _log_level(level: int) -> None:
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        root.addHandler(handler)
+    handler.setLevel(level)
+    root.setLevel(level)
 
 
 # Read by transformers and huggingface_hub when they are imported (commands import them late).
@@ -105,8 +123,7 @@ _saved_env: dict[str, str | None] = {}
 def _quiet() -> None:
     """Hide kgforge's progress bars and the model libraries' own bars and chatter."""
     set_progress(False)
-    logging.getLogger().setLevel(logging.WARNING)
-    logging.getLogger("kgforge").setLevel(logging.WARNING)
+    _log_level(logging.WARNING)
     for name, value in _QUIET_ENV.items():
         _saved_env.setdefault(name, os.environ.get(name))
         os.environ[name] = value
@@ -686,6 +703,33 @@ def classify_command(
         )
     where = "not written (--dry-run)" if dry_run else "written to graph:predicted-types"
     typer.echo(f"{len(labels)} predicted labels, {where}")
+
+
+@app.command("distill")
+def distill_command(
+    config: str = typer.Argument(
+        ..., help="Distillation config (YAML), e.g. pipelines/distill_*.yaml."
+    ),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help="Teacher model or `kgforge train` output (overrides the config)."
+    ),
+    data: str | None = typer.Option(None, "--data", help="Data directory (overrides the config)."),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="Output directory (overrides the config)."
+    ),
+    set_values: list[str] = typer.Option(
+        [], "--set", help="Override a config field: key.path=value (repeatable)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Distil a trained link predictor's text encoder into a small fast student."""
+    from kgforge.progress import set_progress
+    from kgforge.transfer.distill.pipeline import distill
+
+    if quiet:
+        set_progress(False)
+    result = distill(config, teacher=teacher, data=data, output=output, set_values=set_values)
+    typer.echo(result.summary())
 
 
 @app.command("search")

@@ -135,7 +135,7 @@ def test_export_jsonl_offsets(tmp_path: Path, pipeline: ExtractionPipeline) -> N
     corpus = _corpus(tmp_path / "c", DOCS)
     with KnowledgeGraph.open(tmp_path / "store") as kg:
         # the top-level API, after kgforge.extract's submodules are imported (they are here)
-        summary = kgforge.extract(corpus, kg, pipeline=pipeline)
+        summary = kgforge.extract_corpus(corpus, kg, pipeline=pipeline)
         out = tmp_path / "out.jsonl"
         assert export_jsonl(kg, out) == summary.statements
     records = [json.loads(line) for line in out.read_text().splitlines()]

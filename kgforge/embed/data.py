@@ -46,7 +46,19 @@ def _empty_triples() -> torch.Tensor:
 
 @dataclass(eq=False)
 class KGData:
-    """Entities and relations with text, and index triples ``(head, relation, tail)`` per split."""
+    """Entities and relations with text, and index triples ``(head, relation, tail)`` per split.
+
+    Load one with :meth:`KGData.load_dir` or :meth:`KGData.from_graph`.
+
+    Args:
+        entities: entity ids (row ``i`` of the triples' head/tail columns is ``entities[i]``).
+        relations: relation ids.
+        entity_text: one text per entity (what text encoders read).
+        relation_text: one text per relation.
+        train: ``(n, 3)`` long tensor of index triples.
+        valid: the same for validation.
+        test: the same for testing.
+    """
 
     entities: list[str]
     relations: list[str]
@@ -110,12 +122,43 @@ class KGData:
         features: bool | np.ndarray | torch.Tensor = False,
         text_model: str | None = None,
     ) -> Data:
-        """The triples of ``splits`` as a PyTorch Geometric ``Data`` (``edge_index`` head ->
-        tail, ``edge_type``, ``num_nodes`` = all entities, ``x`` = frozen text features with
-        ``features=True``); see :func:`kgforge.embed.pyg.to_pyg`."""
-        from kgforge.embed.pyg import to_pyg  # torch_geometric: slow to import
+        """The triples of ``splits`` as a PyTorch Geometric ``Data`` over all entities.
 
-        return to_pyg(self, splits, features, text_model)
+        ``edge_index`` ``[2, E]`` runs head -> tail, ``edge_type`` ``[E]`` holds relation
+        indices, ``num_nodes`` is the number of entities (node ``i`` is ``self.entities[i]``, so
+        isolated entities, e.g. the unseen ones of an inductive split, keep their index): the
+        homogeneous form ``RGCNConv``, ``FastRGCNConv`` and ``RGATConv`` take (one node type,
+        typed edges, so no ``HeteroData``). ``features=True`` sets ``x`` to the frozen
+        sentence-transformers features of the entity texts (cached on disk,
+        :func:`kgforge.embed.features.encode_texts`); an array sets ``x`` to it. The ids and
+        texts travel as ``entity_ids``, ``relation_ids`` and ``entity_text``.
+
+        >>> graph = data.to_pyg()                                   # doctest: +SKIP
+        >>> RGCNConv(384, 64, data.num_relations)(graph.x, graph.edge_index, graph.edge_type)
+        """
+        from torch_geometric.data import Data  # slow to import: only when asked for
+
+        names = [splits] if isinstance(splits, str) else list(splits)
+        parts = [self.triples(name) for name in names]
+        triples = (torch.cat(parts) if parts else torch.empty(0, 3)).long().reshape(-1, 3)
+        graph = Data(
+            edge_index=triples[:, [0, 2]].T.contiguous(),
+            edge_type=triples[:, 1].contiguous(),
+            num_nodes=self.num_entities,
+        )
+        if features is True:
+            from kgforge.embed.features import encode_texts
+
+            features = encode_texts(self.entity_text, model=text_model)
+        if features is not False:
+            x = torch.as_tensor(features, dtype=torch.float32)
+            if x.shape[0] != self.num_entities:
+                raise DataError(f"features have {x.shape[0]} rows for {self.num_entities} entities")
+            graph.x = x
+        graph.entity_ids = list(self.entities)
+        graph.relation_ids = list(self.relations)
+        graph.entity_text = list(self.entity_text)
+        return graph
 
     def labeled_triples(self, split: Split) -> list[tuple[str, str, str]]:
         """The triples of ``split`` as ``(head id, relation id, tail id)`` strings."""

@@ -164,11 +164,23 @@ def evaluate(
 ) -> dict[str, Any]:
     """Filtered rank metrics of ``model`` on one split of ``data``.
 
-    ``model`` is anything with ``score_t``/``score_h`` (see :class:`RankingModel`) or the output
-    directory of ``kgforge train``; ``data`` a :class:`KGData` or a data directory. Returns
-    ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``, ``hits@1/3/10``
-    each (head = ranking heads for ``(?, r, t)``), plus the settings and counts used.
-    ``context`` is the graph context of a graph-encoder model (``"none"`` or ``"split"``).
+    Args:
+        model: anything with ``score_t``/``score_h`` (see :class:`RankingModel`) or the output
+            directory of ``kgforge train``.
+        data: a :class:`KGData` or a data directory.
+        split: the split whose triples are ranked: "train", "valid" or "test".
+        protocol: the candidates: "dynamic" (all entities of all splits), "transductive" (all
+            entities) or "transfer" (the split's own entities).
+        batch_size: queries scored per batch.
+        device: where to score (default: the model's).
+        filtered: leave the other known true triples out of each ranking.
+        context: the graph context of a graph-encoder model: "none" (text only) or "split"
+            (the evaluated split's other edges too; see docs/link-prediction.md).
+
+    Returns:
+        ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``,
+        ``hits@1/3/10`` each (head = ranking heads for ``(?, r, t)``), plus the settings and
+        counts used.
     """
     source = Path(data) if isinstance(data, (str, Path)) else None
     if source is not None:

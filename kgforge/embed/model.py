@@ -50,6 +50,21 @@ class LinkPredictor(nn.Module):
     sphere. ``text_prior`` (``True`` or a list of channels) adds per-relation weighted text
     similarities (:mod:`kgforge.embed.prior`). ``allow_self=False`` never predicts the query
     entity itself (graphs without self-loops, like WordNet's).
+
+    Args:
+        entities: entity ids.
+        relations: relation ids.
+        entity_text: one text per entity (needed by text encoders).
+        relation_text: one text per relation.
+        encoder: an encoder name of ``kgforge.embed.encoders`` ("frozen", "finetune", "lookup").
+        encoder_kwargs: the encoder's keyword arguments.
+        scorer: a scorer name of ``kgforge.embed.scorers`` ("transe", "distmult", ...).
+        scorer_kwargs: the scorer's keyword arguments.
+        dim: the embedding dimension.
+        inverse_relations: see above.
+        normalize: see above.
+        text_prior: see above.
+        allow_self: see above.
     """
 
     def __init__(

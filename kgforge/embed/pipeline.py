@@ -65,12 +65,19 @@ def train(
 ) -> TrainResult:
     """Train and evaluate a link predictor.
 
-    ``config`` is a :class:`TrainConfig`, a dict or a YAML file (e.g. ``pipelines/...yaml``);
-    keyword overrides are merged into it section by section, e.g.
-    ``train("pipelines/wn18rr_ind_frozen.yaml", training={"epochs": 2})``; ``set_values`` takes
-    ``"training.lr=0.01"`` strings like the CLI's ``--set``. ``resume`` continues from the last
-    checkpoint in ``output`` (a run killed before its first checkpoint starts over; a missing
-    ``output`` or a changed ``model`` section is a :class:`ConfigError`).
+    Example: ``train("pipelines/wn18rr_ind_frozen.yaml", training={"epochs": 2})``.
+
+    Args:
+        config: a :class:`TrainConfig`, a dict or a YAML file (e.g. ``pipelines/...yaml``).
+        data: the data directory (overrides the config's).
+        output: the output directory (overrides the config's).
+        resume: continue from the last checkpoint in ``output`` (a fresh start if none).
+        set_values: ``"training.lr=0.01"`` strings, like the CLI's ``--set``.
+        callbacks: called as ``callback(trainer, step)`` after each optimiser step.
+        **overrides: config sections merged into ``config`` section by section.
+
+    Returns:
+        The trained model, its validation history and its test metrics.
     """
     started = time.perf_counter()
     top = {"data": str(data)} if data is not None else {}

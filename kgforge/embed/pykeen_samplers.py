@@ -107,7 +107,24 @@ class LMClusterNegativeSampler(_LMSamplerAdapter):
 
     Extra keywords (``n_clusters``, ``neighbor_clusters``, ``pca_dim``, ``cos_floor``, ``anchor``,
     ``text_model``, ``cache_dir``, ...) are those of
-    :class:`kgforge.embed.sampling.LMClusterNegativeSampler`.
+    :class:`kgforge.embed.lm_sampling.LMClusterNegativeSampler`.
+
+    Args:
+        mapped_triples: the training triples, as PyKEEN passes them.
+        num_entities: entities to draw from (default: PyKEEN's, from ``mapped_triples``).
+        num_relations: relations (default: PyKEEN's).
+        num_negs_per_pos: negatives per positive triple.
+        filtered: drop negatives that are training triples (kgforge's own filter, used only
+            when no ``filterer`` is given).
+        filterer: a PyKEEN filterer, by name or class.
+        filterer_kwargs: its keyword arguments.
+        entity_text: the entities' texts (a list by index or a mapping by label).
+        triples_factory: PyKEEN's triples factory (labels and text source).
+        embeddings: precomputed entity vectors instead of encoding ``entity_text``.
+        corrupt: the side to replace: "head", "tail", "both" or "bernoulli".
+        seed: random seed.
+        curriculum_epochs: the training's ``num_epochs``, for samplers with a curriculum.
+        **sampler_kwargs: the extra keywords above.
     """
 
     core_class = lm.LMClusterNegativeSampler
@@ -119,6 +136,23 @@ class LMNearestNegativeSampler(_LMSamplerAdapter):
     Extra keywords (``k``, ``ratio``, ``ratio_start``, ``anchor``, ``text_model``, ...) are those
     of :class:`kgforge.embed.sampling.LMNearestNegativeSampler`; with ``ratio_start``, also
     pass ``curriculum_epochs`` (the training's ``num_epochs``).
+
+    Args:
+        mapped_triples: the training triples, as PyKEEN passes them.
+        num_entities: entities to draw from (default: PyKEEN's, from ``mapped_triples``).
+        num_relations: relations (default: PyKEEN's).
+        num_negs_per_pos: negatives per positive triple.
+        filtered: drop negatives that are training triples (kgforge's own filter, used only
+            when no ``filterer`` is given).
+        filterer: a PyKEEN filterer, by name or class.
+        filterer_kwargs: its keyword arguments.
+        entity_text: the entities' texts (a list by index or a mapping by label).
+        triples_factory: PyKEEN's triples factory (labels and text source).
+        embeddings: precomputed entity vectors instead of encoding ``entity_text``.
+        corrupt: the side to replace: "head", "tail", "both" or "bernoulli".
+        seed: random seed.
+        curriculum_epochs: the training's ``num_epochs``, for samplers with a curriculum.
+        **sampler_kwargs: the extra keywords above.
     """
 
     core_class = lm.LMNearestNegativeSampler

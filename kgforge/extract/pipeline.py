@@ -138,7 +138,14 @@ def find_pipeline(path_or_name: str | Path) -> Path:
 
 
 def load_pipeline(path_or_name: str | Path = "default") -> ExtractionPipeline:
-    """Load a pipeline by name or YAML path (validated; spaCy loads on first use)."""
+    """Load a pipeline by name or YAML path (validated; spaCy loads on first use).
+
+    Args:
+        path_or_name: a shipped pipeline's name ("default", "conll04", ...) or a YAML path.
+
+    Returns:
+        The extraction pipeline, for ``kgforge.extract_corpus(..., pipeline=...)``.
+    """
     path = find_pipeline(path_or_name)
     return ExtractionPipeline(load_config(path), path)
 

@@ -65,7 +65,7 @@ _REBUILD_ROUNDS = 10  # rebuilds of the entity records while other runs keep wri
 
 @dataclass
 class RunSummary:
-    """What a run did (printed by the CLI, returned by ``kgforge.extract``)."""
+    """What a run did (printed by the CLI, returned by ``kgforge.extract_corpus``)."""
 
     pipeline: str
     documents: int = 0  # read from the corpus
@@ -369,12 +369,25 @@ def extract(
 ) -> RunSummary:
     """Extract a corpus into a store; re-running skips unchanged documents.
 
-    ``corpus``: a folder or file (``.txt``/``.md`` files, JSONL, CSV, optionally ``.gz``) or a
-    ``CorpusReader``; ``store``: a store location (see ``KnowledgeGraph.open``) or an open
-    ``KnowledgeGraph``; ``pipeline``: a name ("default", "conll04"), a YAML path or a loaded
-    pipeline; ``workers``: spaCy processes (``nlp.pipe(n_process=...)``); ``prune``: drop the
-    documents of this corpus that are no longer in it; ``id_prefix``: put before every document id
-    (see ``CorpusReader``).
+    Also ``kgforge.extract_corpus``. Each batch of documents is one transaction, so an
+    interrupted run keeps what it committed and the next run resumes from there.
+
+    Args:
+        corpus: a folder or file (``.txt``/``.md`` files, JSONL, CSV, optionally ``.gz``) or a
+            ``CorpusReader``.
+        store: a store location (see ``KnowledgeGraph.open``) or an open ``KnowledgeGraph``.
+        pipeline: a name ("default", "conll04"), a YAML path or a loaded pipeline.
+        workers: spaCy processes (``nlp.pipe(n_process=...)``).
+        batch_size: documents per batch (and per transaction).
+        on_error: broken corpus records: "fail" stops with a located error, "skip" counts them.
+        prune: drop the documents of this corpus that are no longer in it.
+        fmt: the corpus format; "auto" goes by file extension.
+        id_field: JSONL key / CSV column of the document id.
+        text_field: JSONL key / CSV column of the text.
+        id_prefix: put before every document id (see ``CorpusReader``).
+
+    Returns:
+        What the run did: documents new, changed, unchanged, dropped and skipped, statements.
     """
     if workers < 1 or batch_size < 1:
         raise CorpusError("workers and batch_size must be at least 1")

@@ -76,7 +76,16 @@ def query_form(sparql: str) -> str | None:
 
 
 class KnowledgeGraph:
-    """An RDF dataset with named graphs (one per source document, one for predicted links)."""
+    """An RDF dataset with named graphs (one per source document, one for predicted links).
+
+    Open one with :meth:`KnowledgeGraph.open` rather than the constructor; it is a context
+    manager (``with KnowledgeGraph.open("kg") as kg: ...``).
+
+    Args:
+        backend: the store behind it (one of ``kgforge.graph.backends``).
+        location: where it is, as given to ``open`` (shown in messages).
+        read_only: refuse writes.
+    """
 
     def __init__(self, backend: Backend, location: str, read_only: bool = False) -> None:
         self._backend = backend
@@ -108,6 +117,16 @@ class KnowledgeGraph:
         ``union_default_graph`` (ask a remote Oxigraph server to answer queries over the union
         of all graphs, like the embedded backends do), ``timeout``, ``deadline`` and
         ``retries`` (sparql).
+
+        Args:
+            location: a directory, ``":memory:"`` or an ``http(s)://`` endpoint URL.
+            backend: a backend name (default: from the location).
+            read_only: open without the write lock; writes are refused.
+            create: create an on-disk store that does not exist yet.
+            **options: the backend options above.
+
+        Returns:
+            The open store.
         """
         name = backend or infer_backend(location)
         try:

@@ -275,6 +275,20 @@ def classify_entities(
     An entity with several values trains once per value. ``C`` (or the MLP's ``alpha``) is chosen
     on a stratified ``dev_fraction`` of the labelled entities, then refit on all of them.
     Predictions below ``min_probability`` are dropped.
+
+    Args:
+        model: a trained model whose entity vectors are the features.
+        kg: the store with the entity records and their labels.
+        label_property: the property whose values are the classes (default ``rdf:type``).
+        kind: the probe: "logreg" or "mlp".
+        dev_fraction: the labelled share held out to choose the regularisation.
+        min_probability: drop predictions below this probability.
+        write: write the predictions into ``graph:predicted-types``.
+        model_name: recorded with each written prediction.
+        seed: random seed of the dev split.
+
+    Returns:
+        The predicted labels, sorted by entity.
     """
     label_property = expand_property(label_property)
     texts = entity_texts(kg)

@@ -70,6 +70,20 @@ def predict_links(
     Entities unknown to the model are embedded from their text in the graph; ``relations``
     defaults to every relation the model knows. Links the graph already states (outside
     ``graph:predicted``) are skipped, so each query yields up to ``k`` new ones.
+
+    Args:
+        model: a trained model (``LinkPredictor.load(output_dir)``).
+        kg: the store to read entity records from and write predictions to.
+        entities: entity IRIs (default: those the model has not seen in training).
+        relations: relation IRIs (default: all the model knows).
+        k: links per entity, relation and direction.
+        direction: predict "tails" ``(e, r, ?)``, "heads" ``(?, r, e)`` or "both".
+        write: write the links into ``graph:predicted``.
+        replace: swap the whole of ``graph:predicted`` for these links (else add to it).
+        model_name: recorded with each written link (its provenance).
+
+    Returns:
+        The predicted links, best first.
     """
     if k < 1:
         raise KGForgeError("k must be at least 1")

@@ -36,8 +36,14 @@ class Hit:
 class EntityIndex:
     """A BM25 index and (unless ``dense=False``) unit vectors of entity texts.
 
-    ``model``: a sentence-transformers name or path (None = the offline default). Vectors come
-    from kgforge's feature cache, so a graph's texts are encoded once across runs.
+    Vectors come from kgforge's feature cache, so a graph's texts are encoded once across runs.
+    Build one from a store with :meth:`EntityIndex.from_graph`.
+
+    Args:
+        entities: entity IRIs.
+        texts: one text per entity (its label and description).
+        model: a sentence-transformers name or path (None = the offline default).
+        dense: also encode the texts, for the "dense" and "hybrid" search modes.
     """
 
     def __init__(

@@ -18,6 +18,12 @@ class BernoulliNegativeSampler(UniformNegativeSampler):
     """Uniform replacements, with the side chosen per relation (``corrupt="bernoulli"``).
 
     Every other sampler can do the same: pass ``corrupt="bernoulli"``.
+
+    Args:
+        num_entities: how many entities there are to draw from.
+        corrupt: the side to replace: "head", "tail", "both" (either, at random) or
+            "bernoulli" (per relation, by its heads-per-tail and tails-per-head ratio).
+        **kwargs: those of :class:`NegativeSampler`.
     """
 
     def __init__(self, num_entities: int, corrupt: Side = "bernoulli", **kwargs) -> None:
