@@ -4,26 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_distill.ipynb"
+from notebook_runner import run_notebook
 
 
 def test_distill_notebook_executes(tmp_path: Path) -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        notebook,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()
-    outputs = "".join(
-        out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for out in cell.outputs
-    )
+    outputs = run_notebook("05_distill.ipynb", tmp_path)
     assert "texts/s: teacher" in outputs
     assert "student-" in outputs  # the distilled model reads its student
     assert "group:green" in outputs  # the text-only heron lands in its group
