@@ -34,3 +34,20 @@ def test_resolve_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_a_model_folder_is_keyed_by_its_files_not_its_location(tmp_path: Path) -> None:
+    """The same weights installed in two environments share one feature cache; edited weights
+    or configs get their own."""
+    for name in ("a", "b"):
+        (tmp_path / name / "model").mkdir(parents=True)
+        (tmp_path / name / "model" / "config.json").write_text('{"dim": 4}')
+        (tmp_path / name / "model" / "weights.bin").write_bytes(b"1234")
+    a, b = (str(tmp_path / name / "model") for name in ("a", "b"))
+    assert model_cache_dir(a) == model_cache_dir(b)
+    (tmp_path / "b" / "model" / "config.json").write_text('{"dim": 5}')
+    assert model_cache_dir(a) != model_cache_dir(b)
+    (tmp_path / "b" / "model" / "config.json").write_text('{"dim": 4}')
+    (tmp_path / "b" / "model" / "weights.bin").write_bytes(b"12345")
+    assert model_cache_dir(a) != model_cache_dir(b)
+    assert model_cache_dir("org/hub-name") != model_cache_dir("org/other-name")

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from kgforge.cache import cache_path
+from kgforge.cache import cache_path, model_fingerprint
 from kgforge.device import resolve_device
 from kgforge.errors import ConfigError
 from kgforge.fileio import atomic_write
@@ -36,10 +36,10 @@ SHARD_SIZE = 4096
 
 
 def model_cache_dir(model: str, cache_dir: str | Path | None = None) -> Path:
-    """The folder of one model's cached vectors (readable name plus a hash of the full name),
-    under ``cache_dir`` or ``$KGFORGE_CACHE/features`` (:mod:`kgforge.cache`)."""
+    """The folder of one model's cached vectors (readable name plus a hash that identifies the
+    model), under ``cache_dir`` or ``$KGFORGE_CACHE/features`` (:mod:`kgforge.cache`)."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).name or model)[-60:]
-    digest = hashlib.sha1(model.encode("utf-8")).hexdigest()[:10]
+    digest = model_fingerprint(model)
     root = Path(cache_dir) if cache_dir is not None else cache_path("features")
     return root / f"{slug}-{digest}"
 

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from kgforge.cache import cache_path, model_fingerprint
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
 from kgforge.progress import progress
-
-
-def _cache_root() -> Path:
-    env = os.environ.get("KGFORGE_CACHE")
-    return (Path(env) if env else Path.home() / ".cache" / "kgforge") / "tokens"
 
 
 class TokenEncoder:
@@ -55,10 +49,10 @@ class TokenEncoder:
         """Per text: (word-piece vectors [n, d] float32, char offsets [n, 2]); specials dropped."""
         if not self.cache or not texts:
             return self._encode(texts, desc)
-        digest = hashlib.sha1(f"{self.name}\0{self.max_length}".encode())
+        digest = hashlib.sha1(f"{model_fingerprint(self.name)}\0{self.max_length}".encode())
         for text in texts:
             digest.update(text.encode("utf-8") + b"\0")
-        path = _cache_root() / f"{digest.hexdigest()}.npz"
+        path = cache_path("tokens") / f"{digest.hexdigest()}.npz"
         if path.exists():
             with np.load(path) as data:
                 bounds = np.cumsum(data["lengths"])[:-1]
