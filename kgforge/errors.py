@@ -29,7 +29,7 @@ class LocatedError(KGForgeError):
         self.field = field
         where = self.path or ""
         if line is not None:
-            where += f":{line}"
+            where += f":{line}" if where else f"line {line}"
         if field is not None:
             where += f" (field {field!r})"
         super().__init__(f"{where}: {message}" if where else message)

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from rdflib import Literal
 from rdflib.namespace import RDF, RDFS
@@ -256,6 +257,24 @@ def test_malformed_file_changes_nothing(kg: KnowledgeGraph, tmp_path: Path) -> N
     assert _state(kg) == before
     with pytest.raises(UnknownFormatError, match="known formats"):
         kg.load(bad, format="yaml")
+
+
+def test_load_data_in_memory_escapes_and_is_atomic(kg: KnowledgeGraph) -> None:
+    """RDF text from memory (what extraction writes) keeps literals that need escaping, goes to
+    the named graph given, and changes nothing when any line is malformed."""
+    tricky = 'quote " backslash \\ newline \n tab \t \u00e9 \U0001f600'
+    label = ox.Literal(tricky)  # its str is the escaped N-Triples form
+    nq = f"<{ADA}> <{RDFS.label}> {label} <{DOC1}> .\n<{ADA}> <{REL.knew}> <{CHARLES}> .\n"
+    assert kg.load_data(nq, "nq", graph=DOC2) == 2
+    assert set(kg.quads()) == {
+        (ADA, RDFS.label, Literal(tricky), DOC1),
+        (ADA, REL.knew, CHARLES, DOC2),
+    }
+    before = _state(kg)
+    with pytest.raises(RDFSyntaxError) as err:
+        kg.load_data(f'<{ENGINE}> <{REL.knew}> <{ADA}> .\n<{ADA}> <{RDFS.label}> "open .\n', "nt")
+    assert err.value.line == 2
+    assert _state(kg) == before
 
 
 def test_bad_query_names_the_position(kg: KnowledgeGraph) -> None:

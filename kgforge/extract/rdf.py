@@ -20,7 +20,7 @@ Entity records in ``ENTITIES_GRAPH`` merge that evidence over all documents:
 ``<type:t> rdfs:label "Type"``. Evidence is one JSON literal per entity on purpose: it would
 otherwise be most of what a document writes, and every quad costs six index entries in the store.
 
-The quads are produced as N-Quads lines and loaded by the store's parser (``KnowledgeGraph.load``):
+The quads are produced as N-Quads lines and parsed in memory by the store (``KnowledgeGraph.load_data``):
 building rdflib terms and converting them again for Oxigraph cost more than the parse. Every term
 in them is written by pyoxigraph (``str`` of a ``NamedNode`` or ``Literal`` is its N-Triples
 form), which escapes literals and refuses an IRI that is not one.

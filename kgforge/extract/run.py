@@ -23,8 +23,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -240,12 +238,7 @@ class ExtractionRun:
 
     def _load(self, lines: Iterable[str]) -> None:
         """Add N-Quads lines through the store's parser (inside the caller's transaction)."""
-        with tempfile.NamedTemporaryFile("w", suffix=".nq", encoding="utf-8", delete=False) as fh:
-            fh.writelines(lines)
-        try:
-            self.kg.load(fh.name, "nq")
-        finally:
-            os.unlink(fh.name)
+        self.kg.load_data("".join(lines), "nq")
 
     def _write(self, batch: list[tuple[URIRef, DocQuads, bool]]) -> None:
         """Documents and their pending entities in one transaction; changed documents have

@@ -96,6 +96,20 @@ def parse_file(path: Path, fmt: ox.RdfFormat, graph: Node | None) -> list[ox.Qua
         raise syntax_error(exc, path) from None
     except OSError as exc:
         raise KGForgeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return _into_graph(quads, target)
+
+
+def parse_data(data: str | bytes, fmt: ox.RdfFormat, graph: Node | None = None) -> list[ox.Quad]:
+    """All statements of RDF text held in memory (triples go to ``graph``); fails before any
+    write, with the line of the first syntax error."""
+    try:
+        quads = list(ox.parse(input=data, format=fmt))
+    except SyntaxError as exc:
+        raise syntax_error(exc, None) from None
+    return _into_graph(quads, to_ox_graph(graph))
+
+
+def _into_graph(quads: list[ox.Quad], target: ox.NamedNode | ox.BlankNode | ox.DefaultGraph):
     if isinstance(target, ox.DefaultGraph):
         return quads
     return [

@@ -38,7 +38,7 @@ from kgforge.graph.backends import (
     infer_backend,
 )
 from kgforge.graph.backends.base import BulkLoading, NativeExport, StreamedResults
-from kgforge.graph.formats import parse_file, rdf_format
+from kgforge.graph.formats import parse_data, parse_file, rdf_format
 from kgforge.graph.namespaces import ENT, PREFIXES, REL
 from kgforge.graph.terms import Quad, sparql_term, to_ox, to_ox_quad, to_terms
 
@@ -284,6 +284,17 @@ class KnowledgeGraph:
         if bulk and self._batch is None and self._backend.capabilities.bulk_load:
             cast(BulkLoading, self._backend).extend_ox(quads, bulk=True)
         elif quads:
+            self._write(AddParsed(quads))
+        return len(quads)
+
+    def load_data(self, data: str | bytes, format: str, graph: Node | None = None) -> int:
+        """Add RDF text held in memory (N-Quads, Turtle, ...: ``format`` as for :meth:`load`)
+        in one atomic write; returns the number of statements. Parsed completely first, so
+        malformed text changes nothing."""
+        if self.read_only:
+            raise KGForgeError(f"{self.location} is open read-only")
+        quads = parse_data(data, rdf_format(format), graph)
+        if quads:
             self._write(AddParsed(quads))
         return len(quads)
 
