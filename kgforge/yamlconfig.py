@@ -13,6 +13,7 @@ with :data:`COMPONENTS` in the validation context, the component validators too.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import re
 import types
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 
 import yaml
 from class_resolver import ClassResolver
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, ValidationInfo
 
 from kgforge.errors import ConfigError
 
@@ -229,4 +230,44 @@ def check_component_kwargs(
                 f"the {name!r} {what} takes no argument {key!r}; it takes: "
                 f"{', '.join(options) or 'none'}{nearest(key, options)}"
             )
+    hints = component_types(cls)
+    for key, value in kwargs.items():
+        adapter = _adapter(hints.get(key))
+        if adapter is None:
+            continue
+        try:
+            adapter.validate_python(value)
+        except ValidationError:
+            expected = getattr(hints[key], "__name__", None) or str(hints[key])
+            raise ValueError(
+                f"the {name!r} {what}'s argument {key!r} takes {expected}, not {value!r}"
+            ) from None
     return dict(kwargs)
+
+
+def component_types(cls: type) -> dict[str, Any]:
+    """The annotated types of the keyword arguments ``cls(...)`` accepts (the nearest class's
+    annotation wins; a class whose hints do not resolve adds none)."""
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        try:
+            hints.update(typing.get_type_hints(init))
+        except Exception:  # noqa: BLE001 - a hint naming a type only imported for checking
+            continue
+    hints.pop("return", None)
+    return hints
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(annotation: Any) -> TypeAdapter | None:
+    """A pydantic validator for a parameter's type, or None when pydantic cannot check it (a
+    tensor, a module, a callable): those values are left to the class."""
+    if annotation is None or annotation is Any:
+        return None
+    try:
+        return TypeAdapter(annotation)
+    except Exception:  # noqa: BLE001 - pydantic has no schema for arbitrary classes
+        return None
