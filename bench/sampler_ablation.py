@@ -159,7 +159,10 @@ def run_pykeen(model_name: str, sampler: str, seed: int, args: argparse.Namespac
     from kgforge.embed.data import KGData
     from kgforge.embed.evaluate import evaluate
     from kgforge.embed.pykeen_interop import PyKEENModelAdapter
-    from kgforge.embed.pykeen_samplers import LMClusterNegativeSampler, LMNearestNegativeSampler
+    from kgforge.embed.pykeen_samplers import (
+        PyKEENLMClusterNegativeSampler,
+        PyKEENLMNearestNegativeSampler,
+    )
 
     data = KGData.load_dir(DATA / "wn18rr")
     curve_data = subset(data, valid=args.curve_triples)
@@ -171,8 +174,8 @@ def run_pykeen(model_name: str, sampler: str, seed: int, args: argparse.Namespac
     sampler_cls = {
         "uniform": BasicNegativeSampler,
         "bernoulli": BernoulliNegativeSampler,
-        "lmcluster": LMClusterNegativeSampler,
-        "lmnearest": LMNearestNegativeSampler,
+        "lmcluster": PyKEENLMClusterNegativeSampler,
+        "lmnearest": PyKEENLMNearestNegativeSampler,
     }[sampler]
     sampler_kwargs: dict[str, Any] = {"num_negs_per_pos": args.pk_negatives, "filtered": True}
     if sampler.startswith("lm"):

@@ -29,8 +29,14 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "KGData": ("kgforge.embed.data", "KGData"),
     "LinkPredictor": ("kgforge.embed.model", "LinkPredictor"),
     "BernoulliNegativeSampler": ("kgforge.embed.sampling", "BernoulliNegativeSampler"),
-    "LMClusterNegativeSampler": ("kgforge.embed.pykeen_samplers", "LMClusterNegativeSampler"),
-    "LMNearestNegativeSampler": ("kgforge.embed.pykeen_samplers", "LMNearestNegativeSampler"),
+    "PyKEENLMClusterNegativeSampler": (
+        "kgforge.embed.pykeen_samplers",
+        "PyKEENLMClusterNegativeSampler",
+    ),
+    "PyKEENLMNearestNegativeSampler": (
+        "kgforge.embed.pykeen_samplers",
+        "PyKEENLMNearestNegativeSampler",
+    ),
     "predict_links": ("kgforge.transfer.links", "predict_links"),
     "classify_entities": ("kgforge.transfer.classify", "classify_entities"),
     "EntityIndex": ("kgforge.transfer.retrieval", "EntityIndex"),

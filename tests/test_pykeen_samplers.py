@@ -10,7 +10,10 @@ from pykeen.triples import TriplesFactory
 
 import kgforge
 from kgforge.embed import sampling
-from kgforge.embed.pykeen_samplers import LMClusterNegativeSampler, LMNearestNegativeSampler
+from kgforge.embed.pykeen_samplers import (
+    PyKEENLMClusterNegativeSampler,
+    PyKEENLMNearestNegativeSampler,
+)
 from kgforge.errors import DataError
 
 GROUPS = {
@@ -18,7 +21,7 @@ GROUPS = {
     "vehicle": ["car", "truck", "bus", "bicycle", "motorcycle", "train", "airplane", "boat"],
     "colour": ["red", "blue", "green", "yellow", "purple", "pink", "brown", "black"],
 }
-SAMPLERS = [LMClusterNegativeSampler, LMNearestNegativeSampler]
+SAMPLERS = [PyKEENLMClusterNegativeSampler, PyKEENLMNearestNegativeSampler]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +46,8 @@ def _cache(tmp_path_factory, monkeypatch) -> None:
 
 
 def test_top_level_names_are_the_pykeen_samplers() -> None:
-    assert kgforge.LMClusterNegativeSampler is LMClusterNegativeSampler
-    assert kgforge.LMNearestNegativeSampler is LMNearestNegativeSampler
+    assert kgforge.PyKEENLMClusterNegativeSampler is PyKEENLMClusterNegativeSampler
+    assert kgforge.PyKEENLMNearestNegativeSampler is PyKEENLMNearestNegativeSampler
     assert kgforge.BernoulliNegativeSampler is sampling.BernoulliNegativeSampler
 
 
@@ -75,19 +78,19 @@ def test_text_mapping_needs_the_factory(factories) -> None:
     train, _ = factories
     texts = {label: f"a {label}" for label in train.entity_to_id}
     kwargs = dict(mapped_triples=train.mapped_triples)
-    sampler = LMClusterNegativeSampler(entity_text=texts, triples_factory=train, **kwargs)
+    sampler = PyKEENLMClusterNegativeSampler(entity_text=texts, triples_factory=train, **kwargs)
     assert sampler.core.num_entities == train.num_entities
     with pytest.raises(DataError):
-        LMClusterNegativeSampler(entity_text=texts, **kwargs)
+        PyKEENLMClusterNegativeSampler(entity_text=texts, **kwargs)
     with pytest.raises(DataError):
-        LMClusterNegativeSampler(**kwargs)
+        PyKEENLMClusterNegativeSampler(**kwargs)
 
 
 def test_cluster_sampler_uses_the_text(factories) -> None:
     """Negatives for an animal's tail are mostly animals: the clusters follow the words."""
     train, _ = factories
     id_to_group = {train.entity_to_id[w]: g for g, words in GROUPS.items() for w in words}
-    sampler = LMClusterNegativeSampler(
+    sampler = PyKEENLMClusterNegativeSampler(
         mapped_triples=train.mapped_triples,
         num_negs_per_pos=20,
         triples_factory=train,
@@ -107,7 +110,7 @@ def test_cluster_sampler_uses_the_text(factories) -> None:
 
 def test_curriculum_follows_training_progress(factories) -> None:
     train, _ = factories
-    sampler = LMNearestNegativeSampler(
+    sampler = PyKEENLMNearestNegativeSampler(
         mapped_triples=train.mapped_triples,
         triples_factory=train,
         k=3,
@@ -146,7 +149,7 @@ def test_pykeen_pipeline_runs_with_lm_sampler(cls, factories) -> None:
 def test_pykeen_sampler_shares_kgforge_core(factories) -> None:
     train, _ = factories
     emb = np.random.default_rng(1).normal(size=(train.num_entities, 8)).astype(np.float32)
-    sampler = LMNearestNegativeSampler(
+    sampler = PyKEENLMNearestNegativeSampler(
         mapped_triples=train.mapped_triples, embeddings=emb, k=4, ratio=1.0, seed=3
     )
     core = sampling.LMNearestNegativeSampler(

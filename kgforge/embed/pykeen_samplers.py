@@ -8,7 +8,7 @@ both trainers see the same negatives. Use them like any PyKEEN sampler::
 
     pipeline(
         training=train_tf, testing=test_tf, model="TransE",
-        negative_sampler=kgforge.LMClusterNegativeSampler,
+        negative_sampler=kgforge.PyKEENLMClusterNegativeSampler,
         negative_sampler_kwargs=dict(
             num_negs_per_pos=32,
             triples_factory=train_tf,    # label -> id mapping (and the texts, if no entity_text)
@@ -27,7 +27,7 @@ Where the text comes from (PyKEEN hands samplers only the mapped triples):
 ``filtered=True`` uses kgforge's filter: negatives that are known training triples are redrawn
 (from the pool, then uniformly), not dropped, so each positive keeps ``num_negs_per_pos``
 negatives. Pass an explicit ``filterer`` to use PyKEEN's dropping filter instead.
-``curriculum_epochs`` drives :class:`LMNearestNegativeSampler`'s ``ratio_start`` curriculum (PyKEEN
+``curriculum_epochs`` drives :class:`PyKEENLMNearestNegativeSampler`'s ``ratio_start`` curriculum (PyKEEN
 tells samplers nothing about progress, so the sampler counts the triples it has corrupted).
 For the Bernoulli baseline use PyKEEN's own ``BernoulliNegativeSampler``.
 """
@@ -102,12 +102,12 @@ class _LMSamplerAdapter(PyKEENNegativeSampler):
         return negatives.reshape(*positive_batch.shape[:-1], self.num_negs_per_pos, 3)
 
 
-class LMClusterNegativeSampler(_LMSamplerAdapter):
+class PyKEENLMClusterNegativeSampler(_LMSamplerAdapter):
     """LEMON for PyKEEN: negatives from the anchor's LM cluster and its nearest clusters.
 
     Extra keywords (``n_clusters``, ``neighbor_clusters``, ``pca_dim``, ``cos_floor``, ``anchor``,
     ``text_model``, ``cache_dir``, ...) are those of
-    :class:`kgforge.embed.lm_sampling.LMClusterNegativeSampler`.
+    :class:`kgforge.embed.sampling.LMClusterNegativeSampler`.
 
     Args:
         mapped_triples: the training triples, as PyKEEN passes them.
@@ -130,7 +130,7 @@ class LMClusterNegativeSampler(_LMSamplerAdapter):
     core_class = lm.LMClusterNegativeSampler
 
 
-class LMNearestNegativeSampler(_LMSamplerAdapter):
+class PyKEENLMNearestNegativeSampler(_LMSamplerAdapter):
     """LM hard negatives for PyKEEN: the anchor's nearest entities, mixed with uniform draws.
 
     Extra keywords (``k``, ``ratio``, ``ratio_start``, ``anchor``, ``text_model``, ...) are those

@@ -45,7 +45,8 @@ from kgforge.graph.terms import Quad, sparql_term, to_ox, to_ox_quad, to_terms
 if TYPE_CHECKING:
     import networkx as nx
 
-Statement = tuple[Node, Node, Node] | tuple[Node, Node, Node, Node | None]
+TripleOrQuad = tuple[Node, Node, Node] | tuple[Node, Node, Node, Node | None]
+"""What `add` takes: ``(s, p, o)`` (into the graph argument) or ``(s, p, o, g)``."""
 
 # the first keyword after the prologue (comments, PREFIX and BASE declarations)
 _PROLOGUE = r"(?:\s+|#[^\n]*|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)*"
@@ -208,12 +209,12 @@ class KnowledgeGraph:
         if ops:
             self._backend.apply(ops)
 
-    def add(self, statement: Statement, graph: Node | None = None) -> None:
+    def add(self, statement: TripleOrQuad, graph: Node | None = None) -> None:
         """Add a triple (to ``graph``, None = the default graph) or a quad ``(s, p, o, g)``."""
         self._write(Add([_quad(statement, graph)]))
 
     def add_many(
-        self, statements: Iterable[Statement], graph: Node | None = None, *, bulk: bool = False
+        self, statements: Iterable[TripleOrQuad], graph: Node | None = None, *, bulk: bool = False
     ) -> int:
         """Add triples/quads in one atomic write; returns how many were given.
 
@@ -469,7 +470,7 @@ def _refuse_update(sparql: str) -> None:
         )
 
 
-def _quad(statement: Statement, graph: Node | None) -> Quad:
+def _quad(statement: TripleOrQuad, graph: Node | None) -> Quad:
     if len(statement) == 4:
         s, p, o, g = statement  # type: ignore[misc]
     elif len(statement) == 3:
