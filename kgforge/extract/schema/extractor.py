@@ -17,7 +17,7 @@ from typing import Any
 
 from kgforge.cache import cache_path
 from kgforge.extract.schema.config import SchemaRelations
-from kgforge.extract.schema.model import FORMAT, Featurizer, Prediction, SchemaModel
+from kgforge.extract.schema.model import FORMAT, Featurizer, SchemaModel, SchemaTriple
 from kgforge.extract.schema.ontology import Ontology, load_ontology
 from kgforge.extract.types import Mention, Statement
 
@@ -84,7 +84,7 @@ class SchemaExtractor:
                     out.append(st)
         return out
 
-    def _statement(self, p: Prediction, off: int, span: tuple[int, int]) -> Statement | None:
+    def _statement(self, p: SchemaTriple, off: int, span: tuple[int, int]) -> Statement | None:
         try:
             r = self.ontology.relation(p.relation)
         except KeyError:  # never write a relation outside the ontology

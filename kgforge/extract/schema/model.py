@@ -76,7 +76,7 @@ class Example:
 
 
 @dataclass(frozen=True)
-class Prediction:
+class SchemaTriple:
     """One extracted triple: argument spans (sentence offsets; ``None`` for a form not in the
     text) with their canonical surface forms, the relation name and a confidence."""
 
@@ -423,8 +423,8 @@ class SchemaModel:
         f: SentFeatures,
         scored: list[tuple[int, float, int, list[tuple[int, float]]]],
         t: Thresholds,
-    ) -> list[Prediction]:
-        out: list[Prediction] = []
+    ) -> list[SchemaTriple]:
+        out: list[SchemaTriple] = []
         for j, p_rel, subj, objs in scored:
             if p_rel < t.relation:
                 continue
@@ -437,29 +437,29 @@ class SchemaModel:
                 if any(_overlaps(c, o) for o in chosen):
                     continue
                 chosen.append(c)
-                out.append(Prediction(s, s.text, r.name, c, self.forms(r.name, c)[0], p_rel * p))
+                out.append(SchemaTriple(s, s.text, r.name, c, self.forms(r.name, c)[0], p_rel * p))
         return out
 
     def decode(
         self, f: SentFeatures, rel_scores: np.ndarray, thresholds: Thresholds | None = None
-    ) -> list[Prediction]:
+    ) -> list[SchemaTriple]:
         """The triples of one sentence: relations above threshold, the best subject fitting the
         domain, objects fitting the range above threshold."""
         t = thresholds or self.thresholds
         return self._select(f, self._scored(f, rel_scores, t.relation), t)
 
-    def predict(self, sents: Sequence[Any]) -> list[list[Prediction]]:
+    def predict(self, sents: Sequence[Any]) -> list[list[SchemaTriple]]:
         """Triples of each parsed sentence (spaCy ``Span`` or ``Doc``)."""
         feats = self.featurizer(sents, cache=False)  # new text: nothing to reuse
         rel = self.relation_scores(feats)
         return [self.recall(f) or self.decode(f, rel[i]) for i, f in enumerate(feats)]
 
-    def recall(self, f: SentFeatures) -> list[Prediction]:
+    def recall(self, f: SentFeatures) -> list[SchemaTriple]:
         """The triples of an example sentence seen in training (the same text up to case and
         whitespace), located in the sentence where they occur in it."""
         out = []
         for s, r, o in self.memory.get(norm(f.text), []):
-            out.append(Prediction(_locate(f.text, s), s, r, _locate(f.text, o), o, 1.0))
+            out.append(SchemaTriple(_locate(f.text, s), s, r, _locate(f.text, o), o, 1.0))
         return out
 
     # -- training --------------------------------------------------------------------------------
