@@ -23,7 +23,7 @@ from typing import Any
 from kgforge.errors import KGForgeError
 from kgforge.extract.schema.candidates import Candidate
 from kgforge.extract.schema.config import GenerativeConfig
-from kgforge.extract.schema.model import Example, Prediction
+from kgforge.extract.schema.model import Example, SchemaTriple
 from kgforge.extract.schema.ontology import Ontology
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ _LINE = re.compile(r"^\s*([^()\n]+?)\s*\(\s*(.+?)\s*,\s*(.+?)\s*\)\s*$")
 
 
 class GenerativeBackend:
-    """``predict(sentences) -> [[Prediction]]`` by prompting a chat model."""
+    """``predict(sentences) -> [[SchemaTriple]]`` by prompting a chat model."""
 
     def __init__(
         self, ontology: Ontology, config: GenerativeConfig, examples: str | Path | None = None
@@ -100,7 +100,7 @@ class GenerativeBackend:
         except (KeyError, IndexError, TypeError, ValueError):
             raise KGForgeError(f"{url}: not an OpenAI-style chat completion") from None
 
-    def parse(self, sentence: str, answer: str) -> list[Prediction]:
+    def parse(self, sentence: str, answer: str) -> list[SchemaTriple]:
         """The ontology's triples in an answer; other lines and relations are dropped."""
         out = []
         for line in answer.splitlines():
@@ -114,11 +114,11 @@ class GenerativeBackend:
                 log.debug("dropped a triple of relation %r: not in the ontology", rel)
                 continue
             out.append(
-                Prediction(_locate(sentence, sub), sub, name, _locate(sentence, obj), obj, 1.0)
+                SchemaTriple(_locate(sentence, sub), sub, name, _locate(sentence, obj), obj, 1.0)
             )
         return out
 
-    def predict(self, sents: list[Any]) -> list[list[Prediction]]:
+    def predict(self, sents: list[Any]) -> list[list[SchemaTriple]]:
         return [self.parse(s.text, self.complete(self.prompt(s.text))) for s in sents]
 
 
