@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
+from kgforge.graph.store import KnowledgeGraph
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+OXIGRAPH = Path(sys.executable).with_name("oxigraph")  # installed next to python by `oxigraph`
+if not OXIGRAPH.exists() and shutil.which("oxigraph"):
+    OXIGRAPH = Path(shutil.which("oxigraph"))
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +40,58 @@ def one_thread_and_private_cache(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("KGFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     yield
     torch.set_num_threads(threads)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `oxigraph serve` on a loopback port, shared by the session (tests that use it
+    start with ``DROP ALL``)."""
+    if not OXIGRAPH.exists():
+        pytest.skip("the oxigraph server binary is not installed (pip install oxigraph)")
+    port = free_port()
+    location = tmp_path_factory.mktemp("oxigraph-server")
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/query?query=ASK%7B%7D", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"oxigraph serve did not start: {proc.stderr.read()!r}"
+                    ) from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["memory", "oxigraph", "oxigraph-cached", "sparql"])
+def kg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KnowledgeGraph]:
+    """An empty store on each backend (a real `oxigraph serve` for sparql)."""
+    if request.param == "memory":
+        store = KnowledgeGraph.open(":memory:")
+    elif request.param == "oxigraph":
+        store = KnowledgeGraph.open(tmp_path / "store")
+    elif request.param == "oxigraph-cached":
+        store = KnowledgeGraph.open(tmp_path / "store", memory_cache=True)
+    else:
+        store = KnowledgeGraph.open(request.getfixturevalue("oxigraph_server"))
+        store.update("DROP ALL")
+    assert store.backend == request.param.removesuffix("-cached")
+    yield store
+    store.close()

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -26,66 +21,10 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Dataset.contexts:DeprecationWarning"),
 ]
 
-OXIGRAPH = Path(sys.executable).with_name("oxigraph")  # installed next to python by `oxigraph`
-if not OXIGRAPH.exists() and shutil.which("oxigraph"):
-    OXIGRAPH = Path(shutil.which("oxigraph"))
 ADA = entity_iri("Ada Lovelace", "person")
 CHARLES = entity_iri("Charles Babbage", "person")
 ENGINE = entity_iri("Analytical Engine", "artifact")
 DOC1, DOC2 = document_iri("doc1"), document_iri("doc2")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def oxigraph_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real `oxigraph serve` on a loopback port, stopped after the module."""
-    if not OXIGRAPH.exists():
-        pytest.skip("the oxigraph server binary is not installed (pip install oxigraph)")
-    port = _free_port()
-    location = tmp_path_factory.mktemp("oxigraph-server")
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/query?query=ASK%7B%7D", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"oxigraph serve did not start: {proc.stderr.read()!r}"
-                    ) from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(params=["memory", "oxigraph", "oxigraph-cached", "sparql"])
-def kg(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "memory":
-        store = KnowledgeGraph.open(":memory:")
-    elif request.param == "oxigraph":
-        store = KnowledgeGraph.open(tmp_path / "store")
-    elif request.param == "oxigraph-cached":
-        store = KnowledgeGraph.open(tmp_path / "store", memory_cache=True)
-    else:
-        store = KnowledgeGraph.open(request.getfixturevalue("oxigraph_server"))
-        store.update("DROP ALL")
-    assert store.backend == request.param.removesuffix("-cached")
-    yield store
-    store.close()
 
 
 def _fill(kg: KnowledgeGraph) -> None:

@@ -18,16 +18,11 @@ backend, a real `oxigraph serve`, tiny misbehaving HTTP servers.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from rdflib import Literal
@@ -37,48 +32,8 @@ from kgforge.graph.namespaces import REL, document_iri, entity_iri
 from kgforge.graph.store import KnowledgeGraph
 from robustness.harness import CLIResult, run_kgforge
 
-OXIGRAPH = Path(sys.executable).with_name("oxigraph")
-if not OXIGRAPH.exists() and shutil.which("oxigraph"):
-    OXIGRAPH = Path(shutil.which("oxigraph"))
 ADA, CHARLES = entity_iri("Ada Lovelace", "person"), entity_iri("Charles Babbage", "person")
 DOC = document_iri("letters")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `oxigraph serve` on a loopback port."""
-    if not OXIGRAPH.exists():
-        pytest.skip("the oxigraph server binary is not installed (pip install oxigraph)")
-    port = free_port()
-    location = tmp_path_factory.mktemp("robust-oxigraph-server")
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/query?query=ASK%7B%7D", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"oxigraph serve did not start: {proc.stderr.read()!r}"
-                    ) from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def fill(kg: KnowledgeGraph) -> None:
@@ -86,21 +41,11 @@ def fill(kg: KnowledgeGraph) -> None:
     kg.add_many([(ADA, RDFS.label, Literal("Ada Lovelace")), (CHARLES, RDFS.label, Literal("C"))])
 
 
-@pytest.fixture(params=["memory", "oxigraph", "oxigraph-cached", "sparql"])
-def kg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KnowledgeGraph]:
-    """A small filled store on each backend."""
-    if request.param == "memory":
-        store = KnowledgeGraph.open(":memory:")
-    elif request.param == "oxigraph":
-        store = KnowledgeGraph.open(tmp_path / "store")
-    elif request.param == "oxigraph-cached":
-        store = KnowledgeGraph.open(tmp_path / "store", memory_cache=True)
-    else:
-        store = KnowledgeGraph.open(request.getfixturevalue("oxigraph_server"))
-        store.update("DROP ALL")
-    fill(store)
-    yield store
-    store.close()
+@pytest.fixture
+def kg(kg: KnowledgeGraph) -> KnowledgeGraph:
+    """A small filled store on each backend (the empty one of tests/conftest.py, filled)."""
+    fill(kg)
+    return kg
 
 
 @pytest.fixture
