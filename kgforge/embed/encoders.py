@@ -25,6 +25,7 @@ from class_resolver import ClassResolver
 from torch import nn
 
 from kgforge.cache import cache_path
+from kgforge.embed.features import encode_texts, model_cache_dir
 from kgforge.errors import ConfigError, KGForgeError
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
@@ -103,8 +104,6 @@ class FrozenTextEncoder(EntityEncoder):
         cache_dir: str | None = None,
     ) -> None:
         super().__init__(entity_text, dim)
-        from kgforge.embed.features import encode_texts
-
         self.text_model = text_model or default_text_model()
         self.cache_dir = cache_dir
         features = torch.from_numpy(
@@ -127,8 +126,6 @@ class FrozenTextEncoder(EntityEncoder):
         return self.project_features(self.features[ids])
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        from kgforge.embed.features import encode_texts
-
         with quiet():  # a few new entities at inference: no bar
             x = encode_texts(list(texts), model=self.text_model, cache_dir=self.cache_dir)
         return self.project_features(torch.from_numpy(x).to(self.features.device))
@@ -333,8 +330,6 @@ class GraphEncoder(FrozenTextEncoder):
         self, texts: Sequence[str], edges: Sequence[Sequence[tuple[int, int]]] | None = None
     ) -> torch.Tensor:
         """New entities from their text and, per text, known edges ``(type, neighbour)``."""
-        from kgforge.embed.features import encode_texts
-
         with quiet():
             x = encode_texts(list(texts), model=self.text_model, cache_dir=self.cache_dir)
         x = torch.from_numpy(x).to(self.features.device)
@@ -361,8 +356,6 @@ def hidden_cache_path(
 ) -> Path:
     """Cache file of frozen-layer token states, keyed by model, truncation, frozen layer count
     and the texts (in order)."""
-    from kgforge.embed.features import model_cache_dir
-
     digest = hashlib.sha1("\0".join(texts).encode("utf-8")).hexdigest()[:16]
     folder = model_cache_dir(model, cache_dir or cache_path("hidden"))
     return folder / f"len{max_length}-frozen{frozen_layers}-{digest}.pt"

@@ -9,7 +9,7 @@ import pyoxigraph as ox
 from rdflib.term import Node
 
 from kgforge.errors import KGForgeError, RDFSyntaxError, UnknownFormatError
-from kgforge.graph.terms import to_ox_graph
+from kgforge.graph.terms import to_ox_graph, to_ox_quad
 
 FORMATS: dict[str, ox.RdfFormat] = {
     "ttl": ox.RdfFormat.TURTLE,
@@ -140,8 +140,6 @@ def _check_xml(path: Path) -> None:
 def _parse_with_rdflib(path: Path, fmt: ox.RdfFormat, base: str) -> list[ox.Quad]:
     """rdflib's parser, which has no token size limit (slower; used only for such files)."""
     from rdflib import Dataset
-
-    from kgforge.graph.terms import to_ox_quad
 
     dataset = Dataset()
     try:
