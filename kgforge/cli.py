@@ -601,22 +601,52 @@ def dataset_command(
     inductive: bool = typer.Option(
         False, "--inductive", help="Hold out entities (BLP protocol) instead of triples."
     ),
-    test: float = typer.Option(
-        0.1, "--test", min=0.0, help="Test share (entities if --inductive)."
+    test: float | None = typer.Option(
+        None,
+        "--test",
+        min=0.0,
+        help="Test share (of entities if --inductive, where a whole number is a count); "
+        "default 0.1, adapted to small graphs.",
     ),
-    valid: float = typer.Option(0.1, "--valid", min=0.0, help="Validation share."),
+    valid: float | None = typer.Option(None, "--valid", min=0.0, help="Validation share."),
+    keep_types: bool = typer.Option(
+        False, "--keep-types", help="Keep type (is_a) statements as a relation."
+    ),
+    min_relation_count: int = typer.Option(
+        1, "--min-relation-count", min=1, help="Drop predicates with fewer distinct triples."
+    ),
+    min_relation_edges: int = typer.Option(
+        1, "--min-relation-edges", min=1, help="Training edges each relation keeps (inductive)."
+    ),
+    leakage_free: bool = typer.Option(
+        True,
+        "--leakage-free/--allow-leakage",
+        help="Take sentences supporting valid/test triples out of their entities' text.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same split)."),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
-    """Write a store's facts and entity text as a data directory for `kgforge train`."""
+    """Write a store's facts and entity text as a data directory for `kgforge train`.
+
+    Prints what was built and left out (type statements, rare predicates, sentences taken out
+    of entity texts) and warns when valid or test are too small to measure anything.
+    """
     from kgforge.embed.data import KGData
 
     with _open_store(store, backend, write=False) as kg:
         data = KGData.from_graph(
-            kg, valid_fraction=valid, test_fraction=test, seed=seed, inductive=inductive
+            kg,
+            valid_fraction=valid,
+            test_fraction=test,
+            seed=seed,
+            inductive=inductive,
+            min_relation_edges=min_relation_edges,
+            keep_types=keep_types,
+            min_relation_count=min_relation_count,
+            leakage_free=leakage_free,
         )
     data.to_dir(output)
-    typer.echo(f"{output}: {data!r}")
+    typer.echo(f"{output}: {data.report.summary()}")
 
 
 # ---- transfer commands (kgforge.transfer): predict-links, search ---------------------------

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgforge.embed.data import KGData, random_split
+from kgforge.embed.data import KGData
+from kgforge.embed.split import random_split
 from kgforge.errors import DataError
 
 

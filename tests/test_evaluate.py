@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgforge.embed.data import KGData, random_split
+from kgforge.embed.data import KGData
+from kgforge.embed.split import random_split
 from kgforge.embed.evaluate import KnownTargets, evaluate, rank_true
 from kgforge.embed.pykeen_interop import PyKEENModelAdapter
 

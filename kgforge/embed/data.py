@@ -17,7 +17,6 @@ names the file and line.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,14 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from kgforge.embed.dataset import (
+    DatasetReport,
+    build_dataset,
+    clean_text,
+    entity_records,
+    join_text,
+    readable_relation,
+)
 from kgforge.errors import ConfigError, DataError
 from kgforge.fileio import atomic_write
 
@@ -37,7 +44,6 @@ if TYPE_CHECKING:
 
 Split = Literal["train", "valid", "test"]
 SPLITS: tuple[Split, ...] = ("train", "valid", "test")
-_UNSAFE = re.compile(r"[\t\r\n]+")
 
 
 def _empty_triples() -> torch.Tensor:
@@ -58,6 +64,7 @@ class KGData:
         train: ``(n, 3)`` long tensor of index triples.
         valid: the same for validation.
         test: the same for testing.
+        report: what :meth:`from_graph` built and left out (``None`` for other sources).
     """
 
     entities: list[str]
@@ -67,6 +74,7 @@ class KGData:
     train: torch.Tensor = field(default_factory=_empty_triples)
     valid: torch.Tensor = field(default_factory=_empty_triples)
     test: torch.Tensor = field(default_factory=_empty_triples)
+    report: DatasetReport | None = field(default=None, repr=False)
     entity_to_id: dict[str, int] = field(init=False, repr=False)
     relation_to_id: dict[str, int] = field(init=False, repr=False)
 
@@ -223,11 +231,15 @@ class KGData:
         if grow_entities:
             entity_text = list(entities)
         if grow_relations:
-            relation_text = [_readable_relation(r) for r in relations]
+            relation_text = [readable_relation(r) for r in relations]
         return cls(entities, relations, entity_text, relation_text, **splits)
 
     def to_dir(self, path: str | Path) -> Path:
-        """Write the five files of the data-directory layout; returns the directory."""
+        """Write the five files of the data-directory layout; returns the directory.
+
+        Data built by :meth:`from_graph` also writes its report: ``dataset.json`` and
+        ``excluded_sentences.tsv`` (the sentences taken out of entity texts).
+        """
         root = Path(path)
         if root.exists() and not root.is_dir():
             raise DataError("exists and is not a directory: choose another output", root)
@@ -235,19 +247,21 @@ class KGData:
         _write_lines(
             root / "entity2text.tsv",
             (
-                f"{_clean(e)}\t{_clean(t)}"
+                f"{clean_text(e)}\t{clean_text(t)}"
                 for e, t in zip(self.entities, self.entity_text, strict=True)
             ),
         )
         _write_lines(
             root / "relation2text.tsv",
             (
-                f"{_clean(r)}\t{_clean(t)}"
+                f"{clean_text(r)}\t{clean_text(t)}"
                 for r, t in zip(self.relations, self.relation_text, strict=True)
             ),
         )
         for name in SPLITS:
             _write_lines(root / f"{name}.tsv", ("\t".join(t) for t in self.labeled_triples(name)))
+        if self.report is not None:
+            self.report.write(root)
         return root
 
     # -- knowledge graphs ------------------------------------------------------------------
@@ -256,56 +270,62 @@ class KGData:
         cls,
         kg: KnowledgeGraph,
         graphs: Sequence[str] | None = None,
-        valid_fraction: float = 0.1,
-        test_fraction: float = 0.1,
+        valid_fraction: float | None = None,
+        test_fraction: float | None = None,
         seed: int = 0,
         inductive: bool = False,
         min_relation_edges: int = 1,
+        keep_types: bool = False,
+        min_relation_count: int = 1,
+        leakage_free: bool = True,
     ) -> KGData:
-        """Link-prediction data from the facts of a knowledge graph.
+        """Link-prediction data from the facts of a knowledge graph (``kgforge dataset``).
 
-        Triples are the distinct ``(s, p, o)`` with ``p`` in the REL namespace and ``s``, ``o``
-        IRIs, from ``graphs`` (named graph IRIs) or, by default, from every graph except the
-        entity-record and predicted-link graphs (so a model never trains on its own
-        predictions). Entity text is ``rdfs:label: dcterms:description`` from the entity
-        records; entities without a record get a label made from their IRI. The split is
-        random over triples (transductive: every valid/test entity also occurs in train) or,
-        with ``inductive=True``, made by :func:`kgforge.embed.split.make_inductive_split`
-        with ``valid_fraction``/``test_fraction`` as fractions of the entities (or entity
-        counts, when given as whole numbers).
+        What is read, dropped and held out is described in :mod:`kgforge.embed.dataset`; the
+        returned data's ``report`` (a :class:`~kgforge.embed.dataset.DatasetReport`) says
+        what was built, what was left out and why, and :meth:`to_dir` writes it beside the
+        triples (``dataset.json``, ``excluded_sentences.tsv``).
+
+        Args:
+            kg: the knowledge graph.
+            graphs: named graphs to read facts from (default: all but the entity records and
+                the predicted links).
+            valid_fraction: share of triples (of entities with ``inductive``; a whole number
+                is a count of entities) held out for validation; ``None`` adapts to the graph.
+            test_fraction: the same for testing.
+            seed: random seed (same seed, same split).
+            inductive: hold out entities (BLP protocol) instead of triples.
+            min_relation_edges: training edges every relation keeps (inductive only).
+            keep_types: keep type statements (``is_a``) as a relation.
+            min_relation_count: drop predicates with fewer distinct triples.
+            leakage_free: take every sentence that supports a valid or test triple out of the
+                text of that triple's entities.
+
+        >>> data = KGData.from_graph(kg, inductive=True)        # doctest: +SKIP
+        >>> print(data.report.summary())
         """
-        if not inductive:  # checked before the graph is read (inductive counts are checked
-            check_fractions(valid_fraction, test_fraction)  # against the entities it holds)
-        labeled, entity_text, relation_text = _read_graph(kg, graphs)
-        if not labeled:
-            raise DataError("the knowledge graph holds no entity-to-entity facts to learn from")
-        entities = sorted({x for h, _, t in labeled for x in (h, t)})
-        relations = sorted({r for _, r, _ in labeled})
-        data = cls(
-            entities,
-            relations,
-            [entity_text.get(e) or _label_from_iri(e) for e in entities],
-            [relation_text.get(r) or _label_from_iri(r) for r in relations],
+        built = build_dataset(
+            kg,
+            graphs=graphs,
+            valid_fraction=valid_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+            inductive=inductive,
+            min_relation_edges=min_relation_edges,
+            keep_types=keep_types,
+            min_relation_count=min_relation_count,
+            leakage_free=leakage_free,
         )
-        triples = torch.tensor(
-            [
-                (data.entity_to_id[h], data.relation_to_id[r], data.entity_to_id[t])
-                for h, r, t in labeled
-            ],
-            dtype=torch.long,
+        return cls(
+            built.entities,
+            built.relations,
+            built.entity_text,
+            built.relation_text,
+            built.train,
+            built.valid,
+            built.test,
+            report=built.report,
         )
-        if inductive:
-            from kgforge.embed.split import make_inductive_split
-
-            split = make_inductive_split(
-                triples,
-                num_test_entities=test_fraction,
-                num_valid_entities=valid_fraction,
-                min_relation_edges=min_relation_edges,
-                seed=seed,
-            )
-            return data.with_splits(split.train, split.valid, split.test)
-        return data.with_splits(*random_split(triples, valid_fraction, test_fraction, seed))
 
     def with_splits(self, train: torch.Tensor, valid: torch.Tensor, test: torch.Tensor) -> KGData:
         """The same entities and relations with other triples."""
@@ -366,110 +386,16 @@ class KGData:
             entities,
             relations,
             _texts(entities, entity_text, lambda e: e),
-            _texts(relations, relation_text, _readable_relation),
+            _texts(relations, relation_text, readable_relation),
             **splits,
         )
 
 
-# -- splitting ------------------------------------------------------------------------------
-def check_fractions(valid_fraction: float, test_fraction: float) -> None:
-    """Shares of valid and test triples that leave some for training, else ``ConfigError``."""
-    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise ConfigError(f"must be a fraction in [0, 1), got {value}", field=name)
-    if valid_fraction + test_fraction >= 1:
-        raise ConfigError(
-            f"valid_fraction {valid_fraction} + test_fraction {test_fraction} leave no "
-            "training triples: they must sum to less than 1",
-            field="valid_fraction",
-        )
-
-
-def random_split(
-    triples: torch.Tensor, valid_fraction: float, test_fraction: float, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A transductive random split of triples into train, valid and test.
-
-    Held-out triples whose head, tail or relation would not occur in train go back to train,
-    so every entity and relation of valid and test has training triples.
-    """
-    check_fractions(valid_fraction, test_fraction)
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(triples), generator=generator)
-    shuffled = triples[order]
-    n_test = int(round(len(triples) * test_fraction))
-    n_valid = int(round(len(triples) * valid_fraction))
-    test, valid, train = (
-        shuffled[:n_test],
-        shuffled[n_test : n_test + n_valid],
-        shuffled[n_test + n_valid :],
-    )
-    kept = []
-    for held in (valid, test):
-        seen_entities = torch.unique(train[:, [0, 2]])
-        seen_relations = torch.unique(train[:, 1])
-        ok = (
-            torch.isin(held[:, 0], seen_entities)
-            & torch.isin(held[:, 2], seen_entities)
-            & torch.isin(held[:, 1], seen_relations)
-        )
-        train = torch.cat([train, held[~ok]])
-        kept.append(held[ok])
-    return train, kept[0], kept[1]
-
-
 # -- graph helpers --------------------------------------------------------------------------
-def _read_graph(
-    kg: KnowledgeGraph, graphs: Sequence[str] | None
-) -> tuple[list[tuple[str, str, str]], dict[str, str], dict[str, str]]:
-    """Distinct REL facts between IRIs, entity text and relation labels of a graph."""
-    from rdflib import URIRef
-    from rdflib.namespace import RDFS
-
-    from kgforge.graph.namespaces import ENTITIES_GRAPH, PREDICTED_GRAPH, REL
-
-    rel_prefix = str(REL)
-    if graphs is None:
-        excluded = {ENTITIES_GRAPH, PREDICTED_GRAPH}
-        facts = (
-            (s, p, o)
-            for s, p, o, g in kg.quads((None, None, None, None))
-            if getattr(g, "identifier", g) not in excluded
-        )
-    else:
-        facts = (t for g in graphs for t in kg.triples((None, None, None), graph=URIRef(g)))
-    seen: dict[tuple[str, str, str], None] = {}
-    for s, p, o in facts:
-        if isinstance(s, URIRef) and isinstance(o, URIRef) and str(p).startswith(rel_prefix):
-            seen.setdefault((str(s), str(p), str(o)), None)
-    relation_text = {
-        str(s): _clean(str(o))
-        for s, _, o in kg.triples((None, RDFS.label, None))
-        if str(s).startswith(rel_prefix)
-    }
-    return list(seen), entity_texts(kg), relation_text
-
-
 def entity_texts(kg: KnowledgeGraph) -> dict[str, str]:
     """The text of every entity record of a graph, ``label: description``, by entity IRI: what
     text encoders read, for entities seen in training and for those added since."""
-    from rdflib.namespace import DCTERMS, RDFS
-
-    from kgforge.graph.namespaces import ENTITIES_GRAPH
-
-    labels: dict[str, list[str]] = {}
-    descriptions: dict[str, list[str]] = {}
-    for s, _, o in kg.triples((None, RDFS.label, None), graph=ENTITIES_GRAPH):
-        labels.setdefault(str(s), []).append(str(o))
-    for s, _, o in kg.triples((None, DCTERMS.description, None), graph=ENTITIES_GRAPH):
-        descriptions.setdefault(str(s), []).append(str(o))
-    texts = {}
-    for iri, names in labels.items():
-        text = sorted(names)[0]
-        if iri in descriptions:
-            text += ": " + " ".join(sorted(descriptions[iri]))
-        texts[iri] = _clean(text)
-    return texts
+    return {iri: join_text(*parts) for iri, parts in entity_records(kg).items()}
 
 
 # -- file helpers ---------------------------------------------------------------------------
@@ -541,22 +467,6 @@ def _write_lines(path: Path, lines: Iterable[str]) -> None:
                 handle.write(line + "\n")
 
     atomic_write(path, write)
-
-
-def _clean(text: str) -> str:
-    """Tabs and newlines would break the line format: they become single spaces."""
-    return _UNSAFE.sub(" ", text).strip()
-
-
-def _readable_relation(relation: str) -> str:
-    return " ".join(relation.replace("_", " ").split()) or relation
-
-
-def _label_from_iri(iri: str) -> str:
-    """A readable label for an IRI without a record: its last segment, minus a mint hash."""
-    local = re.split(r"[/#]", iri.rstrip("/#"))[-1]
-    local = re.sub(r"_[0-9a-f]{8}$", "", local)
-    return _readable_relation(local) or iri
 
 
 def _labels_by_id(label_to_id: Mapping[str, int], count: int) -> list[str]:

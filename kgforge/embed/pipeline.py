@@ -20,7 +20,9 @@ from kgforge.embed.config import TrainConfig, dump_config, load_config
 from kgforge.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
+    from kgforge.embed.data import KGData
     from kgforge.embed.model import LinkPredictor
+    from kgforge.graph.store import KnowledgeGraph
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class TrainResult:
 def train(
     config: TrainConfig | Mapping[str, Any] | str | Path,
     *,
-    data: str | Path | None = None,
+    data: KGData | KnowledgeGraph | str | Path | None = None,
     output: str | Path | None = None,
     resume: bool = False,
     set_values: Iterable[str] = (),
@@ -69,7 +71,11 @@ def train(
 
     Args:
         config: a :class:`TrainConfig`, a dict or a YAML file (e.g. ``pipelines/...yaml``).
-        data: the data directory (overrides the config's).
+        data: a data directory (overrides the config's), a :class:`KGData`, or a
+            :class:`KnowledgeGraph` (made into data by ``KGData.from_graph`` with its
+            defaults: transductive, leakage-free text). Data given in memory is written to
+            ``OUTPUT/data`` first, and the saved config points there, so ``kgforge evaluate
+            OUTPUT --data OUTPUT/data`` and ``--resume`` find it.
         output: the output directory (overrides the config's).
         resume: continue from the last checkpoint in ``output`` (a fresh start if none).
         set_values: ``"training.lr=0.01"`` strings, like the CLI's ``--set``.
@@ -80,13 +86,16 @@ def train(
         The trained model, its validation history and its test metrics.
     """
     started = time.perf_counter()
-    top = {"data": str(data)} if data is not None else {}
+    in_memory = data is not None and not isinstance(data, (str, Path))
+    top = {"data": str(data)} if data is not None and not in_memory else {}
     if output is not None:
         top["output"] = str(output)
     cfg = load_config(config, {**overrides, **top}, set_values)
-    if cfg.data is None:
+    if cfg.data is None and not in_memory:
         raise ConfigError("no data directory: set 'data' in the config or pass --data")
     out = Path(cfg.output or "runs/train")
+    if in_memory:
+        cfg = cfg.model_copy(update={"data": str(out / "data")})
     trainer_ckpt = out / "checkpoints" / "last.pt"
     if trainer_ckpt.exists() and not resume:
         raise ConfigError(
@@ -103,7 +112,11 @@ def train(
 
     threads = torch.get_num_threads()  # training.num_threads holds for this run only
     try:
-        kg = KGData.load_dir(cfg.data)
+        if in_memory:
+            kg = _in_memory_data(data)
+            kg.to_dir(cfg.data)
+        else:
+            kg = KGData.load_dir(cfg.data)
         if len(kg.train) == 0:
             raise DataError("has no triples: training needs some", Path(cfg.data) / "train.tsv")
         trainer = Trainer(cfg, kg, out, callbacks=callbacks)
@@ -161,6 +174,23 @@ def train(
 
     finally:
         torch.set_num_threads(threads)
+
+
+def _in_memory_data(data: object) -> KGData:
+    """``data`` as :class:`KGData`: itself, or made from a knowledge graph."""
+    from kgforge.embed.data import KGData
+    from kgforge.graph.store import KnowledgeGraph
+
+    if isinstance(data, KGData):
+        return data
+    if isinstance(data, KnowledgeGraph):
+        built = KGData.from_graph(data)
+        logger.info("data from the knowledge graph: %s", built.report.summary())
+        return built
+    raise ConfigError(
+        f"must be a data directory, a KGData or a KnowledgeGraph, not {type(data).__name__}",
+        field="data",
+    )
 
 
 def _check_resumable(out: Path, cfg: TrainConfig) -> None:

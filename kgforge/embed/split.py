@@ -1,4 +1,11 @@
-"""Inductive splits: hold out entities, not just triples (the protocol of the BLP paper).
+"""Splits of index triples: transductive (hold out triples) and inductive (hold out entities).
+
+Transductive (:func:`random_split`): triples are held out in a seeded random order, each only if
+its head, tail and relation keep a training triple, so every held-out entity and relation is seen
+in training; on a sparse graph (most entities with one triple) fewer triples than asked can be
+held out, and the split says how many it could.
+
+Inductive (:func:`make_inductive_split`), the protocol of the BLP paper:
 
 Daza, Cochez & Groth, "Inductive Entity Representations from Text via Link Prediction" (WWW
 2021) build inductive benchmarks by dropping entities from the graph one at a time, in random
@@ -41,12 +48,14 @@ def make_inductive_split(
     num_valid_entities: int | float = 0.1,
     min_relation_edges: int = 1,
     seed: int = 0,
+    allow_fewer: bool = False,
 ) -> InductiveSplit:
     """Split index triples ``[n, 3]`` by dropping entities (see the module docstring).
 
     ``num_test_entities``/``num_valid_entities`` are counts (int) or fractions of all entities
     (float below 1). The same ``seed`` gives the same split. Raises ``DataError`` when the
-    graph cannot lose that many entities under the constraints.
+    graph cannot lose that many entities under the constraints, unless ``allow_fewer``: then
+    the split holds out as many as it could (``len(split.test_entities)`` says how many).
     """
     triples = torch.as_tensor(triples, dtype=torch.long).reshape(-1, 3)
     if min_relation_edges < 1:
@@ -75,7 +84,7 @@ def make_inductive_split(
     test_entities, position = graph.drop(order, 0, n_test, min_relation_edges)
     valid_entities, _ = graph.drop(order, position, n_valid, min_relation_edges)
     for name, want, got in (("test", n_test, test_entities), ("valid", n_valid, valid_entities)):
-        if len(got) < want:
+        if len(got) < want and not allow_fewer:
             raise DataError(
                 f"could hold out only {len(got)} of {want} {name} entities without isolating a "
                 f"neighbour or taking a relation below {min_relation_edges} edges"
@@ -96,6 +105,66 @@ def make_inductive_split(
         valid_entities=torch.sort(as_tensor(valid_entities).long()).values,
         test_entities=torch.sort(as_tensor(test_entities).long()).values,
     )
+
+
+def check_fractions(valid_fraction: float, test_fraction: float) -> None:
+    """Shares of valid and test triples that leave some for training, else ``ConfigError``."""
+    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"must be a fraction in [0, 1), got {value}", field=name)
+    if valid_fraction + test_fraction >= 1:
+        raise ConfigError(
+            f"valid_fraction {valid_fraction} + test_fraction {test_fraction} leave no "
+            "training triples: they must sum to less than 1",
+            field="valid_fraction",
+        )
+
+
+def random_split(
+    triples: torch.Tensor, valid_fraction: float, test_fraction: float, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A transductive split of index triples ``[n, 3]`` into train, valid and test.
+
+    Triples are visited in a seeded random order; one is held out only if its head, its tail
+    and its relation each keep another training triple, and goes to whichever of test and
+    valid is further below its target (``round(n * fraction)``), so a graph that allows fewer
+    held-out triples than asked shares them out in proportion. So every entity and relation of valid and test occurs in train,
+    and on a graph where most entities have a single triple the held-out sets come out
+    smaller than asked (never an error: compare their sizes with the fractions).
+
+    >>> train, valid, test = random_split(triples, 0.1, 0.1, seed=0)   # doctest: +SKIP
+    """
+    check_fractions(valid_fraction, test_fraction)
+    triples = torch.as_tensor(triples, dtype=torch.long).reshape(-1, 3)
+    if len(triples) == 0:
+        return triples, triples.clone(), triples.clone()
+    heads, rels, tails = (triples[:, i].numpy() for i in range(3))
+    num_nodes = int(max(heads.max(), tails.max())) + 1
+    # an edge counts once towards each distinct endpoint (a self-loop once)
+    degree = np.bincount(np.concatenate([heads, tails[heads != tails]]), minlength=num_nodes)
+    relation_edges = np.bincount(rels)
+    order = torch.randperm(len(triples), generator=torch.Generator().manual_seed(seed)).numpy()
+    wanted = [int(round(len(triples) * f)) for f in (test_fraction, valid_fraction)]
+    held: list[list[int]] = [[], []]
+    for i in order:
+        # the split furthest below its target takes the next triple that may go
+        open_parts = [p for p in (0, 1) if len(held[p]) < wanted[p]]
+        if not open_parts:
+            break
+        h, r, t = heads[i], rels[i], tails[i]
+        if degree[h] < 2 or degree[t] < 2 or relation_edges[r] < 2:
+            continue
+        degree[h] -= 1
+        if t != h:
+            degree[t] -= 1
+        relation_edges[r] -= 1
+        part = min(open_parts, key=lambda p: (len(held[p]) / wanted[p], p))
+        held[part].append(int(i))
+    is_held = np.zeros(len(triples), dtype=bool)
+    is_held[held[0] + held[1]] = True
+    train = triples[torch.from_numpy(~is_held)]
+    test, valid = (triples[torch.tensor(sorted(ids), dtype=torch.long)] for ids in held)
+    return train, valid.reshape(-1, 3), test.reshape(-1, 3)
 
 
 def _count(value: int | float, total: int, name: str) -> int:
