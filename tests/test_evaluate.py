@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from kgforge.embed.data import KGData
-from kgforge.embed.split import random_split
 from kgforge.embed.evaluate import KnownTargets, evaluate, rank_true
 from kgforge.embed.pykeen_interop import PyKEENModelAdapter
+from kgforge.embed.split import random_split
 
 
 def brute_force_rank(scores: list[float], true: int, excluded: set[int]) -> float:
