@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,14 @@ def test_distilled_model_saves_loads_and_is_the_teacher_but_its_text_model(
     assert loaded.score_triples(triples) == pytest.approx(result.model.score_triples(triples))
     with pytest.raises(ConfigError, match="already holds a distilled model"):
         kgforge.distill(cfg, teacher=run, data=data, output=tmp_path)
+    assert not Path(json.loads((tmp_path / "model" / "model.json").read_text())[
+        "encoder_kwargs"]["text_model"]).is_absolute()  # fmt: skip
+    expected = result.model.score_triples(triples)
+    moved = shutil.copytree(tmp_path, tmp_path.parent / f"{tmp_path.name}-moved")
+    shutil.rmtree(tmp_path)  # the run folder moved elsewhere still loads with its student
+    again = LinkPredictor.load(moved)
+    assert Path(again.spec["encoder_kwargs"]["text_model"]).parent == moved.resolve()
+    assert again.score_triples(triples) == pytest.approx(expected)
 
 
 def test_cli_distill_then_evaluate(teacher, tmp_path: Path) -> None:

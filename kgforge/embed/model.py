@@ -9,6 +9,7 @@ needs no retraining. Saved as a folder (``model.json``, ``vocab.json``, ``weight
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -560,7 +561,7 @@ class LinkPredictor(nn.Module):
         """Write the model to ``directory`` (each file written to a temporary, then renamed)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {"format_version": FORMAT_VERSION, **self.spec}
+        meta = {"format_version": FORMAT_VERSION, **_relative_text_model(self.spec, directory)}
         vocab = {
             "entities": self.entities,
             "relations": self.relations,
@@ -591,7 +592,7 @@ class LinkPredictor(nn.Module):
         except json.JSONDecodeError as exc:
             raise KGForgeError(f"{directory}: corrupt model files ({exc})") from exc
         meta.pop("format_version", None)
-        model = cls(**vocab, **meta)
+        model = cls(**vocab, **_absolute_text_model(meta, directory))
         weights = directory / "weights.pt"
         state = read_torch_file(weights, weights_only=True)
         try:
@@ -605,6 +606,35 @@ class LinkPredictor(nn.Module):
         if device is not None:
             model.to(resolve_device(device))
         return model
+
+
+_RELATIVE = "text_model_relative_to"
+
+
+def _relative_text_model(spec: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """``spec`` with a text model kept in the same run folder as ``directory`` (a distilled
+    student beside ``model/``) written relative to it, so the folder can be moved or shared."""
+    text_model = spec.get("encoder_kwargs", {}).get("text_model")
+    if not text_model or not Path(text_model).is_dir():
+        return spec
+    run = directory.resolve().parent
+    path = Path(text_model).resolve()
+    if not path.is_relative_to(run):
+        return spec
+    relative = os.path.relpath(path, directory.resolve())
+    return {
+        **spec,
+        "encoder_kwargs": {**spec["encoder_kwargs"], "text_model": relative},
+        _RELATIVE: "model",
+    }
+
+
+def _absolute_text_model(meta: dict[str, Any], directory: Path) -> dict[str, Any]:
+    if meta.pop(_RELATIVE, None) is None:
+        return meta
+    kwargs = meta["encoder_kwargs"]
+    path = (directory / kwargs["text_model"]).resolve()
+    return {**meta, "encoder_kwargs": {**kwargs, "text_model": str(path)}}
 
 
 def _one(edges: Sequence[Edge] | None) -> list[list[Edge]] | None:
