@@ -18,7 +18,7 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       model: models/conll04-types.pt #   (kgforge.extract.trained.EntityTypeClassifier)
     relations:                       # one or more relation extractors, all applied
       - kind: patterns               # dependency patterns over spaCy's parse
-        patterns: [svo, passive, prep, appositive, copula]
+        patterns: [svo, passive, prep, appositive, copula, participle, nationality, possessive]
         confidence: {svo: 0.8}       # base confidence per pattern (defaults below)
       - kind: classifier             # trained classifier (kgforge.extract.trained)
         model: models/conll04-relations.pt
@@ -33,6 +33,12 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       embedding:                     # optional: merge new entities into known ones of the same
         model: null                  #   type whose label embedding is this similar
         threshold: 0.92              #   (null model = kgforge.models.default_text_model())
+    coreference:                     # kgforge.extract.coref; off when absent
+      enabled: true                  # the switch
+      topic_mentions: true           # an untagged proper-noun first subject becomes a mention
+      pronouns: true                 # he/she/it/they -> the topic or an agreeing entity
+      definite: true                 # "the company" -> the closest entity of that type/class
+      nouns: {ORG: [company, band]}  # spaCy label -> nouns of that type (replaces the default)
 
 Relative model paths are resolved against the YAML file's folder first, then the working folder.
 """
@@ -48,7 +54,9 @@ from kgforge.extract.schema.config import SchemaRelations
 from kgforge.models import default_spacy_model
 from kgforge.yamlconfig import StrictModel, read_yaml_mapping, validate_config
 
-PatternName = Literal["svo", "passive", "prep", "appositive", "copula"]
+PatternName = Literal[
+    "svo", "passive", "prep", "appositive", "copula", "participle", "nationality", "possessive"
+]
 
 DEFAULT_PATTERN_CONFIDENCE: dict[str, float] = {
     "svo": 0.8,
@@ -56,6 +64,9 @@ DEFAULT_PATTERN_CONFIDENCE: dict[str, float] = {
     "prep": 0.6,
     "appositive": 0.7,
     "copula": 0.7,
+    "participle": 0.7,
+    "nationality": 0.7,
+    "possessive": 0.6,
 }
 
 
@@ -103,6 +114,18 @@ class ResolutionConfig(StrictModel):
     embedding: EmbeddingMerge | None = None
 
 
+class CorefConfig(StrictModel):
+    """Coreference (``kgforge.extract.coref``): the topic, pronouns, definite descriptions."""
+
+    enabled: bool = True
+    topic_mentions: bool = True  # an untagged proper-noun subject of the first sentence
+    topic_score: float = Field(0.8, ge=0, le=1)  # the score of such a topic mention
+    pronouns: bool = True
+    definite: bool = True  # "the company", "the city"
+    score: float = Field(0.8, ge=0, le=1)  # the score of a resolved reference
+    nouns: dict[str, list[str]] = Field(default_factory=dict)  # spaCy label -> nouns (replace)
+
+
 RelationsConfig = Annotated[
     PatternRelations | ClassifierRelations | SchemaRelations, Field(discriminator="kind")
 ]
@@ -118,6 +141,7 @@ class PipelineConfig(StrictModel):
     entity_types: EntityTypesConfig | None = None
     relations: list[RelationsConfig] = Field(min_length=1)
     resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
+    coreference: CorefConfig = Field(default_factory=lambda: CorefConfig(enabled=False))
 
 
 def _resolve_model_path(path: Path, base: Path) -> Path:

@@ -30,6 +30,7 @@ from kgforge.extract.config import (
     SchemaRelations,
     load_config,
 )
+from kgforge.extract.coref import Coreference
 from kgforge.extract.patterns import PatternExtractor
 from kgforge.extract.resolve import Aliaser
 from kgforge.extract.types import DocExtraction, Mention, Statement
@@ -163,6 +164,10 @@ class ExtractionPipeline:
         self._classifiers: list[tuple[RelationClassifier, float]] | None = None
         self._typer: EntityTypeClassifier | None = None
         self._schema: list[Any] = []
+        coref = config.coreference
+        self._coref = (
+            Coreference(coref, config.type_mapping, config.drop_unmapped) if coref.enabled else None
+        )
 
     @property
     def name(self) -> str:
@@ -280,6 +285,9 @@ class ExtractionPipeline:
         sents = list(doc.sents)
         text = doc.text  # Doc.text joins all tokens on every access: once per document
         mentions = self._mentions(doc, text, sents)
+        coref, topic = self._coref, -1
+        if coref is not None:
+            mentions, topic = coref.topic(doc, text, mentions)
         aliaser = Aliaser(self.config.resolution.aliasing)
         canonical = [aliaser.add(m, i) for i, m in enumerate(mentions)]
         token_mention = [-1] * len(doc)
@@ -289,11 +297,22 @@ class ExtractionPipeline:
                 for t in range(span.start, span.end):
                     token_mention[t] = i
         extra: dict[tuple[int, int], tuple[Mention, int]] = {}
+        refs = coref.resolve(doc, mentions, canonical, token_mention, topic) if coref else {}
 
         def argument(tok: Token) -> Mention | None:
             index = token_mention[tok.i]
             if index >= 0:
                 return mentions[index]
+            ref = refs.get(tok.i)
+            if ref is not None:  # "he", "the company": a reference to an entity
+                start, end, target = ref
+                if (start, end) not in extra:
+                    m = Mention(
+                        start, end, text[start:end], mentions[target].label,
+                        self.config.coreference.score, coreferent=True,
+                    )  # fmt: skip
+                    extra[(start, end)] = (m, target)
+                return extra[(start, end)][0]
             if tok.pos_ != "PROPN" and not (tok.pos_ == "NOUN" and tok.is_title):
                 return None  # the small models tag a lone surname ("Jobs") as a noun at times
             left = tok

@@ -8,13 +8,18 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class Mention:
-    """An entity mention: character offsets into the text it was found in, and its type."""
+    """An entity mention: character offsets into the text it was found in, and its type.
+
+    ``coreferent``: a pronoun or description ("he", "the company") that refers to the mention it
+    aliases; it is not one of the entity's names.
+    """
 
     start: int
     end: int
     text: str
     label: str
     score: float = 1.0
+    coreferent: bool = False
 
     def shifted(self, offset: int) -> Mention:
         """The same mention with offsets moved by ``offset`` (sentence <-> document offsets)."""
