@@ -39,6 +39,13 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       pronouns: true                 # he/she/it/they -> the topic or an agreeing entity
       definite: true                 # "the company" -> the closest entity of that type/class
       nouns: {ORG: [company, band]}  # spaCy label -> nouns of that type (replaces the default)
+    canonical:                       # kgforge.extract.canonical; off when absent
+      enabled: true                  # the switch
+      mapping: {hold_at: held_in}    # surface -> canonical predicate, always applied
+      prepositions: {at: in}         # prepositions that name one relation
+      embedding:                     # optional: join the most similar earlier predicate
+        model: null                  #   (null = kgforge.models.default_text_model())
+        threshold: 0.8
 
 Relative model paths are resolved against the YAML file's folder first, then the working folder.
 """
@@ -126,6 +133,20 @@ class CorefConfig(StrictModel):
     nouns: dict[str, list[str]] = Field(default_factory=dict)  # spaCy label -> nouns (replace)
 
 
+class CanonicalEmbedding(StrictModel):
+    model: str | None = None  # null: kgforge.models.default_text_model()
+    threshold: float = Field(0.8, gt=0, le=1)
+
+
+class CanonicalConfig(StrictModel):
+    """Canonical predicates (``kgforge.extract.canonical``): mapping, lemma key, embedding."""
+
+    enabled: bool = True
+    mapping: dict[str, str] = Field(default_factory=dict)  # surface -> canonical (final)
+    prepositions: dict[str, str] = Field(default_factory=dict)  # {at: in}: one preposition
+    embedding: CanonicalEmbedding | None = None  # cluster by similarity (off when absent)
+
+
 RelationsConfig = Annotated[
     PatternRelations | ClassifierRelations | SchemaRelations, Field(discriminator="kind")
 ]
@@ -142,6 +163,7 @@ class PipelineConfig(StrictModel):
     relations: list[RelationsConfig] = Field(min_length=1)
     resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
     coreference: CorefConfig = Field(default_factory=lambda: CorefConfig(enabled=False))
+    canonical: CanonicalConfig = Field(default_factory=lambda: CanonicalConfig(enabled=False))
 
 
 def _resolve_model_path(path: Path, base: Path) -> Path:

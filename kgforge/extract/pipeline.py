@@ -23,6 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from kgforge.errors import ConfigError
+from kgforge.extract.canonical import PredicateCanonicalizer
 from kgforge.extract.config import (
     ClassifierRelations,
     PatternRelations,
@@ -168,6 +169,12 @@ class ExtractionPipeline:
         self._coref = (
             Coreference(coref, config.type_mapping, config.drop_unmapped) if coref.enabled else None
         )
+        self.canonical = (
+            PredicateCanonicalizer(config.canonical, self._lemma)
+            if config.canonical.enabled
+            else None
+        )
+        self._lemmas: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -193,6 +200,18 @@ class ExtractionPipeline:
                 nlp.add_pipe("kgforge_paragraphs", before="parser")
             self._nlp = nlp
         return self._nlp
+
+    def _lemma(self, word: str) -> str:
+        """A word's lemma as a verb ("held" -> "hold"; nouns keep their form), from the spaCy
+        model's lemmatizer (the word itself without one)."""
+        lemma = self._lemmas.get(word)
+        if lemma is None:
+            lemma = word
+            if "lemmatizer" in self.nlp.pipe_names:
+                doc = Doc(self.nlp.vocab, words=[word], pos=["VERB"])
+                lemma = self.nlp.get_pipe("lemmatizer")(doc)[0].lemma_.lower() or word
+            self._lemmas[word] = lemma
+        return lemma
 
     def fingerprint(self) -> str:
         """Changes when the config or the spaCy model changes: stored results are then stale."""
@@ -238,15 +257,17 @@ class ExtractionPipeline:
         # as one extraction again, with document offsets.
         parts: list[tuple[int, DocExtraction]] = []
         pieces = _split_long((pair for pair in pairs), self.nlp.max_length)
+        canonical = self.canonical  # in this process, in document order: names are stable
         for extraction, (context, offset, last) in self._process_pieces(
             pieces, batch_size, n_process
         ):
             if last and not parts:
-                yield extraction, context
+                yield (canonical.apply(extraction) if canonical else extraction), context
                 continue
             parts.append((offset, extraction))
             if last:
-                yield DocExtraction.join(parts), context
+                joined = DocExtraction.join(parts)
+                yield (canonical.apply(joined) if canonical else joined), context
                 parts = []
 
     def _process_pieces(

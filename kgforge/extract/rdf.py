@@ -9,7 +9,8 @@ A document's named graph (``document_iri(doc_id)``) holds, all in that one graph
 - one provenance node per fact (reification + PROV-O): ``<stmt:..> a kgf:Statement ;
   rdf:subject ; rdf:predicate ; rdf:object ; prov:wasDerivedFrom <doc> ; kgf:sentence ;
   kgf:sentenceStart ; kgf:subjectStart ; kgf:subjectEnd ; kgf:objectStart ; kgf:objectEnd ;
-  kgf:confidence ; kgf:extractor`` (offsets are character offsets into the document text);
+  kgf:confidence ; kgf:extractor`` (offsets are character offsets into the document text), and
+  ``kgf:surfacePredicate "held_at"`` when the predicate is a canonical one (``canonical.py``);
 - per entity mentioned, ``<ent:e> kgf:mentions "{...}"^^rdf:JSON``: the evidence its record is
   rebuilt from, ``{"label": full name, "type": its type, "aliases": [other names],
   "contexts": [sentences that mention it]}``, as one literal;
@@ -73,7 +74,7 @@ _INTEGER, _DOUBLE, _JSON = (ox.NamedNode(t) for t in (XSD.integer, XSD.double, R
 _K = {name: iri(KGF[name]) for name in (
     "Document", "Entity", "Statement", "docId", "contentHash", "source", "corpus", "pipeline",
     "pipelineHash", "mentions", "sentence", "sentenceStart", "subjectStart",
-    "subjectEnd", "objectStart", "objectEnd", "confidence", "extractor",
+    "subjectEnd", "objectStart", "objectEnd", "confidence", "extractor", "surfacePredicate",
 )}  # fmt: skip
 
 MENTIONS = KGF.mentions
@@ -198,6 +199,8 @@ def document_quads(
             n + k["confidence"] + " " + typed(repr(float(st.confidence)), _DOUBLE) + g,
             n + k["extractor"] + " " + literal(st.extractor) + g,
         ]
+        if st.surface:  # canonicalised: the predicate as found ("held_at")
+            lines.append(n + k["surfacePredicate"] + " " + literal(st.surface) + g)
     lines += [f"{iri(t)} {_LABEL} {literal(label)}{g}" for t, label in class_labels.items()]
     return DocQuads(lines, set(found), len(nodes), evidence)
 

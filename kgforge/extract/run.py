@@ -35,6 +35,7 @@ from rdflib.namespace import RDF
 from kgforge.corpus import CorpusReader, Document, read_corpus
 from kgforge.corpus.reader import Format, OnError
 from kgforge.errors import CorpusError
+from kgforge.extract.canonical import MAPPING_QUERY, relation_lines
 from kgforge.extract.merge import EmbeddingMerger
 from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
 from kgforge.extract.rdf import (
@@ -47,7 +48,14 @@ from kgforge.extract.rdf import (
     type_label_lines,
 )
 from kgforge.extract.resolve import entity_key_iri
-from kgforge.graph.namespaces import ENTITIES_GRAPH, GRAPH, KGF, document_iri
+from kgforge.graph.namespaces import (
+    ENTITIES_GRAPH,
+    GRAPH,
+    KGF,
+    RELATIONS_GRAPH,
+    document_iri,
+    relation_iri,
+)
 from kgforge.graph.store import KnowledgeGraph
 from kgforge.progress import progress
 
@@ -136,6 +144,7 @@ class ExtractionRun:
         self._mark_entities = True  # record pending entities per batch (off in fresh stores)
         self._touched: set[URIRef] = set()  # entities whose evidence this run changed
         self._written = [0, 0]  # documents and evidence rows this run wrote
+        self._relations: dict[str, str] = {}  # canonical mapping in the store: surface -> canonical
         self.merger = (
             EmbeddingMerger(kg, resolution.embedding) if resolution.embedding is not None else None
         )
@@ -145,6 +154,9 @@ class ExtractionRun:
         summary = RunSummary(pipeline=self.pipeline.name)
         fingerprint = self.pipeline.fingerprint()
         known = _known_documents(self.kg)
+        if self.pipeline.canonical is not None:  # keep the names earlier runs gave
+            self._relations = {str(a): str(b) for a, b in self.kg.query(MAPPING_QUERY)}
+            self.pipeline.canonical.seed(self._relations.items())
         # Into a store with no documents and nothing pending, all evidence an entity record needs
         # is what this run writes: keep it in memory rather than read it back at the end.
         fresh = not known and next(self.kg.triples((STATE_GRAPH, PENDING, None)), None) is None
@@ -253,10 +265,23 @@ class ExtractionRun:
                     self.kg.drop_graph(doc_iri)
                 lines += quads.lines
                 pending |= quads.entities
+            lines += self._relation_lines()
             self._touched |= pending
             if self._mark_entities:
                 lines += _pending_lines(pending)
             self._load(lines)
+
+    def _relation_lines(self) -> list[str]:
+        """The canonical mapping's pairs not yet in the store (inside ``_write``'s transaction);
+        a pair the config now maps elsewhere replaces the stored one."""
+        canonical = self.pipeline.canonical
+        if canonical is None:
+            return []
+        new = {s: c for s, c in canonical.mapping().items() if self._relations.get(s) != c}
+        for surface in new.keys() & self._relations.keys():
+            self.kg.remove((relation_iri(surface), KGF.canonicalRelation, None), RELATIONS_GRAPH)
+        self._relations.update(new)
+        return relation_lines(new)
 
     def _prune(self, known: dict[str, _Known], seen: set[str], corpus_key: str) -> int:
         gone = [k for doc_id, k in known.items() if k.corpus == corpus_key and doc_id not in seen]

@@ -48,7 +48,8 @@ class Statement:
     """A relation found in a document: mentions carry document character offsets.
 
     ``sentence`` is the (start, end) character span of the sentence it was found in; an ``is_a``
-    statement whose object has label ``CLASS_LABEL`` types its subject.
+    statement whose object has label ``CLASS_LABEL`` types its subject. ``surface`` is the
+    predicate as found ("held_at") when ``predicate`` is its canonical one ("held_in").
     """
 
     subject: Mention
@@ -57,6 +58,7 @@ class Statement:
     confidence: float
     sentence: tuple[int, int]
     extractor: str
+    surface: str = ""  # the phrase the predicate was found by, when canonicalised to another
 
     def shifted(self, offset: int) -> Statement:
         """The same statement with every offset moved by ``offset``."""

@@ -25,6 +25,7 @@ STMT = Namespace(BASE + "statement/")  # statement nodes carrying provenance
 GRAPH = Namespace(BASE + "graph/")  # named graphs that are not documents
 
 ENTITIES_GRAPH = GRAPH["entities"]  # consolidated entity records (label, type, aliases, text)
+RELATIONS_GRAPH = GRAPH["relations"]  # canonical relations: surface predicate -> canonical
 PREDICTED_GRAPH = GRAPH["predicted"]  # links predicted by a trained model
 
 # the one set of prefixes: predeclared in every query and update, bound in exports, used to
