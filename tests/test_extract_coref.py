@@ -92,6 +92,16 @@ def _resolved(ex: DocExtraction) -> set[tuple[str, str, str]]:
             "The University of Memphis is a public university located in Memphis, Tennessee.",
             ("The University of Memphis", "located_in", "Tennessee"),
         ),
+        (
+            "Training Day is a 2001 American crime thriller film directed by Antoine Fuqua, "
+            "written by David Ayer, and starring Denzel Washington and Ethan Hawke.",
+            ("Training Day", "star", "Ethan Hawke"),
+        ),
+        (
+            "Training Day is a 2001 American crime thriller film directed by Antoine Fuqua, "
+            "written by David Ayer, and starring Denzel Washington and Ethan Hawke.",
+            ("David Ayer", "write", "Training Day"),
+        ),
         (COWES, ("Jeremy Irons", "marry", "Sinead Cusack")),
         (COWES, ("Jeremy Irons", "born_in", "London")),
         (
@@ -104,6 +114,14 @@ def test_encyclopaedic_patterns(
     default: ExtractionPipeline, text: str, expected: tuple[str, str, str]
 ) -> None:
     assert expected in _resolved(_extract(default, text))
+
+
+def test_roles_and_names_after_as(default: ExtractionPipeline) -> None:
+    """ "starring X as Y" gives no relation to Y; "known as" does (a name)."""
+    text = "Collateral is a 2004 film starring Tom Cruise as Vincent and Jamie Foxx as Max."
+    assert not any(p.endswith("_as") for _, p, _ in _resolved(_extract(default, text)))
+    text = "Jamia Suzette Mays, better known as Jayma Mays, is an American actress."
+    assert ("Jamia Suzette Mays", "known_as", "Jayma Mays") in _resolved(_extract(default, text))
 
 
 def test_class_noun_stands_for_its_subject(default: ExtractionPipeline) -> None:
@@ -167,7 +185,7 @@ def test_coref_nouns_config(tmp_path: Path, default: ExtractionPipeline) -> None
     assert ("Nokia", "move_to", "Espoo") not in _resolved(_extract(default, doc))
     text = find_pipeline("default").read_text()
     path = tmp_path / "nouns.yaml"
-    path.write_text(text + "  nouns: {ORG: [outfit]}\n")
+    path.write_text(text.replace("coreference:\n", "coreference:\n  nouns: {ORG: [outfit]}\n"))
     pipe = load_pipeline(path)
     resolved = _resolved(_extract(pipe, doc))
     assert ("Nokia", "move_to", "Espoo") in resolved  # the configured noun

@@ -63,6 +63,7 @@ class PredicateCanonicalizer:
         self._of_surface: dict[str, str] = {}  # surface -> canonical
         self._clusters: list[tuple[str, np.ndarray]] = []  # (canonical, unit vector)
         self._model: Any = None
+        self._vectors: dict[str, np.ndarray] = {}  # lemma key -> unit vector
 
     def seed(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Start from known ``(surface, canonical)`` pairs (a store's mapping)."""
@@ -110,13 +111,36 @@ class PredicateCanonicalizer:
         return best
 
     def _encode(self, key: str) -> np.ndarray:
+        if key not in self._vectors:
+            self.prepare_keys([key])
+        return self._vectors[key]
+
+    def prepare_keys(self, keys: Iterable[str]) -> None:
+        """Embed the phrases of the new lemma keys in one batch (one model call per batch of
+        documents instead of one per predicate)."""
+        todo = sorted({k for k in keys if k not in self._vectors})
+        if not todo or self.config.embedding is None:
+            return
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 
-            assert self.config.embedding is not None
             name = self.config.embedding.model or default_text_model()
             self._model = SentenceTransformer(name, device="cpu")
-        return self._model.encode([key.replace("_", " ")], normalize_embeddings=True)[0]
+        phrases = [k.replace("_", " ") for k in todo]
+        vectors = self._model.encode(phrases, normalize_embeddings=True, batch_size=256)
+        self._vectors.update(zip(todo, vectors, strict=True))
+
+    def prepare(self, extractions: Iterable[DocExtraction]) -> None:
+        """Embed, in one batch, the predicates of these extractions not seen before."""
+        if self.config.embedding is None:
+            return
+        mapped = self.config.mapping.keys() | self._of_surface.keys()
+        self.prepare_keys(
+            self.key(st.predicate)
+            for ex in extractions
+            for st in ex.statements
+            if st.predicate != IS_A and st.predicate not in mapped
+        )
 
     def apply(self, extraction: DocExtraction) -> DocExtraction:
         """The extraction with canonical predicates; each statement keeps its phrase as

@@ -58,6 +58,11 @@ _PLACE_PARTS = frozenset({
     "island", "country", "territory", "vicinity", "downtown", "edge", "corner", "end",
 })  # fmt: skip
 _PART_DEPTH = 3
+# verbs that give a name: "known as", "credited as"; their "as" object is another name
+_NAMING = frozenset({
+    "know", "call", "credit", "refer", "bill", "name", "title", "rename", "style", "dub",
+    "spell", "abbreviate", "release", "market", "list", "nickname", "describe", "recognize",
+})  # fmt: skip
 
 
 def _children(token: Token, deps: tuple[str, ...]) -> list[Token]:
@@ -174,6 +179,16 @@ class PatternExtractor:
         the clause it modifies ("Born in Cowes, he ..."), or its first conjunct's."""
         for _ in range(4):
             if verb.dep_ == "acl" and verb.head.pos_ in ("NOUN", "PROPN"):
+                noun = verb.head
+                while noun.dep_ in ("conj", "appos"):
+                    noun = noun.head
+                if noun.dep_ == "pobj" and noun.head.dep_ == "agent":
+                    # "directed by X, written by Y": attached to X, about the film
+                    verb = noun.head.head
+                    subjects = _children(verb, ("nsubj", "nsubjpass"))
+                    if subjects:
+                        return subjects[0]
+                    continue
                 return verb.head
             if verb.dep_ == "advcl":
                 subjects = _children(verb.head, ("nsubj", "nsubjpass"))
@@ -221,6 +236,8 @@ class PatternExtractor:
                 if c.dep_ == "conj" and c.tag_ == "VBN" and not _children(c, ("dobj",)):
                     agents = [p for a in _children(c, ("agent",)) for p in _children(a, ("pobj",))]
                     break
+        if verb.lemma_ in _NAMING:  # "known by his stage name X" names no agent
+            agents = []
         for s, fs in _with_conjuncts(agents):
             for o, fo in passive_subjects:
                 emit(s, label, o, passive, fs * fo)
@@ -234,6 +251,8 @@ class PatternExtractor:
                     if o.pos_ == "NOUN" and self._arg(o) is None:
                         for s, fs in heads:
                             self._noun_facts(s, o, emit, "copula", fs)
+            if prep.lower_ == "as" and verb.lemma_ not in _NAMING:
+                continue  # "starring X as Y", "produced sitcoms such as Y": a role or an example
             pred = f"{label}_{prep.lower_}"
             for o, fo in self._objects(prep):
                 for s, fs in heads:

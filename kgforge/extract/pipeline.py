@@ -258,17 +258,25 @@ class ExtractionPipeline:
         parts: list[tuple[int, DocExtraction]] = []
         pieces = _split_long((pair for pair in pairs), self.nlp.max_length)
         canonical = self.canonical  # in this process, in document order: names are stable
+        done: list[tuple[DocExtraction, T]] = []
         for extraction, (context, offset, last) in self._process_pieces(
             pieces, batch_size, n_process
         ):
             if last and not parts:
-                yield (canonical.apply(extraction) if canonical else extraction), context
-                continue
-            parts.append((offset, extraction))
-            if last:
-                joined = DocExtraction.join(parts)
-                yield (canonical.apply(joined) if canonical else joined), context
-                parts = []
+                done.append((extraction, context))
+            else:
+                parts.append((offset, extraction))
+                if last:
+                    done.append((DocExtraction.join(parts), context))
+                    parts = []
+            if canonical is None:
+                yield from done
+                done = []
+            elif len(done) >= batch_size:
+                yield from _canonicalised(canonical, done)
+                done = []
+        if done:
+            yield from _canonicalised(canonical, done)  # type: ignore[arg-type]
 
     def _process_pieces(
         self, pairs: Iterable[tuple[str, T]], batch_size: int, n_process: int
@@ -450,6 +458,15 @@ def _split_long(
             yield window[:cut], (context, start, False)
             start += cut
         yield (text[start:] if start else text), (context, start, True)
+
+
+def _canonicalised(
+    canonical: PredicateCanonicalizer, done: list[tuple[DocExtraction, T]]
+) -> Iterator[tuple[DocExtraction, T]]:
+    """A batch of extractions with canonical predicates (its new predicates embedded at once)."""
+    canonical.prepare(ex for ex, _ in done)
+    for extraction, context in done:
+        yield canonical.apply(extraction), context
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
