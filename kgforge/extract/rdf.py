@@ -136,8 +136,9 @@ def document_quads(
         while j < len(sentences) - 1 and m.start >= sentences[j][1]:
             j += 1
         ev = found.setdefault(entity, (label, c.label, set(), []))
-        if not m.coreferent:  # "he" is no name of the entity it refers to
-            ev[2].add(display_label(m.text))
+        if m.coreferent:  # "he" is no name of the entity, and "He moved ..." no description
+            continue
+        ev[2].add(display_label(m.text))
         if len(ev[3]) < description_sentences and sentences[j] not in ev[3]:
             ev[3].append(sentences[j])
     evidence = []
