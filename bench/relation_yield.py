@@ -7,7 +7,9 @@ The corpus: 2,000 fixed-seed entity descriptions of fb15k237-ind (``entity2text.
 from ../shared/data.
 
     python bench/relation_yield.py --tag after [--pipeline default] [--docs 2000]
-    python bench/relation_yield.py --tag after --timing     # + throughput vs plain nlp.pipe
+    python bench/relation_yield.py --tag after --timing     # + cost of each stage vs nlp.pipe
+    python bench/relation_yield.py --tag after_embedding --embedding 0.8   # canonical.embedding
+    python bench/relation_yield.py --tag after --stage-cpu  # CPU seconds of each stage
 
 A *relation* is a statement other than ``is_a`` whose subject and object are two different
 entities of the document (after aliasing and coreference). Writes
@@ -124,32 +126,124 @@ def measure(pipeline, docs: list[tuple[str, str]]) -> tuple[dict, list[dict]]:
     return summary, rows
 
 
-def timing(pipeline, texts: list[str], repeats: int) -> dict:
-    """Seconds of plain ``nlp.pipe`` (same model) and of ``pipeline.process``, paired."""
+def variants(name: str) -> dict:
+    """Pipelines that differ from ``name`` by one stage each, for the per-stage cost."""
+    from kgforge.extract.config import CanonicalEmbedding
+    from kgforge.extract.pipeline import load_pipeline
+
+    def with_(change) -> object:
+        pipe = load_pipeline(name)
+        config = pipe.config.model_copy(deep=True)
+        change(config)
+        return type(pipe)(config, pipe.path)
+
+    def old_patterns(c) -> None:  # main's pattern list, no coreference, no canonical step
+        c.relations[0].patterns = ["svo", "passive", "prep", "appositive", "copula"]
+        c.coreference.enabled = c.canonical.enabled = False
+
+    return {
+        "pipeline": lambda: load_pipeline(name),
+        "no_coreference": lambda: with_(lambda c: setattr(c.coreference, "enabled", False)),
+        "no_canonical": lambda: with_(lambda c: setattr(c.canonical, "enabled", False)),
+        "old_patterns_only": lambda: with_(old_patterns),
+        "canonical_embedding": lambda: with_(
+            lambda c: setattr(c.canonical, "embedding", CanonicalEmbedding())
+        ),
+    }
+
+
+def stage_cpu(name: str, texts: list[str]) -> dict:
+    """CPU seconds (``time.process_time``: robust to other jobs on a shared machine) of plain
+    ``nlp.pipe`` and of each stage of ``process``, timed by wrapping the stage's methods; the
+    canonical embedding stage from a variant that has it (its model load included)."""
     import spacy
 
-    nlp = spacy.load(pipeline.config.spacy.model)
-    pipeline.nlp  # noqa: B018 - both models load before the clock starts
-    list(pipeline.process(texts[:50]))  # and any lazily loaded stage
-    plain, ours = [], []
+    from kgforge.extract.canonical import PredicateCanonicalizer
+    from kgforge.extract.coref import Coreference
+    from kgforge.extract.patterns import PatternExtractor
+
+    spent: dict[str, float] = {}
+
+    def timed(cls, method: str, stage: str):
+        original = getattr(cls, method)
+
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[stage] = spent.get(stage, 0.0) + time.process_time() - start
+
+        setattr(cls, method, wrapper)
+        return original
+
+    makers = variants(name)
+    nlp = spacy.load(makers["pipeline"]().config.spacy.model)
+    start = time.process_time()
+    for _ in nlp.pipe(texts, batch_size=64):
+        pass
+    plain = time.process_time() - start
+    patches = [
+        (Coreference, "topic", "coreference"),
+        (Coreference, "resolve", "coreference"),
+        (PatternExtractor, "extract", "patterns"),
+        (PredicateCanonicalizer, "apply", "canonical"),
+        (PredicateCanonicalizer, "prepare", "canonical"),
+    ]
+    originals = [(cls, m, timed(cls, m, stage)) for cls, m, stage in patches]
+    out: dict = {"plain_nlp_pipe_cpu_s": round(plain, 2)}
+    try:
+        for side in ("pipeline", "canonical_embedding"):
+            spent.clear()
+            pipe = makers[side]()
+            pipe.nlp  # noqa: B018
+            start = time.process_time()
+            for _ in pipe.process(texts):
+                pass
+            total = time.process_time() - start
+            out[side] = {
+                "process_cpu_s": round(total, 2),
+                "ratio_to_plain": round(total / plain, 3),
+                **{f"{k}_cpu_s": round(v, 2) for k, v in sorted(spent.items())},
+                **{f"{k}_share_of_plain": round(v / plain, 4) for k, v in sorted(spent.items())},
+            }
+    finally:
+        for cls, method, original in originals:
+            setattr(cls, method, original)
+    return out
+
+
+def timing(name: str, texts: list[str], repeats: int) -> dict:
+    """Seconds of plain ``nlp.pipe`` (same model, batch size 64) and of ``process`` for the
+    pipeline and its one-stage variants, in rotated order within each repeat; a fresh pipeline
+    per repeat, its spaCy model loaded before the clock (a text model it loads is timed)."""
+    import spacy
+
+    from kgforge.extract.pipeline import load_pipeline
+
+    nlp = spacy.load(load_pipeline(name).config.spacy.model)
+    makers = variants(name)
+    sides = ["plain", *makers]
+    times: dict[str, list[float]] = {side: [] for side in sides}
     for r in range(repeats):
-        for side in ("plain", "kgforge") if r % 2 == 0 else ("kgforge", "plain"):
+        for side in sides[r % len(sides) :] + sides[: r % len(sides)]:
+            if side != "plain":
+                pipe = makers[side]()
+                pipe.nlp  # noqa: B018 - loaded before the clock, like the plain side's
             start = time.perf_counter()
-            if side == "plain":
-                for _ in nlp.pipe(texts, batch_size=64):
-                    pass
-                plain.append(time.perf_counter() - start)
-            else:
-                for _ in pipeline.process(texts):
-                    pass
-                ours.append(time.perf_counter() - start)
-    ratios = [k / p for k, p in zip(ours, plain, strict=True)]
-    return {
-        "plain_s": [round(t, 3) for t in plain],
-        "process_s": [round(t, 3) for t in ours],
-        "ratio_median": round(statistics.median(ratios), 3),
-        "ratios": [round(x, 3) for x in ratios],
-    }
+            for _ in nlp.pipe(texts, batch_size=64) if side == "plain" else pipe.process(texts):
+                pass
+            times[side].append(time.perf_counter() - start)
+            print(f"repeat {r} {side}: {times[side][-1]:.1f}s", flush=True)
+    out = {"plain_s": [round(t, 2) for t in times["plain"]]}
+    for side in makers:
+        ratios = [k / p for k, p in zip(times[side], times["plain"], strict=True)]
+        out[side] = {
+            "seconds": [round(t, 2) for t in times[side]],
+            "ratio_to_plain_median": round(statistics.median(ratios), 3),
+            "ratios": [round(x, 3) for x in ratios],
+        }
+    return out
 
 
 def main() -> None:
@@ -160,12 +254,23 @@ def main() -> None:
     parser.add_argument("--pipeline", default="default")
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--timing", action="store_true")
+    parser.add_argument("--stage-cpu", action="store_true", help="CPU time of each stage")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--timing-docs", type=int, default=1000)
+    parser.add_argument(
+        "--embedding", type=float, help="turn canonical.embedding on with this threshold"
+    )
     parser.add_argument("--score", action="store_true", help="add the labelled sample's precision")
     args = parser.parse_args()
 
     docs = corpus(args.docs)
     pipeline = load_pipeline(args.pipeline)
+    if args.embedding is not None:
+        from kgforge.extract.config import CanonicalEmbedding
+
+        config = pipeline.config.model_copy(deep=True)
+        config.canonical.embedding = CanonicalEmbedding(threshold=args.embedding)
+        pipeline = type(pipeline)(config, pipeline.path)
     started = time.perf_counter()
     summary, rows = measure(pipeline, docs)
     summary["seconds"] = round(time.perf_counter() - started, 1)
@@ -187,9 +292,15 @@ def main() -> None:
         **summary,
     }
     if args.timing:
-        report["timing"] = timing(pipeline, [t for _, t in docs], args.repeats)
+        texts = [t for _, t in docs][: args.timing_docs]
+        report["timing"] = {"docs": len(texts), **timing(args.pipeline, texts, args.repeats)}
+    if args.stage_cpu:
+        report["stage_cpu"] = stage_cpu(args.pipeline, [t for _, t in docs][: args.timing_docs])
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"relation_yield_{args.tag}.json"
+    if out.exists():  # keep the timings of an earlier run that this one did not redo
+        old = json.loads(out.read_text())
+        report.update({k: old[k] for k in ("timing", "stage_cpu") if k in old and k not in report})
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "top_predicates"}, indent=2))
     print(f"wrote {out}")
