@@ -655,10 +655,14 @@ def predict_links_command(
     model_dir: str = typer.Argument(..., help="A trained model (a `kgforge train` output)."),
     store: str = typer.Argument(..., help=_STORE_HELP),
     entity: list[str] = typer.Option(
-        [], "--entity", help="Entity IRI (repeatable); default: entities new since training."
+        [],
+        "--entity",
+        help="Entity: ent:..., <IRI> or IRI (repeatable); default: entities new since training.",
     ),
     relation: list[str] = typer.Option(
-        [], "--relation", help="Relation IRI (repeatable); default: all the model knows."
+        [],
+        "--relation",
+        help="Relation: rel:..., its name or IRI (repeatable); default: all the model knows.",
     ),
     k: int = typer.Option(5, "-k", min=1, help="Links per entity, relation and direction."),
     direction: Direction = typer.Option("both", "--direction", help="tails, heads or both."),
