@@ -33,6 +33,11 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       embedding:                     # optional: merge new entities into known ones of the same
         model: null                  #   type whose label embedding is this similar
         threshold: 0.92              #   (null model = kgforge.models.default_text_model())
+      split_below: null              # same name, context similarity below this: a new entity
+      acronyms: true                 # "USA" / "U.S." / "United States of America" merge
+      surnames: true                 # "Curie" -> the one known person named ... Curie
+      person_types: [Person]         #   (the types a surname merge needs on both sides)
+      is_a: kgf:isA                  # predicate of "X is a C" statements (or rdf:type)
 
 Relative model paths are resolved against the YAML file's folder first, then the working folder.
 """
@@ -97,10 +102,17 @@ class EmbeddingMerge(StrictModel):
 
 
 class ResolutionConfig(StrictModel):
+    """How mentions become entities (``kgforge.extract.resolve``)."""
+
     aliasing: bool = True
     cross_document: bool = True
     description_sentences: int = Field(3, ge=0)
     embedding: EmbeddingMerge | None = None
+    split_below: float | None = Field(None, ge=0, le=1)
+    acronyms: bool = True
+    surnames: bool = True
+    person_types: list[str] = Field(default_factory=lambda: ["Person"])
+    is_a: Literal["kgf:isA", "rdf:type"] = "kgf:isA"
 
 
 RelationsConfig = Annotated[

@@ -46,7 +46,7 @@ from kgforge.extract.rdf import (
     merge_evidence,
     type_label_lines,
 )
-from kgforge.extract.resolve import entity_key_iri
+from kgforge.extract.resolve import EntityResolver, context_bag, full_names, name_key
 from kgforge.graph.namespaces import ENTITIES_GRAPH, GRAPH, KGF, document_iri
 from kgforge.graph.store import KnowledgeGraph
 from kgforge.progress import progress
@@ -139,6 +139,15 @@ class ExtractionRun:
         self.merger = (
             EmbeddingMerger(kg, resolution.embedding) if resolution.embedding is not None else None
         )
+        self.is_a = RDF.type if resolution.is_a == "rdf:type" else KGF.isA
+        self.resolver = EntityResolver(
+            split_below=resolution.split_below,
+            acronyms=resolution.acronyms,
+            surnames=resolution.surnames,
+            person_types=resolution.person_types,
+            cross_document=resolution.cross_document,
+            fallback=self.merger.resolve if self.merger is not None else None,
+        )
 
     def run(self, reader: CorpusReader, corpus_key: str, prune: bool = False) -> RunSummary:
         started = time.perf_counter()
@@ -153,6 +162,8 @@ class ExtractionRun:
             with self.kg.transaction():
                 self._load(_pending_lines([ALL_ENTITIES]))
         self._mark_entities = not fresh
+        if not fresh:
+            seed_resolver(self.resolver, self._stored_evidence(None))
         seen: set[str] = set()
 
         def todo() -> Iterator[tuple[str, tuple[Document, _Known | None]]]:
@@ -196,7 +207,7 @@ class ExtractionRun:
                     fingerprint,
                 )
                 quads = document_quads(
-                    doc_iri, meta, extraction, self._namer(doc.id), self.description_sentences
+                    doc_iri, meta, extraction, self.resolver, self.description_sentences, self.is_a
                 )
                 if old is not None:
                     quads.entities |= _entities_of(self.kg, old.graph)
@@ -224,17 +235,6 @@ class ExtractionRun:
         summary.entities_updated = self.rebuild_entities(evidence)
         summary.seconds = time.perf_counter() - started
         return summary
-
-    def _namer(self, doc_id: str):
-        scope = None if self.cross_document else doc_id
-        merger = self.merger
-
-        def name(label: str, type_: str) -> URIRef:
-            if merger is not None:
-                return merger.resolve(label, type_, scope)
-            return entity_key_iri(label, type_, scope)
-
-        return name
 
     def _load(self, lines: Iterable[str]) -> None:
         """Add N-Quads lines through the store's parser (inside the caller's transaction)."""
@@ -339,6 +339,23 @@ class ExtractionRun:
         else:
             quads = [q for e in pending for q in self.kg.quads((e, MENTIONS, None, None))]
         return [(str(g), s, json.loads(str(o))) for s, _, o, g in quads if g != ENTITIES_GRAPH]
+
+
+def seed_resolver(resolver: EntityResolver, evidence: Iterable[tuple[str, URIRef, dict]]) -> None:
+    """Register stored evidence rows ``(document graph, entity, evidence)`` with a resolver, in
+    document order: a run into a store with documents then resolves new mentions as a run that
+    had extracted them all would (also after a kill, before the entity records were rebuilt)."""
+    by_graph: dict[str, list[tuple[URIRef, dict]]] = {}
+    for graph, entity, blob in evidence:
+        by_graph.setdefault(graph, []).append((entity, blob))
+    for graph in sorted(by_graph):
+        rows = sorted(by_graph[graph], key=lambda r: str(r[0]))
+        keys = [name_key(blob["label"]) for _, blob in rows]
+        for i, (entity, blob) in enumerate(rows):
+            names = full_names(blob["label"], blob.get("aliases", ()))
+            others = [k for j, k in enumerate(keys) if j != i and k != keys[i]]
+            bag = context_bag(blob.get("contexts", ()), names, others)
+            resolver.known(entity, names, blob.get("types") or {blob.get("type", ""): 1}, bag)
 
 
 def _pending_lines(entities: Iterable[URIRef]) -> list[str]:

@@ -1,0 +1,198 @@
+"""Entity identity: IRIs apart from types, alias and acronym merges, context splits, and the
+merge decisions a store keeps for audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Literal
+from rdflib.namespace import RDF, RDFS, SKOS
+
+from kgforge.extract.rdf import DocMeta, document_quads, merge_evidence
+from kgforge.extract.resolve import (
+    EntityResolver,
+    acronym_of,
+    entity_key_iri,
+    initials,
+    name_key,
+)
+from kgforge.extract.run import extract
+from kgforge.extract.types import DocExtraction, Mention
+from kgforge.graph.namespaces import ENTITIES_GRAPH, KGF, document_iri, type_iri
+from kgforge.graph.store import KnowledgeGraph
+
+
+def test_name_keys_drop_titles_dots_and_ignore_type() -> None:
+    assert name_key("the U.S.") == name_key("US") == "us"
+    assert name_key("Dr. Marie Curie") == name_key("Marie Curie") == "marie curie"
+    assert name_key("General Motors") == "general motors"  # not a title
+    assert acronym_of("U.S.") == "US" and acronym_of("NASA") == "NASA"
+    assert acronym_of("Paris") is None
+    assert initials("United States of America") == "USA"
+    assert initials("United Kingdom") == "UK" and initials("Paris") is None
+    assert entity_key_iri("India") == entity_key_iri("india")  # no type in the IRI
+
+
+def _doc(text: str, names: list[tuple[str, str]]) -> DocExtraction:
+    """One-sentence-per-line extraction with the given (name, type) mentions."""
+    mentions, sentences, start = [], [], 0
+    for line in text.split("\n"):
+        sentences.append((start, start + len(line)))
+        start += len(line) + 1
+    for name, type_ in names:
+        at = text.index(name)
+        mentions.append(Mention(at, at + len(name), name, type_))
+    mentions.sort(key=lambda m: m.start)
+    return DocExtraction(text, sentences, mentions, list(range(len(mentions))), [])
+
+
+def _resolve(docs: dict[str, DocExtraction], resolver: EntityResolver):
+    rows = []
+    for doc_id, extraction in docs.items():
+        meta = DocMeta(doc_id, "h", doc_id, "c", "p", "fp")
+        quads = document_quads(document_iri(doc_id), meta, extraction, resolver)
+        rows += [(str(document_iri(doc_id)), e, blob) for e, blob in quads.evidence]
+    return rows
+
+
+def _iri_of(rows, doc_id: str, label: str):
+    [iri] = [
+        e
+        for g, e, b in rows
+        if g == str(document_iri(doc_id)) and label in [b["label"], *b["aliases"]]
+    ]
+    return iri
+
+
+def test_type_errors_do_not_split_an_entity() -> None:
+    docs = {
+        "a": _doc(
+            "India is a country in South Asia.", [("India", "Person"), ("South Asia", "Place")]
+        ),
+        "b": _doc("India won against Pakistan.", [("India", "Place"), ("Pakistan", "Place")]),
+        "c": _doc("Delhi is in India.", [("Delhi", "Place"), ("India", "Place")]),
+    }
+    rows = _resolve(docs, EntityResolver())
+    india = {_iri_of(rows, d, "India") for d in docs}
+    assert len(india) == 1
+    record = merge_evidence(rows)[india.pop()]
+    assert record.type == ("Place", 2)  # voted over mentions: two of three say Place
+
+
+GEORGIA = {
+    "state": _doc(
+        "Georgia is a state in the southeastern United States.\nAtlanta is the capital of Georgia.",
+        [("Georgia", "Place"), ("United States", "Place"), ("Atlanta", "Place")],
+    ),
+    "country": _doc(
+        "Georgia is a country in the Caucasus, bordered by Russia and Armenia.\n"
+        "Its capital and largest city is Tbilisi.",
+        [("Georgia", "Place"), ("Caucasus", "Place"), ("Russia", "Place"), ("Armenia", "Place"),
+         ("Tbilisi", "Place")],
+    ),
+    "peach": _doc(
+        "Atlanta, the capital of Georgia, is the largest city of the southeastern state.",
+        [("Atlanta", "Place"), ("Georgia", "Place")],
+    ),
+    "wine": _doc(
+        "Wine from Georgia is sold in Russia and Armenia, its neighbours in the Caucasus.",
+        [("Georgia", "Place"), ("Russia", "Place"), ("Armenia", "Place"), ("Caucasus", "Place")],
+    ),
+}  # fmt: skip
+
+
+def test_same_name_in_different_contexts_splits() -> None:
+    rows = _resolve(GEORGIA, EntityResolver(split_below=0.1))
+    state, country = _iri_of(rows, "state", "Georgia"), _iri_of(rows, "country", "Georgia")
+    assert state != country
+    assert _iri_of(rows, "peach", "Georgia") == state  # each later mention joins its sense
+    assert _iri_of(rows, "wine", "Georgia") == country
+    assert len({_iri_of(rows, d, "Atlanta") for d in ("state", "peach")}) == 1
+    # without a threshold the name alone decides: one Georgia
+    merged = _resolve(GEORGIA, EntityResolver())
+    assert len({_iri_of(merged, d, "Georgia") for d in GEORGIA}) == 1
+
+
+def test_acronyms_heads_and_surnames_merge() -> None:
+    docs = {
+        "a": _doc(
+            "The United States of America is large.\nThe USA is rich.",
+            [("United States of America", "Place"), ("USA", "Organization")],
+        ),
+        "b": _doc("Obama led the United States.", [("Obama", "Person"), ("United States", "Place")]),
+        "c": _doc("The U.S. economy grew under Barack Obama.",
+                  [("U.S.", "Place"), ("Barack Obama", "Person")]),
+        "d": _doc("Barack Obama met Michelle Obama.\nObama spoke.",
+                  [("Barack Obama", "Person"), ("Michelle Obama", "Person")]),
+        "e": _doc("Washington is a state.", [("Washington", "Place")]),
+        "f": _doc("George Washington was born in Virginia.", [("George Washington", "Person"),
+                                                             ("Virginia", "Place")]),
+    }  # fmt: skip
+    resolver = EntityResolver()
+    rows = _resolve(docs, resolver)
+    us = {_iri_of(rows, d, n) for d, n in [("a", "United States of America"), ("a", "USA"),
+                                           ("b", "United States"), ("c", "U.S")]}  # fmt: skip
+    assert len(us) == 1
+    # a lone surname only joins a full name known before it: the first "Obama" stays apart
+    assert _iri_of(rows, "c", "Barack Obama") == _iri_of(rows, "d", "Barack Obama")
+    assert _iri_of(rows, "d", "Michelle Obama") != _iri_of(rows, "d", "Barack Obama")
+    # a place is never merged into a person by surname
+    assert _iri_of(rows, "e", "Washington") != _iri_of(rows, "f", "George Washington")
+    later = resolver.resolve_document("g", [{"label": "Michelle", "types": {"Person": 1}}])
+    assert later[0].rule == "new"
+    two = resolver.resolve_document("h", [{"label": "Obama", "types": {"Person": 1}}])
+    assert two[0].rule in ("name", "surname")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("split", [None])
+def test_extracted_store_keeps_merge_decisions(tmp_path: Path, split) -> None:
+    texts = {
+        "a.txt": "The United States of America declared independence in 1776. The USA is large.",
+        "b.txt": "Barack Obama was the president of the United States. The U.S. economy grew.",
+        "c.txt": "The United Kingdom left the European Union. The UK held a referendum.",
+        "d.txt": "India is a country in South Asia. New Delhi is the capital of India.",
+        "e.txt": "Marie Curie, a physicist, won the Nobel Prize.",
+    }
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for name, text in texts.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    with KnowledgeGraph.open(tmp_path / "store") as kg:
+        extract(corpus, kg, "default")
+        rows = kg.query(
+            "SELECT DISTINCT ?e WHERE { GRAPH graph:entities { ?e rdfs:label|skos:altLabel ?n } "
+            "VALUES ?n { 'United States of America' 'USA' 'United States' 'U.S' } }"
+        )
+        [us] = [r[0] for r in rows]
+        records = kg.graph(ENTITIES_GRAPH)
+        assert (us, RDF.type, type_iri("Place")) in records
+        assert float(records.value(us, KGF.typeConfidence)) > 0.5
+        uk = {r[0] for r in kg.query(
+            "SELECT ?e WHERE { GRAPH graph:entities { ?e rdfs:label|skos:altLabel ?n } "
+            "VALUES ?n { 'United Kingdom' 'UK' } }")}  # fmt: skip
+        assert len(uk) == 1
+        # the decisions that merged them, with rule, score and the names involved
+        audit = {
+            (str(r.m), str(r.rule), str(r.x))
+            for r in kg.query(
+                """SELECT ?m ?rule ?x ?s WHERE { GRAPH ?g { ?d a kgf:MergeDecision ;
+                   kgf:entity ?e ; kgf:mentionLabel ?m ; kgf:rule ?rule ; kgf:score ?s ;
+                   kgf:matchedLabel ?x } }"""
+            )
+        }
+        assert ("UK", "acronym", "United Kingdom") in audit
+        assert ("USA", "acronym", "United States of America") in audit
+        # "X, a physicist" is kgf:isA to a class, not an rdf:type of the entity
+        curie = next(iter(kg.query("SELECT ?e { GRAPH ?g { ?e rdfs:label 'Marie Curie' } }")))[0]
+        assert list(kg.triples((curie, KGF.isA, type_iri("physicist"))))
+        assert (type_iri("physicist"), RDF.type, KGF.Class) in set(kg.triples((None, None, None)))
+        assert {o for _, _, o in records.triples((curie, RDF.type, None))} == {
+            KGF.Entity,
+            type_iri("Person"),
+        }
+        assert (curie, SKOS.altLabel, Literal("physicist")) not in records
+        assert str(records.value(curie, RDFS.label)) == "Marie Curie"
