@@ -371,6 +371,9 @@ def extract_command(
     ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q extract."),
+    link_to: str | None = typer.Option(
+        None, "--link-to", help="A store or RDF file whose entities mentions link to first."
+    ),
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
     from kgforge.corpus import read_corpus
@@ -396,8 +399,30 @@ def extract_command(
             workers=workers,
             batch_size=batch_size,
             prune=prune,
+            link_to=link_to,
         )
     typer.echo(str(summary))
+
+
+@app.command("resolve")
+def resolve_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    pipeline: str = typer.Option(
+        "default", "--pipeline", help="Pipeline whose resolution settings to apply."
+    ),
+    link_to: str | None = typer.Option(
+        None, "--link-to", help="A store or RDF file whose entities mentions link to first."
+    ),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Resolve a store's entities again (other resolution settings) without parsing again."""
+    from kgforge.extract.pipeline import load_pipeline
+    from kgforge.extract.run import resolve_store
+
+    pipe = load_pipeline(pipeline)
+    with _open_store(store, backend, write=True) as kg:
+        rewritten = resolve_store(kg, pipe, link_to=link_to)
+    typer.echo(f"{rewritten} document graphs rewritten; entity records rebuilt")
 
 
 @app.command("train-relations")

@@ -196,3 +196,127 @@ def test_extracted_store_keeps_merge_decisions(tmp_path: Path, split) -> None:
         }
         assert (curie, SKOS.altLabel, Literal("physicist")) not in records
         assert str(records.value(curie, RDFS.label)) == "Marie Curie"
+
+
+REFERENCE = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+ex:Q90 a ex:City ; rdfs:label "Paris" ;
+    rdfs:comment "Paris is the capital and largest city of France, on the Seine." .
+ex:Q830149 a ex:City ; rdfs:label "Paris" ;
+    rdfs:comment "Paris is a small city in Lamar County, Texas, in the United States." .
+ex:Q7186 rdfs:label "Marie Curie" ; skos:altLabel "Maria Sklodowska" ;
+    rdfs:comment "Marie Curie was a Polish and French physicist and chemist." .
+ex:City rdfs:label "city" .
+"""
+
+LINK_DOCS = {
+    "curie.txt": "Marie Curie, a physicist, moved to Paris, the capital of France, in 1891.",
+    "texas.txt": "Paris is a small city in Lamar County, Texas. Its courthouse is old.",
+    "pierre.txt": "Pierre Curie was born in Paris, the largest city of France.",
+}
+
+
+def _corpus(root: Path, docs: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in docs.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def _entity_in(kg: KnowledgeGraph, doc: str, label: str):
+    rows = kg.query("SELECT ?e ?ev WHERE { GRAPH ?g { ?e kgf:mentions ?ev } }", g=document_iri(doc))
+    import json
+
+    [iri] = [r.e for r in rows if json.loads(str(r.ev))["label"] == label]
+    return iri
+
+
+def test_link_to_a_reference_graph(tmp_path: Path) -> None:
+    from rdflib import URIRef
+
+    reference = tmp_path / "ref.ttl"
+    reference.write_text(REFERENCE, encoding="utf-8")
+    corpus = _corpus(tmp_path / "c", LINK_DOCS)
+    ex = "http://example.org/"
+    with KnowledgeGraph.open(tmp_path / "store") as kg:
+        extract(corpus, kg, "default", link_to=reference)
+        assert _entity_in(kg, "curie.txt", "Marie Curie") == URIRef(ex + "Q7186")
+        # same name, two reference entities: ranked by context similarity
+        assert _entity_in(kg, "curie.txt", "Paris") == URIRef(ex + "Q90")
+        assert _entity_in(kg, "pierre.txt", "Paris") == URIRef(ex + "Q90")
+        assert _entity_in(kg, "texas.txt", "Paris") == URIRef(ex + "Q830149")
+        # not in the reference graph: a new entity
+        assert str(_entity_in(kg, "pierre.txt", "Pierre Curie")).startswith(
+            str(KGF).split("ns#")[0]
+        )
+        links = {
+            (str(r.m), str(r.e), float(r.s))
+            for r in kg.query(
+                """SELECT ?m ?e ?s WHERE { GRAPH ?g { ?d a kgf:MergeDecision ; kgf:rule "link" ;
+                   kgf:entity ?e ; kgf:mentionLabel ?m ; kgf:score ?s } }"""
+            )
+        }
+        assert ("Marie Curie", ex + "Q7186") in {(m, e) for m, e, _ in links}
+        assert all(0 <= s <= 1 for _, _, s in links)
+        # linked entities get records (and facts) under the reference IRI
+        records = kg.graph(ENTITIES_GRAPH)
+        assert str(records.value(URIRef(ex + "Q7186"), RDFS.label)) == "Marie Curie"
+    # a NIL threshold above every context similarity links nothing
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(
+        (ROOT / "pipelines" / "default.yaml").read_text(encoding="utf-8")
+        + "  link_min_score: 0.95\n",
+        encoding="utf-8",
+    )
+    with KnowledgeGraph.open(tmp_path / "store2") as kg:
+        extract(corpus, kg, strict, link_to=reference)
+        assert not str(_entity_in(kg, "curie.txt", "Marie Curie")).startswith(ex)
+
+
+GEORGIA_DOCS = {
+    "state.txt": "Georgia is a state in the southeastern United States. Atlanta is the capital of Georgia.",
+    "country.txt": "Georgia is a country in the Caucasus, bordered by Russia and Armenia. Its capital is Tbilisi.",
+    "peach.txt": "Atlanta, the capital of Georgia, is the largest city in the southeastern United States.",
+    "wine.txt": "Wine from Georgia is sold in Russia and Armenia, its neighbours in the Caucasus.",
+}  # fmt: skip
+
+
+def test_resolve_again_without_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
+    from kgforge.extract.run import resolve_store
+
+    corpus = _corpus(tmp_path / "c", GEORGIA_DOCS)
+    split = tmp_path / "split.yaml"
+    split.write_text(
+        (ROOT / "pipelines" / "default.yaml").read_text(encoding="utf-8") + "  split_below: 0.1\n",
+        encoding="utf-8",
+    )
+    with KnowledgeGraph.open(tmp_path / "store") as kg:
+        extract(corpus, kg, "default")
+        assert len({_entity_in(kg, d, "Georgia") for d in GEORGIA_DOCS}) == 1
+        statements = (None, RDF.type, KGF.Statement)
+        before = {d: len(list(kg.triples(statements, graph=document_iri(d)))) for d in GEORGIA_DOCS}
+
+        def no_parsing(*args, **kwargs):
+            raise AssertionError("resolve_store must not parse documents")
+
+        monkeypatch.setattr(ExtractionPipeline, "_process_pieces", no_parsing)
+        assert resolve_store(kg, load_pipeline(split)) >= 1
+        georgia = {d: _entity_in(kg, d, "Georgia") for d in GEORGIA_DOCS}
+        assert georgia["state.txt"] == georgia["peach.txt"] != georgia["country.txt"]
+        assert georgia["country.txt"] == georgia["wine.txt"]
+        # facts and records follow the new IRIs; the split is recorded
+        labels = [o for s, _, o in kg.triples((None, RDFS.label, None), graph=ENTITIES_GRAPH)]
+        assert labels.count(Literal("Georgia")) == 2
+        for d in GEORGIA_DOCS:
+            subjects = {s for s, _, _ in kg.triples((None, RDF.subject, None), document_iri(d))}
+            objects = {o for _, _, o in kg.triples((None, RDF.object, None), document_iri(d))}
+            assert not ({georgia[o] for o in GEORGIA_DOCS} - {georgia[d]}) & (subjects | objects)
+        rules = {str(o) for _, _, o in kg.triples((None, KGF.rule, None))}
+        assert "split" in rules
+        after = {d: len(list(kg.triples(statements, graph=document_iri(d)))) for d in GEORGIA_DOCS}
+        assert after == before  # nothing lost, nothing parsed
+        # and back: without a threshold one Georgia again
+        assert resolve_store(kg, load_pipeline("default")) >= 1
+        assert len({_entity_in(kg, d, "Georgia") for d in GEORGIA_DOCS}) == 1

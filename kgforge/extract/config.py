@@ -38,6 +38,7 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       surnames: true                 # "Curie" -> the one known person named ... Curie
       person_types: [Person]         #   (the types a surname merge needs on both sides)
       is_a: kgf:isA                  # predicate of "X is a C" statements (or rdf:type)
+      link_min_score: 0.0            # --link-to: context similarity a link needs (NIL below)
 
 Relative model paths are resolved against the YAML file's folder first, then the working folder.
 """
@@ -113,6 +114,7 @@ class ResolutionConfig(StrictModel):
     surnames: bool = True
     person_types: list[str] = Field(default_factory=lambda: ["Person"])
     is_a: Literal["kgf:isA", "rdf:type"] = "kgf:isA"
+    link_min_score: float = Field(0.0, ge=0, le=1)
 
 
 RelationsConfig = Annotated[

@@ -40,8 +40,9 @@ from functools import lru_cache
 from typing import Protocol
 
 import pyoxigraph as ox
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
+from rdflib.term import Node
 
 from kgforge.extract.resolve import NOT_NAMES, Decision, display_label, name_key
 from kgforge.extract.types import CLASS_LABEL, IS_A, DocExtraction, Mention
@@ -165,23 +166,8 @@ def document_quads(
         )
     decisions = resolver.resolve_document(meta.doc_id, blobs)
     iri_of_index = {c: dec.iri for c, dec in zip(local, decisions, strict=True)}
-    found: dict[URIRef, dict] = {}
-    for blob, dec in zip(blobs, decisions, strict=True):
-        have = found.get(dec.iri)
-        if have is None:
-            found[dec.iri] = {**blob, "resolution": [dec.rule, dec.score, dec.matched]}
-            if dec.rule not in ("new", "name"):
-                lines += _decision_lines(meta.doc_id, dec, blob["label"], g)
-            continue
-        # two local entities of one document that are one entity ("USA" and "United States")
-        have["aliases"] = sorted(set(have["aliases"]) | set(blob["aliases"]) | {blob["label"]})
-        have["types"] = dict(sorted((Counter(have["types"]) + Counter(blob["types"])).items()))
-        have["contexts"] += [c for c in blob["contexts"] if c not in have["contexts"]]
-        lines += _decision_lines(meta.doc_id, dec, blob["label"], g)
-    evidence = []
-    for entity, blob in found.items():
-        evidence.append((entity, blob))
-        lines.append(iri(entity) + " " + k["mentions"] + " " + typed(json.dumps(blob), _JSON) + g)
+    evidence, entity_lines = resolved_lines(meta.doc_id, blobs, decisions, g)
+    lines += entity_lines
     iri_of_index.update({i: iri_of_index[c] for i, c in enumerate(canonical) if c in iri_of_index})
     iri_at = {
         (m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions) if i in iri_of_index
@@ -236,7 +222,42 @@ def document_quads(
         ]
     for t, label in class_labels.items():
         lines += [f"{iri(t)} {_LABEL} {literal(label)}{g}", f"{iri(t)} {_TYPE} {k['Class']}{g}"]
-    return DocQuads(lines, set(found), len(nodes), evidence)
+    return DocQuads(lines, {e for e, _ in evidence}, len(nodes), evidence)
+
+
+def resolved_lines(
+    doc_id: str, blobs: list[dict], decisions: list[Decision], g: str
+) -> tuple[list[tuple[URIRef, dict]], list[str]]:
+    """The evidence of a document's entities once resolved (entities that resolved to one IRI
+    merged: "USA" and "United States"), and its lines: ``kgf:mentions`` and merge decisions."""
+    found: dict[URIRef, dict] = {}
+    lines: list[str] = []
+    for blob, dec in zip(blobs, decisions, strict=True):
+        have = found.get(dec.iri)
+        if have is None:
+            found[dec.iri] = {**blob, "resolution": [dec.rule, dec.score, dec.matched]}
+            if dec.rule not in ("new", "name"):
+                lines += _decision_lines(doc_id, dec, blob["label"], g)
+            continue
+        have["aliases"] = sorted(set(have["aliases"]) | set(blob["aliases"]) | {blob["label"]})
+        have["types"] = dict(sorted((Counter(have["types"]) + Counter(blob["types"])).items()))
+        have["contexts"] += [c for c in blob["contexts"] if c not in have["contexts"]]
+        lines += _decision_lines(doc_id, dec, blob["label"], g)
+    evidence = list(found.items())
+    mentions = _K["mentions"]
+    lines += [iri(e) + " " + mentions + " " + typed(json.dumps(b), _JSON) + g for e, b in evidence]
+    return evidence, lines
+
+
+def term(node: Node) -> str:
+    """An rdflib IRI or literal in N-Quads syntax (through pyoxigraph, which escapes it)."""
+    if isinstance(node, URIRef):
+        return iri(node)
+    if isinstance(node, Literal):
+        if node.language:
+            return str(ox.Literal(str(node), language=node.language))
+        return str(ox.Literal(str(node), datatype=ox.NamedNode(node.datatype or XSD.string)))
+    raise ValueError(f"not an IRI or a literal: {node!r}")
 
 
 def _decision_lines(doc_id: str, dec: Decision, label: str, g: str) -> list[str]:

@@ -303,6 +303,7 @@ class EntityResolver:
         person_types: Iterable[str] = ("Person",),
         cross_document: bool = True,
         fallback=None,
+        link_min_score: float = 0.0,
     ) -> None:
         self.split_below = split_below
         self.acronyms = acronyms
@@ -310,6 +311,8 @@ class EntityResolver:
         self.person_types = frozenset(person_types)
         self.cross_document = cross_document
         self.fallback = fallback  # (label, type) -> IRI, for names nothing else matched
+        self.link_min_score = link_min_score
+        self.reference: set[URIRef] = set()  # entities of a reference graph (link targets)
         self.senses: dict[URIRef, Sense] = {}
         self._by_key: dict[str, list[URIRef]] = {}
         self._by_initials: dict[str, list[URIRef]] = {}
@@ -317,8 +320,18 @@ class EntityResolver:
         self._by_surname: dict[str, list[URIRef]] = {}
         self._by_head: dict[str, list[URIRef]] = {}
 
-    def known(self, iri: URIRef, names: Iterable[str], types: dict[str, int], bag: Counter) -> None:
-        """Register an entity that exists already (from a store's records or a reference graph)."""
+    def known(
+        self,
+        iri: URIRef,
+        names: Iterable[str],
+        types: dict[str, int],
+        bag: Counter,
+        reference: bool = False,
+    ) -> None:
+        """Register an entity that exists already (from a store's evidence, or a reference
+        graph's entity to link to when ``reference``)."""
+        if reference:
+            self.reference.add(iri)
         self._register(iri, list(names), types, bag)
 
     def resolve_document(self, doc_id: str, entities: list[dict]) -> list[Decision]:
@@ -347,6 +360,7 @@ class EntityResolver:
         for name in names:
             for iri in self._by_key.get(name_key(name), ()):
                 candidates.setdefault(iri, name)
+        candidates = {i: n for i, n in candidates.items() if self._linkable(i, bag)}
         if candidates:
             scored = sorted(
                 ((cosine(bag, self.senses[iri].context), str(iri)) for iri in candidates),
@@ -354,6 +368,8 @@ class EntityResolver:
             )
             best, iri = scored[0][0], URIRef(scored[0][1])
             same = [i for i in candidates if name_key(candidates[i]) == key]
+            if iri in self.reference:
+                return Decision(iri, "link", round(best, 4), candidates[iri])
             known = self.senses[iri].context
             if self.split_below is not None and bag and known and best < self.split_below:
                 own = entity_key_iri(label)
@@ -390,11 +406,14 @@ class EntityResolver:
         own_type = Counter(types).most_common(1)[0][0] if types else None
         if self.surnames and own_type in self.person_types and len(key.split()) == 1:
             pool = [
-                i for i in self._by_surname.get(key, []) if self.senses[i].type in self.person_types
+                i
+                for i in self._by_surname.get(key, [])
+                if self.senses[i].type in self.person_types and self._linkable(i, bag)
             ]
             if len(pool) == 1:
                 score = cosine(bag, self.senses[pool[0]].context)
-                return Decision(pool[0], "surname", round(score, 4), key)
+                rule = "link" if pool[0] in self.reference else "surname"
+                return Decision(pool[0], rule, round(score, 4), key)
         if self.fallback is not None:
             iri = self.fallback(label, own_type or "")
             if iri in self.senses:
@@ -404,15 +423,22 @@ class EntityResolver:
     def _pick(self, pool: list[URIRef], bag: Counter, rule: str) -> Decision | None:
         """The candidate of ``pool`` to merge into: the only one, or one whose context is
         clearly the closest (cosine >= 0.1 and 0.05 above the next); else none."""
+        pool = [i for i in pool if self._linkable(i, bag)]
         if not pool:
             return None
         scored = sorted(((cosine(bag, self.senses[i].context), str(i)) for i in pool), reverse=True)
         best, iri = scored[0]
         if len(scored) > 1 and (best < 0.1 or best - scored[1][0] < 0.05):
             return None
-        return Decision(
-            URIRef(iri), rule, round(best, 4), sorted(self.senses[URIRef(iri)].names)[0]
-        )
+        target = URIRef(iri)
+        rule = "link" if target in self.reference else rule
+        return Decision(target, rule, round(best, 4), sorted(self.senses[target].names)[0])
+
+    def _linkable(self, iri: URIRef, bag: Counter) -> bool:
+        """A reference entity is a candidate only at context similarity >= the NIL threshold."""
+        if iri not in self.reference or self.link_min_score <= 0:
+            return True
+        return cosine(bag, self.senses[iri].context) >= self.link_min_score
 
     def _register(self, iri: URIRef, names: list[str], types: dict[str, int], bag: Counter) -> None:
         sense = self.senses.get(iri)

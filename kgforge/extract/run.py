@@ -35,6 +35,7 @@ from rdflib.namespace import RDF
 from kgforge.corpus import CorpusReader, Document, read_corpus
 from kgforge.corpus.reader import Format, OnError
 from kgforge.errors import CorpusError
+from kgforge.extract.link import load_reference
 from kgforge.extract.merge import EmbeddingMerger
 from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
 from kgforge.extract.rdf import (
@@ -44,6 +45,8 @@ from kgforge.extract.rdf import (
     document_quads,
     iri,
     merge_evidence,
+    resolved_lines,
+    term,
     type_label_lines,
 )
 from kgforge.extract.resolve import EntityResolver, context_bag, full_names, name_key
@@ -125,6 +128,7 @@ class ExtractionRun:
         *,
         batch_size: int = 64,
         workers: int = 1,
+        link_to: str | Path | None = None,
     ) -> None:
         self.kg = kg
         self.pipeline = pipeline
@@ -147,7 +151,11 @@ class ExtractionRun:
             person_types=resolution.person_types,
             cross_document=resolution.cross_document,
             fallback=self.merger.resolve if self.merger is not None else None,
+            link_min_score=resolution.link_min_score,
         )
+        if link_to is not None:
+            linked = load_reference(link_to, self.resolver)
+            log.info("%d reference entities to link to from %s", linked, link_to)
 
     def run(self, reader: CorpusReader, corpus_key: str, prune: bool = False) -> RunSummary:
         started = time.perf_counter()
@@ -258,6 +266,16 @@ class ExtractionRun:
                 lines += _pending_lines(pending)
             self._load(lines)
 
+    def _replace_graphs(self, graphs: list[tuple[URIRef, list[str]]]) -> int:
+        """Replace whole document graphs with new lines, in one transaction."""
+        if not graphs:
+            return 0
+        with self.kg.transaction():
+            for graph, _ in graphs:
+                self.kg.drop_graph(graph)
+            self._load([line for _, lines in graphs for line in lines])
+        return len(graphs)
+
     def _prune(self, known: dict[str, _Known], seen: set[str], corpus_key: str) -> int:
         gone = [k for doc_id, k in known.items() if k.corpus == corpus_key and doc_id not in seen]
         if gone:
@@ -341,6 +359,82 @@ class ExtractionRun:
         return [(str(g), s, json.loads(str(o))) for s, _, o, g in quads if g != ENTITIES_GRAPH]
 
 
+def resolve_store(
+    store: str | Path | KnowledgeGraph,
+    pipeline: str | Path | ExtractionPipeline = "default",
+    *,
+    link_to: str | Path | None = None,
+    batch_size: int = 64,
+) -> int:
+    """Resolve a store's entities again with a pipeline's ``resolution`` settings (and an
+    optional reference graph), from the evidence its document graphs keep: nothing is parsed.
+
+    Documents are taken in the order of their graph IRIs; each one whose entities change IRI
+    has its graph rewritten (facts, provenance, evidence, merge decisions), a batch of documents
+    per transaction, and then every entity record is rebuilt. Also ``kgforge resolve``.
+
+    Returns:
+        The number of documents whose graph was rewritten.
+    """
+    pipe = pipeline if isinstance(pipeline, ExtractionPipeline) else load_pipeline(pipeline)
+    kg = store if isinstance(store, KnowledgeGraph) else KnowledgeGraph.open(store, create=False)
+    try:
+        runner = ExtractionRun(kg, pipe, batch_size=batch_size, link_to=link_to)
+        doc_ids = {k.graph: doc_id for doc_id, k in _known_documents(kg).items()}
+        by_graph: dict[URIRef, list[tuple[URIRef, dict]]] = {}
+        for graph, entity, blob in runner._stored_evidence(None):
+            by_graph.setdefault(URIRef(graph), []).append((entity, blob))
+        changed: list[tuple[URIRef, list[str]]] = []
+        rewritten = 0
+        for graph in sorted(by_graph):
+            if graph not in doc_ids:
+                continue
+            rows = sorted(by_graph[graph], key=lambda r: str(r[0]))
+            blobs = [{k: v for k, v in b.items() if k != "resolution"} for _, b in rows]
+            decisions = runner.resolver.resolve_document(doc_ids[graph], blobs)
+            if all(
+                d.iri == e and b.get("resolution") == [d.rule, d.score, d.matched]
+                for (e, b), d in zip(rows, decisions, strict=True)
+            ):
+                continue
+            moved = {e: d.iri for (e, _), d in zip(rows, decisions, strict=True)}
+            changed.append(
+                (graph, _rewritten_graph(kg, graph, doc_ids[graph], blobs, decisions, moved))
+            )
+            runner._touched |= set(moved) | set(moved.values())
+            if len(changed) >= batch_size:
+                rewritten += runner._replace_graphs(changed)
+                changed = []
+        rewritten += runner._replace_graphs(changed)
+        with kg.transaction():
+            runner._load(_pending_lines([ALL_ENTITIES]))
+        runner.rebuild_entities()
+        return rewritten
+    finally:
+        if not isinstance(store, KnowledgeGraph):
+            kg.close()
+
+
+def _rewritten_graph(
+    kg: KnowledgeGraph,
+    graph: URIRef,
+    doc_id: str,
+    blobs: list[dict],
+    decisions: list,
+    moved: dict[URIRef, URIRef],
+) -> list[str]:
+    """A document graph's lines with entity IRIs moved and new evidence and merge decisions."""
+    g = f" {iri(graph)} .\n"
+    decision_nodes = {s for s, _, _ in kg.triples((None, RDF.type, KGF.MergeDecision), graph=graph)}
+    lines = []
+    for s, p, o in kg.triples((None, None, None), graph=graph):
+        if p == MENTIONS or s in decision_nodes:
+            continue
+        s, o = moved.get(s, s), moved.get(o, o)  # type: ignore[arg-type]
+        lines.append(f"{term(s)} {term(p)} {term(o)}{g}")
+    return lines + resolved_lines(doc_id, blobs, decisions, g)[1]
+
+
 def seed_resolver(resolver: EntityResolver, evidence: Iterable[tuple[str, URIRef, dict]]) -> None:
     """Register stored evidence rows ``(document graph, entity, evidence)`` with a resolver, in
     document order: a run into a store with documents then resolves new mentions as a run that
@@ -376,6 +470,7 @@ def extract(
     id_field: str = "id",
     text_field: str = "text",
     id_prefix: str = "",
+    link_to: str | Path | None = None,
 ) -> RunSummary:
     """Extract a corpus into a store; re-running skips unchanged documents.
 
@@ -395,6 +490,8 @@ def extract(
         id_field: JSONL key / CSV column of the document id.
         text_field: JSONL key / CSV column of the text.
         id_prefix: put before every document id (see ``CorpusReader``).
+        link_to: a store or RDF file whose entities mentions link to before new ones are
+            minted (``kgforge.extract.link``).
 
     Returns:
         What the run did: documents new, changed, unchanged, dropped and skipped, statements.
@@ -420,7 +517,7 @@ def extract(
     # again; freezing them leaves the collector only the run's own short-lived objects.
     gc.freeze()
     try:
-        runner = ExtractionRun(kg, pipe, batch_size=batch_size, workers=workers)
+        runner = ExtractionRun(kg, pipe, batch_size=batch_size, workers=workers, link_to=link_to)
         return runner.run(reader, corpus_key, prune=prune)
     finally:
         gc.unfreeze()
