@@ -114,6 +114,42 @@ def test_same_name_in_different_contexts_splits() -> None:
     assert len({_iri_of(merged, d, "Georgia") for d in GEORGIA}) == 1
 
 
+def test_disjoint_classes_and_document_topics_split() -> None:
+    city = {
+        "label": "Columbia",
+        "types": {"Place": 1},
+        "classes": ["city"],
+        "topic": True,
+        "contexts": ["Columbia is a city in Boone County, Missouri."],
+    }
+    film = {
+        "label": "Columbia",
+        "types": {"Place": 1},
+        "classes": ["film"],
+        "topic": True,
+        "contexts": ["Columbia is a 1990 film directed by a Dutch director."],
+    }
+    mention = {"label": "Columbia", "types": {"Place": 1},
+               "contexts": ["The university moved to Columbia in Missouri."]}  # fmt: skip
+    resolver = EntityResolver()
+    a, b = (resolver.resolve_document(d, [e])[0] for d, e in (("a", city), ("b", film)))
+    assert a.iri != b.iri and b.rule == "split"
+    assert resolver.resolve_document("c", [mention])[0].iri == a.iri  # the closer context
+    # no classes: topics of two documents stay one entity unless the corpus says one topic
+    # per document (split_topics)
+    plain = [{k: v for k, v in e.items() if k != "classes"} for e in (city, film)]
+    merged = EntityResolver()
+    assert (
+        len({merged.resolve_document(d, [e])[0].iri for d, e in zip("ab", plain, strict=True)}) == 1
+    )
+    topics = EntityResolver(split_topics=True)
+    assert (
+        len({topics.resolve_document(d, [e])[0].iri for d, e in zip("ab", plain, strict=True)}) == 2
+    )
+    off = EntityResolver(split_classes=False)
+    assert len({off.resolve_document(d, [e])[0].iri for d, e in (("a", city), ("b", film))}) == 1
+
+
 def test_acronyms_heads_and_surnames_merge() -> None:
     docs = {
         "a": _doc(
@@ -287,13 +323,12 @@ def test_resolve_again_without_parsing(tmp_path: Path, monkeypatch: pytest.Monke
     from kgforge.extract.run import resolve_store
 
     corpus = _corpus(tmp_path / "c", GEORGIA_DOCS)
-    split = tmp_path / "split.yaml"
-    split.write_text(
-        (ROOT / "pipelines" / "default.yaml").read_text(encoding="utf-8") + "  split_below: 0.1\n",
-        encoding="utf-8",
-    )
+    default = (ROOT / "pipelines" / "default.yaml").read_text(encoding="utf-8")
+    split, merge = tmp_path / "split.yaml", tmp_path / "merge.yaml"
+    split.write_text(default + "  split_below: 0.1\n", encoding="utf-8")
+    merge.write_text(default + "  split_classes: false\n", encoding="utf-8")
     with KnowledgeGraph.open(tmp_path / "store") as kg:
-        extract(corpus, kg, "default")
+        extract(corpus, kg, merge)
         assert len({_entity_in(kg, d, "Georgia") for d in GEORGIA_DOCS}) == 1
         statements = (None, RDF.type, KGF.Statement)
         before = {d: len(list(kg.triples(statements, graph=document_iri(d)))) for d in GEORGIA_DOCS}
@@ -317,6 +352,6 @@ def test_resolve_again_without_parsing(tmp_path: Path, monkeypatch: pytest.Monke
         assert "split" in rules
         after = {d: len(list(kg.triples(statements, graph=document_iri(d)))) for d in GEORGIA_DOCS}
         assert after == before  # nothing lost, nothing parsed
-        # and back: without a threshold one Georgia again
-        assert resolve_store(kg, load_pipeline("default")) >= 1
+        # and back: with no context split one Georgia again
+        assert resolve_store(kg, load_pipeline(merge)) >= 1
         assert len({_entity_in(kg, d, "Georgia") for d in GEORGIA_DOCS}) == 1

@@ -34,6 +34,9 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
         model: null                  #   type whose label embedding is this similar
         threshold: 0.92              #   (null model = kgforge.models.default_text_model())
       split_below: null              # same name, context similarity below this: a new entity
+      split_classes: true            # same name, disjoint "is a" classes (film / city): split
+      split_topics: false            # same name, each the topic of a document: split (corpora
+                                     #   of one entity per document, e.g. encyclopaedias)
       acronyms: true                 # "USA" / "U.S." / "United States of America" merge
       surnames: true                 # "Curie" -> the one known person named ... Curie
       person_types: [Person]         #   (the types a surname merge needs on both sides)
@@ -110,6 +113,8 @@ class ResolutionConfig(StrictModel):
     description_sentences: int = Field(3, ge=0)
     embedding: EmbeddingMerge | None = None
     split_below: float | None = Field(None, ge=0, le=1)
+    split_classes: bool = True
+    split_topics: bool = False
     acronyms: bool = True
     surnames: bool = True
     person_types: list[str] = Field(default_factory=lambda: ["Person"])

@@ -153,17 +153,28 @@ def document_quads(
         ev[2].add(display_label(m.text))
         if len(ev[3]) < description_sentences and sentences[j] not in ev[3]:
             ev[3].append(sentences[j])
+    # what resolution also compares: "X is a C" classes, and whether X opens the document
+    index_at = {(m.start, m.end): canonical[i] for i, m in enumerate(mentions)}
+    classes: dict[int, set[str]] = {}
+    for st in extraction.statements:
+        c = index_at.get((st.subject.start, st.subject.end))
+        if c is not None and st.predicate == IS_A and st.object.label == CLASS_LABEL:
+            classes.setdefault(c, set()).add(st.object.text.lower())
+    first = len(text) - len(text.lstrip())
     blobs = []
-    for label, types, surfaces, sents in local.values():
-        blobs.append(
-            {
-                "label": label,
-                "type": min(types.items(), key=lambda kv: (-kv[1], kv[0]))[0],
-                "types": dict(sorted(types.items())),
-                "aliases": sorted(surfaces - {label}),
-                "contexts": [text[a:b].strip() for a, b in sents],
-            }
-        )
+    for c, (label, types, surfaces, sents) in local.items():
+        blob = {
+            "label": label,
+            "type": min(types.items(), key=lambda kv: (-kv[1], kv[0]))[0],
+            "types": dict(sorted(types.items())),
+            "aliases": sorted(surfaces - {label}),
+            "contexts": [text[a:b].strip() for a, b in sents],
+        }
+        if c in classes:
+            blob["classes"] = sorted(classes[c])
+        if mentions[c].start == first:
+            blob["topic"] = True
+        blobs.append(blob)
     decisions = resolver.resolve_document(meta.doc_id, blobs)
     iri_of_index = {c: dec.iri for c, dec in zip(local, decisions, strict=True)}
     evidence, entity_lines = resolved_lines(meta.doc_id, blobs, decisions, g)

@@ -260,6 +260,7 @@ class Decision:
 
 
 _MAX_TERMS = 256  # context terms kept per sense
+_CLASS_CONFLICT_BELOW = 0.2  # disjoint classes split only contexts less similar than this
 
 
 @dataclass
@@ -270,6 +271,8 @@ class Sense:
     names: set[str] = field(default_factory=set)
     types: Counter = field(default_factory=Counter)
     context: Counter = field(default_factory=Counter)
+    classes: frozenset[str] = frozenset()  # of its "X is a C" statements
+    topic: bool = False  # the topic of some document (its first mention opens the text)
 
     def add(self, names: Iterable[str], types: dict[str, int], bag: Counter) -> None:
         self.names.update(names)
@@ -292,7 +295,11 @@ class EntityResolver:
         acronyms: merge acronyms with the names they abbreviate.
         surnames: merge a lone surname into the one known person with it.
         person_types: the types a surname merge needs on both sides.
-        scope: a document id to keep every entity to its document (``cross_document: false``).
+        cross_document: false keeps every entity to its document.
+        fallback: ``(label, type) -> IRI`` for names no rule matched (``EmbeddingMerger``).
+        link_min_score: the context similarity a reference entity needs (the NIL threshold).
+        split_classes: split same-name entities whose "is a" classes are disjoint.
+        split_topics: split same-name entities that are each the topic of a document.
     """
 
     def __init__(
@@ -304,6 +311,8 @@ class EntityResolver:
         cross_document: bool = True,
         fallback=None,
         link_min_score: float = 0.0,
+        split_classes: bool = True,
+        split_topics: bool = False,
     ) -> None:
         self.split_below = split_below
         self.acronyms = acronyms
@@ -312,6 +321,8 @@ class EntityResolver:
         self.cross_document = cross_document
         self.fallback = fallback  # (label, type) -> IRI, for names nothing else matched
         self.link_min_score = link_min_score
+        self.split_classes = split_classes
+        self.split_topics = split_topics
         self.reference: set[URIRef] = set()  # entities of a reference graph (link targets)
         self.senses: dict[URIRef, Sense] = {}
         self._by_key: dict[str, list[URIRef]] = {}
@@ -344,16 +355,33 @@ class EntityResolver:
             types = e.get("types") or {e.get("type", ""): 1}
             others = [k for j, k in enumerate(keys) if j != i and k != keys[i]]
             bag = context_bag(e.get("contexts", ()), names, others)
+            classes, topic = frozenset(e.get("classes", ())), bool(e.get("topic"))
             if not self.cross_document:
                 decision = Decision(entity_key_iri(e["label"], doc_id), "new")
             else:
-                decision = self._decide(doc_id, e["label"], names, types, bag)
-            self._register(decision.iri, names, types, bag)
+                decision = self._decide(doc_id, e["label"], names, types, bag, classes, topic)
+            self._register(decision.iri, names, types, bag, classes, topic)
             out.append(decision)
         return out
 
+    def _conflicts(self, iri: URIRef, classes: frozenset[str], topic: bool, score: float) -> bool:
+        """Whether a known entity is not this one: their classes are disjoint ("X is a film" /
+        "X is a city", ``split_classes``) and their contexts unlike (cosine < 0.2), or both
+        are the topic of a document (``split_topics``: a corpus of one entity per document)."""
+        sense = self.senses[iri]
+        if self.split_classes and classes and sense.classes and not classes & sense.classes:
+            return score < _CLASS_CONFLICT_BELOW
+        return self.split_topics and topic and sense.topic
+
     def _decide(
-        self, doc_id: str, label: str, names: list[str], types: dict[str, int], bag: Counter
+        self,
+        doc_id: str,
+        label: str,
+        names: list[str],
+        types: dict[str, int],
+        bag: Counter,
+        classes: frozenset[str] = frozenset(),
+        topic: bool = False,
     ) -> Decision:
         key = name_key(label)
         candidates: dict[URIRef, str] = {}
@@ -366,12 +394,16 @@ class EntityResolver:
                 ((cosine(bag, self.senses[iri].context), str(iri)) for iri in candidates),
                 reverse=True,
             )
-            best, iri = scored[0][0], URIRef(scored[0][1])
+            fitting = [
+                (v, i) for v, i in scored if not self._conflicts(URIRef(i), classes, topic, v)
+            ]
+            best, iri = (fitting or scored)[0][0], URIRef((fitting or scored)[0][1])
             same = [i for i in candidates if name_key(candidates[i]) == key]
-            if iri in self.reference:
+            if iri in self.reference and fitting:
                 return Decision(iri, "link", round(best, 4), candidates[iri])
             known = self.senses[iri].context
-            if self.split_below is not None and bag and known and best < self.split_below:
+            weak = self.split_below is not None and bag and known and best < self.split_below
+            if not fitting or weak:
                 own = entity_key_iri(label)
                 if own in self.senses:  # the plain IRI is another sense already
                     own = mint(ENT, key, doc_id)
@@ -440,10 +472,20 @@ class EntityResolver:
             return True
         return cosine(bag, self.senses[iri].context) >= self.link_min_score
 
-    def _register(self, iri: URIRef, names: list[str], types: dict[str, int], bag: Counter) -> None:
+    def _register(
+        self,
+        iri: URIRef,
+        names: list[str],
+        types: dict[str, int],
+        bag: Counter,
+        classes: frozenset[str] = frozenset(),
+        topic: bool = False,
+    ) -> None:
         sense = self.senses.get(iri)
         if sense is None:
             sense = self.senses[iri] = Sense(iri)
+        sense.classes |= classes
+        sense.topic = sense.topic or topic
         new = [n for n in names if n not in sense.names]
         sense.add(names, types, bag)
         for name in new:

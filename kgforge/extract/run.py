@@ -152,6 +152,8 @@ class ExtractionRun:
             cross_document=resolution.cross_document,
             fallback=self.merger.resolve if self.merger is not None else None,
             link_min_score=resolution.link_min_score,
+            split_classes=resolution.split_classes,
+            split_topics=resolution.split_topics,
         )
         if link_to is not None:
             linked = load_reference(link_to, self.resolver)
