@@ -280,7 +280,8 @@ class ExtractionPipeline:
         sents = list(doc.sents)
         text = doc.text  # Doc.text joins all tokens on every access: once per document
         mentions = self._mentions(doc, text, sents)
-        aliaser = Aliaser(self.config.resolution.aliasing)
+        resolution = self.config.resolution
+        aliaser = Aliaser(resolution.aliasing, resolution.person_types)
         canonical = [aliaser.add(m, i) for i, m in enumerate(mentions)]
         token_mention = [-1] * len(doc)
         for i, m in enumerate(mentions):

@@ -3,8 +3,9 @@
 Mentions resolve in three steps. Normalisation strips what does not name the entity (a leading
 "the", a possessive "'s", surrounding punctuation, repeated whitespace, the dots of an acronym,
 a leading title: "Mr. Obama" -> "obama", "U.S." -> "us"). In-document aliasing maps a mention to
-an earlier mention whose name is the same, or (same type) whose normalised tokens start or end
-with its own ("Curie" after "Marie Curie", "Apple" after "Apple Inc.").
+an earlier mention whose name is the same, or (same type) a person's name its tokens start or end
+("Curie" after "Marie Curie") or an organisation's name without its suffix ("Apple" after
+"Apple Inc."); "Kansas" after "Kansas City" stays apart.
 
 Across documents, ``EntityResolver`` gives each document's entities an IRI. The type a NER model
 guessed is no part of it (the IRI is minted from the name key alone, ``entity_key_iri``): types
@@ -187,11 +188,24 @@ def full_names(label: str, aliases: Iterable[str]) -> list[str]:
     return out
 
 
-class Aliaser:
-    """Assign each mention of one document the index of the mention it aliases."""
+ORG_SUFFIXES = frozenset(
+    {"inc", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "plc", "group"}
+    | {"ag", "gmbh", "sa", "holdings"}
+)
+"""Last words of an organisation's name that its short name leaves out ("Apple Inc.")."""
 
-    def __init__(self, enabled: bool = True) -> None:
+
+class Aliaser:
+    """Assign each mention of one document the index of the mention it aliases.
+
+    A shorter name aliases a longer one when it ends (or starts) the name of a person ("Curie"
+    after "Marie Curie") or drops an organisation's suffix ("Apple" after "Apple Inc."), not
+    when it is only part of another name ("Kansas" after "Kansas City").
+    """
+
+    def __init__(self, enabled: bool = True, person_types: Iterable[str] = ("Person",)) -> None:
         self.enabled = enabled
+        self.person_types = frozenset(person_types)
         self._canonical: list[tuple[tuple[str, ...], str, int, int]] = []  # tokens, label, i, start
 
     def add(self, mention: Mention, index: int) -> int:
@@ -228,10 +242,16 @@ class Aliaser:
                 and self.enabled
                 and (label is None or cand_label == label)
                 and len(cand) > n
-                and (cand[:n] == tokens or cand[-n:] == tokens)
+                and self._shortens(cand, tokens, cand_label)
             ):
                 partial = index
         return partial
+
+    def _shortens(self, name: tuple[str, ...], short: tuple[str, ...], type_: str) -> bool:
+        n = len(short)
+        if type_ in self.person_types:
+            return name[:n] == short or name[-n:] == short
+        return name[:n] == short and all(w.strip(".,") in ORG_SUFFIXES for w in name[n:])
 
 
 @lru_cache(maxsize=1 << 16)
