@@ -293,13 +293,27 @@ class Sense:
     context: Counter = field(default_factory=Counter)
     classes: frozenset[str] = frozenset()  # of its "X is a C" statements
     topic: bool = False  # the topic of some document (its first mention opens the text)
+    norm2: float = 0.0  # squared norm of ``context``, kept up to date
 
     def add(self, names: Iterable[str], types: dict[str, int], bag: Counter) -> None:
         self.names.update(names)
         self.types.update(types)
-        self.context.update(bag)
-        if len(self.context) > 2 * _MAX_TERMS:
-            self.context = Counter(dict(self.context.most_common(_MAX_TERMS)))
+        context = self.context
+        for term, count in bag.items():
+            old = context.get(term, 0)
+            context[term] = old + count
+            self.norm2 += 2 * old * count + count * count
+        if len(context) > 2 * _MAX_TERMS:
+            self.context = Counter(dict(context.most_common(_MAX_TERMS)))
+            self.norm2 = float(sum(v * v for v in self.context.values()))
+
+    def similarity(self, bag: Counter, bag_norm2: float) -> float:
+        """Cosine of ``bag`` (squared norm ``bag_norm2``) and this entity's context."""
+        if not bag or not self.norm2:
+            return 0.0
+        context = self.context
+        dot = sum(v * context.get(t, 0) for t, v in bag.items())
+        return dot / math.sqrt(bag_norm2 * self.norm2)
 
     @property
     def type(self) -> str | None:
@@ -345,6 +359,8 @@ class EntityResolver:
         self.split_topics = split_topics
         self.reference: set[URIRef] = set()  # entities of a reference graph (link targets)
         self.senses: dict[URIRef, Sense] = {}
+        self._bag: Counter | None = None  # the bag whose squared norm is _bag_norm2
+        self._bag_norm2 = 0.0
         self._by_key: dict[str, list[URIRef]] = {}
         self._by_initials: dict[str, list[URIRef]] = {}
         self._by_acronym: dict[str, list[URIRef]] = {}
@@ -411,7 +427,7 @@ class EntityResolver:
         candidates = {i: n for i, n in candidates.items() if self._linkable(i, bag)}
         if candidates:
             scored = sorted(
-                ((cosine(bag, self.senses[iri].context), str(iri)) for iri in candidates),
+                ((self._sim(bag, iri), str(iri)) for iri in candidates),
                 reverse=True,
             )
             fitting = [
@@ -463,7 +479,7 @@ class EntityResolver:
                 if self.senses[i].type in self.person_types and self._linkable(i, bag)
             ]
             if len(pool) == 1:
-                score = cosine(bag, self.senses[pool[0]].context)
+                score = self._sim(bag, pool[0])
                 rule = "link" if pool[0] in self.reference else "surname"
                 return Decision(pool[0], rule, round(score, 4), key)
         if self.fallback is not None:
@@ -478,7 +494,7 @@ class EntityResolver:
         pool = [i for i in pool if self._linkable(i, bag)]
         if not pool:
             return None
-        scored = sorted(((cosine(bag, self.senses[i].context), str(i)) for i in pool), reverse=True)
+        scored = sorted(((self._sim(bag, i), str(i)) for i in pool), reverse=True)
         best, iri = scored[0]
         if len(scored) > 1 and (best < 0.1 or best - scored[1][0] < 0.05):
             return None
@@ -486,11 +502,17 @@ class EntityResolver:
         rule = "link" if target in self.reference else rule
         return Decision(target, rule, round(best, 4), sorted(self.senses[target].names)[0])
 
+    def _sim(self, bag: Counter, iri: URIRef) -> float:
+        """Context similarity of ``bag`` and a known entity (the bag's norm computed once)."""
+        if self._bag is not bag:
+            self._bag, self._bag_norm2 = bag, float(sum(v * v for v in bag.values()))
+        return self.senses[iri].similarity(bag, self._bag_norm2)
+
     def _linkable(self, iri: URIRef, bag: Counter) -> bool:
         """A reference entity is a candidate only at context similarity >= the NIL threshold."""
         if iri not in self.reference or self.link_min_score <= 0:
             return True
-        return cosine(bag, self.senses[iri].context) >= self.link_min_score
+        return self._sim(bag, iri) >= self.link_min_score
 
     def _register(
         self,
