@@ -326,7 +326,7 @@ def test_resolve_again_without_parsing(tmp_path: Path, monkeypatch: pytest.Monke
     default = (ROOT / "pipelines" / "default.yaml").read_text(encoding="utf-8")
     split, merge = tmp_path / "split.yaml", tmp_path / "merge.yaml"
     split.write_text(default + "  split_below: 0.1\n", encoding="utf-8")
-    merge.write_text(default + "  split_classes: false\n", encoding="utf-8")
+    merge.write_text(default + "  split_classes: false\n  split_topics: false\n", encoding="utf-8")
     with KnowledgeGraph.open(tmp_path / "store") as kg:
         extract(corpus, kg, merge)
         assert len({_entity_in(kg, d, "Georgia") for d in GEORGIA_DOCS}) == 1
@@ -355,3 +355,27 @@ def test_resolve_again_without_parsing(tmp_path: Path, monkeypatch: pytest.Monke
         # and back: with no context split one Georgia again
         assert resolve_store(kg, load_pipeline(merge)) >= 1
         assert len({_entity_in(kg, d, "Georgia") for d in GEORGIA_DOCS}) == 1
+
+
+def test_topics_split_and_a_changed_document_keeps_its_entity(tmp_path: Path) -> None:
+    docs = {
+        "a_state.txt": "Georgia is a U.S. state. Atlanta is its capital and largest city.",
+        "b_country.txt": "Georgia is a nation in the Caucasus. Tbilisi is its capital.",
+        "c_peach.txt": "The peach orchards of Georgia supply Atlanta.",
+    }
+    corpus = _corpus(tmp_path / "c", docs)  # read in name order: the state comes first
+    with KnowledgeGraph.open(tmp_path / "store") as kg:
+        extract(corpus, kg, "default")  # split_topics: true in the default pipeline
+        state, country = (
+            _entity_in(kg, "a_state.txt", "Georgia"),
+            _entity_in(kg, "b_country.txt", "Georgia"),
+        )
+        assert state != country
+        assert _entity_in(kg, "c_peach.txt", "Georgia") == state  # Atlanta: the closer context
+        (corpus / "a_state.txt").write_text(
+            docs["a_state.txt"] + " It grows peaches.", encoding="utf-8"
+        )
+        assert extract(corpus, kg, "default").changed == 1
+        # its own earlier version is not another document's topic: the entity stays
+        assert _entity_in(kg, "a_state.txt", "Georgia") == state
+        assert _entity_in(kg, "b_country.txt", "Georgia") == country

@@ -39,7 +39,7 @@ from rdflib import URIRef
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from kgforge.extract.types import Mention
-from kgforge.graph.namespaces import ENT, mint
+from kgforge.graph.namespaces import ENT, document_iri, mint
 
 _LEADING_THE = re.compile(r"^(the)\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"\s*['\u2019]s?$")
@@ -292,7 +292,7 @@ class Sense:
     types: Counter = field(default_factory=Counter)
     context: Counter = field(default_factory=Counter)
     classes: frozenset[str] = frozenset()  # of its "X is a C" statements
-    topic: bool = False  # the topic of some document (its first mention opens the text)
+    topics: set[str] = field(default_factory=set)  # documents it is the topic of (opens them)
     norm2: float = 0.0  # squared norm of ``context``, kept up to date
 
     def add(self, names: Iterable[str], types: dict[str, int], bag: Counter) -> None:
@@ -374,12 +374,15 @@ class EntityResolver:
         types: dict[str, int],
         bag: Counter,
         reference: bool = False,
+        classes: Iterable[str] = (),
+        topic: str | None = None,
     ) -> None:
-        """Register an entity that exists already (from a store's evidence, or a reference
-        graph's entity to link to when ``reference``)."""
+        """Register an entity that exists already (from a store's evidence, with its classes
+        and the document graph it is the topic of; or a reference graph's entity to link to
+        when ``reference``)."""
         if reference:
             self.reference.add(iri)
-        self._register(iri, list(names), types, bag)
+        self._register(iri, list(names), types, bag, frozenset(classes), topic)
 
     def resolve_document(self, doc_id: str, entities: list[dict]) -> list[Decision]:
         """IRIs for one document's entities, given as evidence dicts (``label``, ``aliases``,
@@ -391,7 +394,8 @@ class EntityResolver:
             types = e.get("types") or {e.get("type", ""): 1}
             others = [k for j, k in enumerate(keys) if j != i and k != keys[i]]
             bag = context_bag(e.get("contexts", ()), names, others)
-            classes, topic = frozenset(e.get("classes", ())), bool(e.get("topic"))
+            classes = frozenset(e.get("classes", ()))
+            topic = str(document_iri(doc_id)) if e.get("topic") else None
             if not self.cross_document:
                 decision = Decision(entity_key_iri(e["label"], doc_id), "new")
             else:
@@ -400,14 +404,18 @@ class EntityResolver:
             out.append(decision)
         return out
 
-    def _conflicts(self, iri: URIRef, classes: frozenset[str], topic: bool, score: float) -> bool:
+    def _conflicts(
+        self, iri: URIRef, classes: frozenset[str], topic: str | None, score: float
+    ) -> bool:
         """Whether a known entity is not this one: their classes are disjoint ("X is a film" /
         "X is a city", ``split_classes``) and their contexts unlike (cosine < 0.2), or both
         are the topic of a document (``split_topics``: a corpus of one entity per document)."""
         sense = self.senses[iri]
-        if self.split_classes and classes and sense.classes and not classes & sense.classes:
-            return score < _CLASS_CONFLICT_BELOW
-        return self.split_topics and topic and sense.topic
+        disjoint = bool(classes and sense.classes and not classes & sense.classes)
+        if self.split_classes and disjoint and score < _CLASS_CONFLICT_BELOW:
+            return True
+        # a document's earlier version (a changed document extracted again) is no other topic
+        return self.split_topics and topic is not None and bool(sense.topics - {topic})
 
     def _decide(
         self,
@@ -417,7 +425,7 @@ class EntityResolver:
         types: dict[str, int],
         bag: Counter,
         classes: frozenset[str] = frozenset(),
-        topic: bool = False,
+        topic: str | None = None,
     ) -> Decision:
         key = name_key(label)
         candidates: dict[URIRef, str] = {}
@@ -521,13 +529,14 @@ class EntityResolver:
         types: dict[str, int],
         bag: Counter,
         classes: frozenset[str] = frozenset(),
-        topic: bool = False,
+        topic: str | None = None,
     ) -> None:
         sense = self.senses.get(iri)
         if sense is None:
             sense = self.senses[iri] = Sense(iri)
         sense.classes |= classes
-        sense.topic = sense.topic or topic
+        if topic is not None:
+            sense.topics.add(topic)
         new = [n for n in names if n not in sense.names]
         sense.add(names, types, bag)
         for name in new:

@@ -451,7 +451,9 @@ def seed_resolver(resolver: EntityResolver, evidence: Iterable[tuple[str, URIRef
             names = full_names(blob["label"], blob.get("aliases", ()))
             others = [k for j, k in enumerate(keys) if j != i and k != keys[i]]
             bag = context_bag(blob.get("contexts", ()), names, others)
-            resolver.known(entity, names, blob.get("types") or {blob.get("type", ""): 1}, bag)
+            types = blob.get("types") or {blob.get("type", ""): 1}
+            topic = graph if blob.get("topic") else None
+            resolver.known(entity, names, types, bag, classes=blob.get("classes", ()), topic=topic)
 
 
 def _pending_lines(entities: Iterable[URIRef]) -> list[str]:
