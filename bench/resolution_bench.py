@@ -4,7 +4,7 @@ clusters that ``kgforge extract`` makes of the gold mentions, wrong and missed m
 Two corpora, each extracted into its own fresh store with one pipeline (default: ``default``):
 
 - ``fb``: FB15k-237 descriptions (``fb15k237-ind/entity2text.tsv``, Wikipedia-style, one entity
-  per document), every entity whose name another entity shares (232 names: Georgia, Columbia,
+  per document), every entity whose name another entity shares (234 names: Columbia,
   Washington County, ...) plus a fixed-seed sample of the others, ``--fb-docs`` in all. Gold: a
   document's entity named by its own name is the document's Freebase entity; a mention elsewhere
   of a name only one Freebase entity has is that entity (silver: the name is unique in FB15k-237,

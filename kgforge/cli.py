@@ -377,6 +377,7 @@ def extract_command(
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
     from kgforge.corpus import read_corpus
+    from kgforge.extract.link import check_reference
     from kgforge.extract.pipeline import load_pipeline
     from kgforge.extract.run import extract
 
@@ -391,6 +392,8 @@ def extract_command(
         id_prefix=id_prefix,
     )
     pipe = load_pipeline(pipeline)
+    if link_to is not None:
+        check_reference(link_to)
     with _open_store(store, backend, write=True) as kg:
         summary = extract(
             reader,

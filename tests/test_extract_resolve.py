@@ -379,3 +379,28 @@ def test_topics_split_and_a_changed_document_keeps_its_entity(tmp_path: Path) ->
         # its own earlier version is not another document's topic: the entity stays
         assert _entity_in(kg, "a_state.txt", "Georgia") == state
         assert _entity_in(kg, "b_country.txt", "Georgia") == country
+
+
+def test_cli_extract_link_to_and_resolve(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kgforge.cli import app
+
+    reference = tmp_path / "ref.ttl"
+    reference.write_text(REFERENCE, encoding="utf-8")
+    corpus = _corpus(tmp_path / "c", LINK_DOCS)
+    store = str(tmp_path / "store")
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["extract", str(corpus), "--store", store, "--link-to", str(reference)]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["resolve", store, "--pipeline", "default"])
+    assert result.exit_code == 0, result.output
+    assert "document graphs rewritten" in result.output
+    with KnowledgeGraph.open(store) as kg:  # resolved again without the reference: no links
+        assert not list(kg.query('ASK { GRAPH ?g { ?d kgf:rule "link" } }'))[0]
+    fresh = tmp_path / "fresh"
+    missing = runner.invoke(app, ["extract", str(corpus), "--store", str(fresh), "--link-to", "no"])
+    assert missing.exit_code == 1 and "--link-to no" in str(missing.exception)
+    assert not fresh.exists()  # a typo creates no store

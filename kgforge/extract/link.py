@@ -59,15 +59,21 @@ def _read(kg: KnowledgeGraph, resolver: EntityResolver) -> int:
     return count
 
 
+def check_reference(source: str | Path) -> None:
+    """Fail early (before a store is opened or created) on a reference that is not there."""
+    path = Path(source)
+    if not (path.is_file() or path.is_dir() or str(source).startswith(("http://", "https://"))):
+        raise KGForgeError(f"--link-to {source}: no such store or RDF file")
+
+
 def load_reference(source: str | Path, resolver: EntityResolver) -> int:
     """Register the entities of a reference store or RDF file with ``resolver`` as link targets;
     returns how many. A file is parsed whole first (a malformed one is a located error)."""
+    check_reference(source)
     path = Path(source)
     if path.is_file():
         with KnowledgeGraph.open(":memory:") as kg:
             kg.load(path)
             return _read(kg, resolver)
-    if path.is_dir() or str(source).startswith(("http://", "https://")):
-        with KnowledgeGraph.open(source, read_only=True, create=False) as kg:
-            return _read(kg, resolver)
-    raise KGForgeError(f"--link-to {source}: no such store or RDF file")
+    with KnowledgeGraph.open(source, read_only=True, create=False) as kg:
+        return _read(kg, resolver)
