@@ -371,9 +371,13 @@ def extract_command(
     ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q extract."),
+    link_to: str | None = typer.Option(
+        None, "--link-to", help="A store or RDF file whose entities mentions link to first."
+    ),
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
     from kgforge.corpus import read_corpus
+    from kgforge.extract.link import check_reference
     from kgforge.extract.pipeline import load_pipeline
     from kgforge.extract.run import extract
 
@@ -388,6 +392,8 @@ def extract_command(
         id_prefix=id_prefix,
     )
     pipe = load_pipeline(pipeline)
+    if link_to is not None:
+        check_reference(link_to)
     with _open_store(store, backend, write=True) as kg:
         summary = extract(
             reader,
@@ -396,8 +402,30 @@ def extract_command(
             workers=workers,
             batch_size=batch_size,
             prune=prune,
+            link_to=link_to,
         )
     typer.echo(str(summary))
+
+
+@app.command("resolve")
+def resolve_command(
+    store: str = typer.Argument(..., help=_STORE_HELP),
+    pipeline: str = typer.Option(
+        "default", "--pipeline", help="Pipeline whose resolution settings to apply."
+    ),
+    link_to: str | None = typer.Option(
+        None, "--link-to", help="A store or RDF file whose entities mentions link to first."
+    ),
+    backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
+) -> None:
+    """Resolve a store's entities again (other resolution settings) without parsing again."""
+    from kgforge.extract.pipeline import load_pipeline
+    from kgforge.extract.run import resolve_store
+
+    pipe = load_pipeline(pipeline)
+    with _open_store(store, backend, write=True) as kg:
+        rewritten = resolve_store(kg, pipe, link_to=link_to)
+    typer.echo(f"{rewritten} document graphs rewritten; entity records rebuilt")
 
 
 @app.command("train-relations")
@@ -655,10 +683,14 @@ def predict_links_command(
     model_dir: str = typer.Argument(..., help="A trained model (a `kgforge train` output)."),
     store: str = typer.Argument(..., help=_STORE_HELP),
     entity: list[str] = typer.Option(
-        [], "--entity", help="Entity IRI (repeatable); default: entities new since training."
+        [],
+        "--entity",
+        help="Entity: ent:..., <IRI> or IRI (repeatable); default: entities new since training.",
     ),
     relation: list[str] = typer.Option(
-        [], "--relation", help="Relation IRI (repeatable); default: all the model knows."
+        [],
+        "--relation",
+        help="Relation: rel:..., its name or IRI (repeatable); default: all the model knows.",
     ),
     k: int = typer.Option(5, "-k", min=1, help="Links per entity, relation and direction."),
     direction: Direction = typer.Option("both", "--direction", help="tails, heads or both."),

@@ -53,12 +53,12 @@ QUERIES: list[tuple[str, str, dict[str, str]]] = [
         "Everything extracted from document 'marie_curie.txt'",
         """SELECT ?subject ?predicate ?object WHERE {
   ?d kgf:docId "marie_curie.txt" .
-  GRAPH ?d { ?s ?p ?o FILTER(STRSTARTS(STR(?p), STR(rel:)) || ?p = rdf:type) }
+  GRAPH ?d { ?s ?p ?o FILTER(STRSTARTS(STR(?p), STR(rel:)) || ?p = kgf:isA) }
   GRAPH graph:entities { ?s rdfs:label ?subject }
   OPTIONAL { GRAPH graph:entities { ?o rdfs:label ?ol } }
   OPTIONAL { GRAPH ?d { ?o rdfs:label ?tl } }
   BIND(COALESCE(?ol, ?tl) AS ?object)
-  BIND(IF(?p = rdf:type, "is_a", STRAFTER(STR(?p), STR(rel:))) AS ?predicate)
+  BIND(IF(?p = kgf:isA, "is_a", STRAFTER(STR(?p), STR(rel:))) AS ?predicate)
 } ORDER BY ?subject ?predicate ?object""",
         {},
     ),

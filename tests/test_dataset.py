@@ -13,7 +13,7 @@ from kgforge.embed.data import KGData
 from kgforge.embed.dataset import USEFUL_HELD_OUT, excluded_sentences
 from kgforge.embed.pipeline import train
 from kgforge.errors import KGForgeError
-from kgforge.graph.namespaces import ENTITIES_GRAPH, TYPE
+from kgforge.graph.namespaces import ENTITIES_GRAPH, KGF, TYPE
 from kgforge.graph.store import KnowledgeGraph
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -92,13 +92,15 @@ def test_type_statements_and_rare_relations_are_dropped_and_reported(extracted: 
         n_types = len(
             {
                 (s, o)
-                for s, _, o, g in kg.quads((None, RDF.type, None, None))
+                for s, _, o, g in kg.quads((None, KGF.isA, None, None))
                 if str(o).startswith(str(TYPE)) and g != ENTITIES_GRAPH
             }
         )
     assert n_types and plain.report.type_statements == n_types
-    assert str(RDF.type) not in plain.relations and str(RDF.type) in typed.relations
-    assert typed.relation_text[typed.relation_to_id[str(RDF.type)]] == "is a"
+    # "X is a C" is kgf:isA since issue 10 (rdf:type only with resolution.is_a: rdf:type)
+    assert str(KGF.isA) not in plain.relations and str(KGF.isA) in typed.relations
+    assert str(RDF.type) not in typed.relations
+    assert typed.relation_text[typed.relation_to_id[str(KGF.isA)]] == "is a"
     assert len(typed.all_triples()) == len(plain.all_triples()) + n_types
     assert "dropped (--keep-types keeps them)" in plain.report.summary()
     assert "kept as relations" in typed.report.summary()

@@ -243,3 +243,100 @@ def test_load_rejects_missing_or_corrupt_model(tmp_path):
     (tmp_path / "vocab.json").write_text("{}", encoding="utf-8")
     with pytest.raises(KGForgeError, match="corrupt"):
         LinkPredictor.load(tmp_path)
+
+
+def _frozen_model(data_dir: Path, **kwargs) -> LinkPredictor:
+    from kgforge.embed.data import KGData
+
+    torch.manual_seed(0)
+    return LinkPredictor.from_data(
+        KGData.load_dir(data_dir),
+        encoder="frozen",
+        encoder_kwargs={"hidden": 16},
+        scorer="complex",
+        dim=8,
+        **kwargs,
+    )
+
+
+def test_entity_vectors_are_cached_until_the_weights_change(tiny_inductive):
+    """Queries on an eval-mode model encode the entities once; any change of the weights (an
+    in-place edit, an optimiser step, load_state_dict) or of the encoder's inputs re-encodes."""
+    model = _frozen_model(tiny_inductive, text_prior=True)
+    encoded: list[int] = []
+    model.encoder.register_forward_hook(lambda m, args, out: encoded.append(len(args[0])))
+    model.eval()
+    model.predict_tails("e0", "member_of", k=3)
+    model.predict_heads("member_of", "g1", k=3)
+    model.predict_tails("a green heron, member of the green group", "member_of", k=3)
+    assert sum(encoded) == model.num_entities  # three queries, one pass over the entities
+
+    def fresh() -> torch.Tensor:
+        """The vectors an uncached model gives now."""
+        model.invalidate_cache()
+        return model.all_entity_repr()
+
+    with torch.no_grad():
+        model.encoder.skip.weight.mul_(2.0)  # an in-place edit in eval mode
+    cached = model.all_entity_repr()
+    assert sum(encoded) == 2 * model.num_entities
+    torch.testing.assert_close(cached, fresh())
+
+    model.train()  # an optimiser step, then queries again
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.score_hrt(torch.tensor([[0, 0, 1]])).sum().backward()
+    opt.step()
+    model.eval()
+    after_step = model.all_entity_repr()
+    torch.testing.assert_close(after_step, fresh())
+    assert not torch.equal(after_step, cached)
+
+    other = _frozen_model(tiny_inductive, text_prior=True)  # other weights, same shapes
+    with torch.no_grad():
+        for p in other.parameters():
+            p.normal_()
+    model.load_state_dict(other.state_dict())
+    other.eval()
+    torch.testing.assert_close(model.all_entity_repr(), other.all_entity_repr())
+
+    # new inputs to the encoder (e.g. entities' features replaced or extended) re-encode too
+    model.encoder.features = torch.cat([model.encoder.features, model.encoder.features[:1]])
+    model.entities.append("e_new")
+    model.entity_text.append(model.entity_text[0])
+    model.entity_index["e_new"] = len(model.entities) - 1
+    assert model.all_entity_repr().shape[0] == model.num_entities
+
+
+def test_cached_vectors_from_evaluation_serve_later_queries(tiny_inductive):
+    """Vectors cached under torch.inference_mode (the evaluator) are reused outside it, also
+    where autograd is on."""
+    model = _frozen_model(tiny_inductive)
+    model.eval()
+    with torch.inference_mode():
+        inside = model.all_entity_repr()
+    outside = model.score_t(torch.tensor([[0, 0]]))  # grad mode: must not fail
+    with torch.no_grad():
+        vectors = inside.clone()
+        want = model.tails_given(vectors[:1], torch.tensor([0]), vectors)
+    torch.testing.assert_close(outside, want)
+
+
+def test_entities_and_relations_by_every_printed_name(tiny_inductive):
+    """Ids, CURIEs (``rel:member_of`` for a bare id too), ``<IRI>``s: one answer; a name that is
+    not there is an error naming it with the close ones, never silently read as text."""
+    from kgforge.graph.namespaces import ENT, REL
+
+    model = _frozen_model(tiny_inductive)
+    model.eval()
+    want = [p.entity for p in model.predict_tails("e10", "member_of", k=3)]
+    index = model.entities.index("e10")
+    for entity in ("e10", "ent:e10", f"<{ENT['e10']}>", str(ENT["e10"]), index):
+        for relation in ("member_of", "rel:member_of", str(REL["member_of"]), "member of"):
+            got = model.predict_tails(entity, relation, k=3)
+            assert [p.entity for p in got] == want, (entity, relation)
+    with pytest.raises(
+        KGForgeError, match=r"unknown relation 'rel:member'.*did you mean member_of"
+    ):
+        model.predict_tails("e10", "rel:member")
+    with pytest.raises(KGForgeError, match=r"unknown entity 'ent:e100'.*did you mean"):
+        model.predict_heads("member_of", "ent:e100")

@@ -9,7 +9,7 @@ import pytest
 
 from kgforge.extract.pipeline import ExtractionPipeline, find_pipeline, load_pipeline
 from kgforge.extract.rdf import DocMeta, document_quads
-from kgforge.extract.resolve import entity_key_iri
+from kgforge.extract.resolve import EntityResolver
 from kgforge.extract.types import DocExtraction
 from kgforge.graph.namespaces import document_iri
 
@@ -142,9 +142,9 @@ def test_pronoun_resolves_to_topic_with_provenance(default: ExtractionPipeline) 
         document_iri("d"),
         DocMeta("d", "h", "s", "c", "default", "fp"),
         ex,
-        lambda label, type_: entity_key_iri(label, type_),
+        EntityResolver(),
     )
-    irons = str(entity_key_iri("Jeremy Irons", "Person"))
+    (irons,) = [str(e) for e, b in quads.evidence if b["label"] == "Jeremy Irons"]
     assert any(line.startswith(f"<{irons}> <") and "marry" in line for line in quads.lines)
     (blob,) = [b for e, b in quads.evidence if str(e) == irons]
     assert "He" not in blob["aliases"]  # nor does "He was born ..." describe it out of context

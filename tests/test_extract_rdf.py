@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kgforge.extract.rdf import DocMeta, document_quads, iri
-from kgforge.extract.resolve import entity_key_iri
+from kgforge.extract.resolve import EntityResolver
 from kgforge.extract.types import DocExtraction, Mention, Statement
 from kgforge.graph.namespaces import KGF, document_iri
 from kgforge.graph.store import KnowledgeGraph
@@ -27,9 +27,7 @@ def test_literals_need_escaping_and_round_trip(tmp_path: Path) -> None:
     )
     doc_id = 'a "quoted"\\ id > with spaces é.txt'
     meta = DocMeta(doc_id, "h", f"/corpus dir/{AWKWARD}", "/c", "default", "fp")
-    quads = document_quads(
-        document_iri(doc_id), meta, extraction, lambda label, t: entity_key_iri(label, t, None)
-    )
+    quads = document_quads(document_iri(doc_id), meta, extraction, EntityResolver())
     path = tmp_path / "doc.nq"
     path.write_text("".join(quads.lines), encoding="utf-8")
     with KnowledgeGraph.open(":memory:") as kg:

@@ -61,3 +61,31 @@ def test_kgforge_iris_are_written_out_only_in_namespaces() -> None:
     ]
     assert holders == ["graph/namespaces.py"]
     assert "graph" in PREFIXES and str(PREFIXES["graph"]) + "entities" == str(ENTITIES_GRAPH)
+
+
+def test_printed_names_expand_back() -> None:
+    from kgforge.graph.namespaces import expand, shorten
+
+    for iri in (entity_iri("Belfast"), REL["city_in"], ENTITIES_GRAPH, "https://example.org/x"):
+        assert expand(shorten(str(iri))) == str(iri)
+    assert expand(f"<{REL['city_in']}>") == expand("rel:city_in") == str(REL["city_in"])
+    assert expand(str(REL["city_in"])) == str(REL["city_in"]) and expand("urn:a") == "urn:a"
+    for text in ("city_in", "a scientist from Poland", "poodle: a dog", "nope:x y", "_hypernym"):
+        assert expand(text) is None
+
+
+def test_resolve_accepts_every_printed_form_and_suggests_close_names() -> None:
+    import pytest
+
+    from kgforge.graph.namespaces import UnknownNameError, resolve
+
+    known = {str(REL["city_in"]): 0, str(REL["capital_of"]): 1, "_hypernym": 2}
+    full = str(REL["city_in"])
+    for name in ("rel:city_in", "city_in", full, f"<{full}>"):
+        assert resolve(name, known, "relation", REL) == full
+    assert resolve("_hypernym", known, "relation", REL) == "_hypernym"
+    assert resolve("rel:_hypernym", known, "relation", REL) == "_hypernym"  # local part
+    with pytest.raises(UnknownNameError, match=r"unknown relation 'rel:city_of'.*rel:city_in"):
+        resolve("rel:city_of", known, "relation", REL)
+    with pytest.raises(UnknownNameError, match="did you mean rel:capital_of"):
+        resolve("capitol_of", known, "relation", REL)

@@ -98,7 +98,7 @@ def test_new_entities_get_links_in_the_predicted_graph(trained) -> None:
 
 def test_bad_requests_fail_clearly(trained, tmp_path: Path) -> None:
     kg, model = trained
-    with pytest.raises(KGForgeError, match="no record with a label"):
+    with pytest.raises(KGForgeError, match="unknown entity .https://example.org/nobody."):
         predict_links(model, kg, entities=["https://example.org/nobody"], write=False)
     with pytest.raises(KGForgeError, match="k must be at least 1"):
         predict_links(model, kg, k=0, write=False)
@@ -151,3 +151,95 @@ def test_cli_dataset_train_predict_links(tmp_path: Path) -> None:
     with KnowledgeGraph.open(tmp_path / "kg", read_only=True) as kg:
         heads_or_tails = {str(x) for s, _, o in kg.triples(graph=PREDICTED_GRAPH) for x in (s, o)}
     assert str(iri("yellow kit")) in heads_or_tails
+
+
+def test_every_printed_name_is_accepted_by_the_other_commands(trained, tmp_path: Path) -> None:
+    """What search, query, predict-links and classify print (ent:, rel:, type:, graph:, doc:)
+    goes back in as --entity, --relation, --graph, --label-property and SPARQL."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from kgforge.cli import app
+    from kgforge.graph.namespaces import TYPE
+
+    _, model = trained
+    run_dir = tmp_path / "model"
+    model.save(run_dir)
+    store = str(tmp_path / "kg")
+    with KnowledgeGraph.open(store) as kg:
+        kg.add_many(list(_graph().quads()))
+        for s, _, _ in list(kg.triples((None, RDFS.label, None), graph=ENTITIES_GRAPH)):
+            kind = "group" if "group" in str(s) else "animal"
+            kg.add((s, RDF.type, TYPE[kind]), graph=ENTITIES_GRAPH)
+        _record(kg, "green owlet", "a young green owl, member of the green group")
+    runner = CliRunner()
+
+    def cli(*args: str) -> str:
+        out = runner.invoke(app, list(args))
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    def names(text: str, prefix: str) -> list[str]:
+        return re.findall(rf"(?<![\w:<]){prefix}:[\w-]+", text)
+
+    owlet = names(cli("search", store, "young green owlet", "--mode", "bm25", "-k", "1"), "ent")
+    assert owlet == [f"ent:{str(iri('green owlet')).rsplit('/', 1)[1]}"]
+    rows = cli("query", store, f"SELECT ?g ?p ?o WHERE {{ GRAPH ?g {{ {owlet[0]} ?p ?o }} }}")
+    assert "graph:entities" in names(rows, "graph")
+    fox = names(cli("query", store, "SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 1 OFFSET 0"), "ent")
+    facts = cli(
+        "query",
+        store,
+        "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o FILTER(?p = rel:member_of) } } LIMIT 1",
+    )
+    member_of, document = names(facts, "rel")[0], names(facts, "doc")[0]
+    assert member_of == "rel:member_of" and fox
+
+    links = cli(
+        "predict-links",
+        str(run_dir),
+        store,
+        "--entity",
+        owlet[0],
+        "--relation",
+        member_of,
+        "--direction",
+        "tails",
+        "-k",
+        "1",
+        "--dry-run",
+    )
+    head, relation, tail = names(links.splitlines()[0], "(?:ent|rel)")
+    assert (head, relation) == (owlet[0], member_of) and tail == "ent:" + str(
+        iri("green group")
+    ).rsplit("/", 1)[1]
+    for entity in (
+        tail,
+        f"<{iri('green group')}>",
+        str(iri("green group")),
+    ):  # printed tail back in
+        again = cli(
+            "predict-links", str(run_dir), store, "--entity", entity, "-k", "1", "--dry-run"
+        )
+        assert tail in again
+
+    for graph in ("graph:entities", document):
+        assert cli("export", store, "--graph", graph, "--format", "nt").strip()
+    labels = cli(
+        "classify", store, "--model", str(run_dir), "--label-property", "rdf:type", "--dry-run"
+    )
+    kinds = set(names(labels, "type"))
+    assert kinds and kinds <= {"type:animal", "type:group"}
+    for kind in kinds:
+        assert names(cli("query", store, f"SELECT ?e WHERE {{ ?e a {kind} }} LIMIT 1"), "ent")
+
+    bad = runner.invoke(
+        app, ["predict-links", str(run_dir), store, "--entity", owlet[0] + "x", "--dry-run"]
+    )
+    assert "did you mean " + owlet[0] in str(bad.exception)
+    bad = runner.invoke(
+        app, ["predict-links", str(run_dir), store, "--relation", "rel:member", "--dry-run"]
+    )
+    assert "unknown relation 'rel:member'" in str(bad.exception)
+    assert "rel:member_of" in str(bad.exception)

@@ -11,6 +11,7 @@ run keeps its finished shards and a crash never leaves a half-written file behin
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import logging
@@ -65,6 +66,23 @@ def load_sentence_model(model: str, device: str | None = None) -> Any:
         raise ConfigError(f"cannot load sentence-transformers model {model!r}: {reason}") from None
 
 
+FEW_TEXTS = 16
+"""At most this many texts not met recently are encoded directly, without reading or writing
+the disk cache (a query's text: reading every shard takes longer than encoding it)."""
+RECENT_SIZE = 4096
+"""Vectors of the most recent texts kept in memory per process (the text of a query is then
+encoded once, whichever of a model's parts asks for it)."""
+_RECENT: collections.OrderedDict[tuple[Path, bytes], np.ndarray] = collections.OrderedDict()
+
+
+def _remember(folder: Path, vectors: dict[bytes, np.ndarray]) -> None:
+    for key, vector in vectors.items():
+        _RECENT[(folder, key)] = vector.copy()  # not a view that keeps a whole shard alive
+        _RECENT.move_to_end((folder, key))
+    while len(_RECENT) > RECENT_SIZE:
+        _RECENT.popitem(last=False)
+
+
 def _read_shards(folder: Path, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
     found: dict[bytes, np.ndarray] = {}
     if not folder.is_dir():
@@ -108,14 +126,28 @@ def encode_texts(
     texts = [str(t) for t in texts]
     folder = model_cache_dir(model, cache_dir)
     keys = [text_key(t) for t in texts]
-    found = _read_shards(folder, set(keys))
+    found = {k: v for k in set(keys) if (v := _RECENT.get((folder, k))) is not None}
+    wanted = set(keys) - found.keys()
+    if len(wanted) > FEW_TEXTS:  # a few texts (a query) are encoded faster than shards are read
+        found.update(_read_shards(folder, wanted))
 
     missing: dict[bytes, str] = {}
     for key, text in zip(keys, texts, strict=True):
         if key not in found and key not in missing:
             missing[key] = text
-    if missing:
+    if len(missing) > FEW_TEXTS:
         found.update(_encode_missing(missing, model, folder, batch_size))
+    elif missing:  # not written: a shard per query would slow every later read of the cache
+        vectors = load_sentence_model(model).encode(
+            list(missing.values()),
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+            show_progress_bar=False,
+        )
+        found.update(zip(missing, vectors.astype(np.float32), strict=True))
+    if len(found) <= RECENT_SIZE:
+        _remember(folder, found)
 
     if not texts:
         dim = load_sentence_model(model).get_sentence_embedding_dimension()

@@ -25,6 +25,7 @@ from kgforge.embed.prior import CHANNELS, PriorRep, TextPrior
 from kgforge.embed.scorers import Scorer, scorer_resolver
 from kgforge.errors import DataError, KGForgeError
 from kgforge.fileio import atomic_write, first_line, read_torch_file
+from kgforge.graph.namespaces import ENT, REL, UnknownNameError, close_names, expand, lookup
 from kgforge.progress import progress
 
 FORMAT_VERSION = 1
@@ -129,7 +130,7 @@ class LinkPredictor(nn.Module):
                 features=enc.features if isinstance(enc, FrozenTextEncoder) else None,
                 text_model=getattr(enc, "text_model", None),
             )
-        self._cache: torch.Tensor | None = None
+        self._cache: tuple[tuple, torch.Tensor] | None = None  # (state key, vectors)
 
     @classmethod
     def from_data(cls, data: Any, **kwargs: Any) -> LinkPredictor:
@@ -175,19 +176,38 @@ class LinkPredictor(nn.Module):
             ids = ids + self.num_relations
         return self.relation_embedding(ids)
 
-    def train(self, mode: bool = True) -> LinkPredictor:
-        self._cache = None
-        return super().train(mode)
-
     def invalidate_cache(self) -> None:
-        """Forget the cached entity vectors (call after changing weights in eval mode)."""
+        """Forget the cached entity vectors (changes the cache key cannot see: a graph encoder's
+        context graph swapped in place)."""
         self._cache = None
+
+    def _state_key(self) -> tuple:
+        """What the entity vectors depend on, cheap to compute (microseconds): the vocabulary
+        size and, for every parameter and buffer, its storage and in-place version counter,
+        which optimiser steps, ``load_state_dict``, ``.to()`` and any in-place edit change."""
+        tensors = (*self.parameters(), *self.buffers())
+        return (
+            self.num_entities,
+            tuple(
+                (t.data_ptr(), t.device, -1 if t.is_inference() else t._version) for t in tensors
+            ),
+        )
 
     @torch.no_grad()
     def all_entity_repr(self, batch_size: int = 1024) -> torch.Tensor:
-        """Vectors of all entities ``[N, dim]``; cached while the model is in eval mode."""
-        if self._cache is not None and not self.training and self._cache.device == self.device:
-            return self._cache
+        """Vectors of all entities ``[N, dim]``.
+
+        In eval mode they are cached: a query then costs one scoring pass instead of encoding
+        every entity again. The cache is keyed by :meth:`_state_key`, so it is rebuilt after
+        training steps, new weights or a move to another device; training mode never caches
+        (dropout)."""
+        if not self.training and self._cache is not None and self._cache[0] == self._state_key():
+            cached = self._cache[1]
+            if cached.is_inference() and not torch.is_inference_mode_enabled():
+                # made under inference_mode (evaluation): a normal copy, usable with autograd
+                cached = cached.clone()
+                self._cache = (self._cache[0], cached)
+            return cached
         order_fn = getattr(self.encoder, "encoding_order", None)
         ids = order_fn() if order_fn is not None else torch.arange(self.num_entities)
         ids = ids.to(self.device)
@@ -199,7 +219,7 @@ class LinkPredictor(nn.Module):
         out = torch.empty_like(encoded)
         out[ids] = encoded
         if not self.training:
-            self._cache = out
+            self._cache = (self._state_key(), out)
         return out
 
     def _candidates(self, candidates: torch.Tensor | None) -> torch.Tensor:
@@ -405,12 +425,10 @@ class LinkPredictor(nn.Module):
         if direction not in ("out", "in"):
             raise KGForgeError(f"edge {edge!r}: direction must be 'out' or 'in'")
         r = int(self._resolve_relations([relation])[0])
-        if isinstance(other, int) and 0 <= other < self.num_entities:
-            u = other
-        elif isinstance(other, str) and other in self.entity_index:
-            u = self.entity_index[other]
-        else:
+        known = self.entity_id(other)
+        if known is None:
             raise KGForgeError(f"edge {edge!r}: {other!r} is not an entity the model knows")
+        u = self.entity_index[known]
         return (r if direction == "out" else r + self.num_relations), u
 
     def _with_edges(
@@ -424,7 +442,8 @@ class LinkPredictor(nn.Module):
             raise KGForgeError(f"{len(edges)} edge lists for {len(refs)} entities")
         texts, lists = [], []
         for ref, given in zip(refs, edges, strict=True):
-            index = ref if isinstance(ref, int) else self.entity_index.get(ref)
+            known = self.entity_id(ref)
+            index = None if known is None else self.entity_index[known]
             own: list[tuple[int, int]] = []
             if index is not None:
                 ids = torch.tensor([index], device=self.device)
@@ -442,39 +461,55 @@ class LinkPredictor(nn.Module):
         ids: list[int] = []
         texts: dict[int, str] = {}
         for i, ref in enumerate(refs):
-            if isinstance(ref, int):
-                if not 0 <= ref < self.num_entities:
-                    raise KGForgeError(f"entity index {ref} out of range")
-                ids.append(ref)
-            elif ref in self.entity_index:
-                ids.append(self.entity_index[ref])
-            elif self.encoder.inductive:
+            known = self.entity_id(ref)
+            if known is not None:
+                ids.append(self.entity_index[known])
+            elif self.encoder.inductive:  # text: embedded below
                 ids.append(0)
-                texts[i] = ref
+                texts[i] = ref  # type: ignore[assignment]
             else:
-                raise KGForgeError(f"unknown entity {ref!r} (a lookup model cannot embed text)")
+                what = "entity (a lookup model cannot embed text)"
+                raise UnknownNameError(str(ref), what, close_names(str(ref), self.entities))
         out = self._entities(torch.tensor(ids, dtype=torch.long)).clone()
         if edges is not None:
             out = self._with_edges(refs, edges).to(out.dtype)
         elif texts:
             out[list(texts)] = self.embed_texts(list(texts.values())).to(out.dtype)
         prior = None
-        if self.prior is not None:
-            all_texts = [texts.get(i, self.entity_text[e]) for i, e in enumerate(ids)]
-            prior = self.prior.rep(texts=all_texts)
+        if self.prior is not None:  # known entities' rows are precomputed: only texts encoded
+            prior = self.prior.mixed(torch.tensor(ids, dtype=torch.long), texts)
         return out, prior
 
+    def relation_id(self, ref: int | str) -> str:
+        """The model's id of a relation given by index, id, printed name (``rel:city_in``, a
+        full IRI, or ``city_in`` for an IRI in kgforge's relation namespace) or text."""
+        if isinstance(ref, int):
+            if 0 <= ref < self.num_relations:
+                return self.relations[ref]
+            raise KGForgeError(
+                f"relation index {ref} out of range (the model has {self.num_relations})"
+            )
+        found = lookup(ref, self.relation_index, REL)
+        if found is not None:
+            return found
+        if ref in self.relation_text:
+            return self.relations[self.relation_text.index(ref)]
+        raise UnknownNameError(ref, "relation", close_names(ref, self.relations))
+
+    def entity_id(self, ref: int | str) -> str | None:
+        """The model's id of an entity given by index, id or printed name (``ent:belfast_86ed1549``,
+        ``belfast_86ed1549``, a full IRI); None for other strings (entity text)."""
+        if isinstance(ref, int):
+            if 0 <= ref < self.num_entities:
+                return self.entities[ref]
+            raise KGForgeError(f"entity index {ref} out of range")
+        found = lookup(ref, self.entity_index, ENT)
+        if found is None and expand(ref) is not None:
+            raise UnknownNameError(ref, "entity", close_names(ref, self.entities))
+        return found
+
     def _resolve_relations(self, refs: Sequence[int | str]) -> torch.Tensor:
-        ids = []
-        for ref in refs:
-            if isinstance(ref, int) and 0 <= ref < self.num_relations:
-                ids.append(ref)
-            elif isinstance(ref, str) and ref in self.relation_index:
-                ids.append(self.relation_index[ref])
-            elif isinstance(ref, str) and ref in self.relation_text:
-                ids.append(self.relation_text.index(ref))
-            else:
-                raise KGForgeError(f"unknown relation {ref!r}")
+        ids = [self.relation_index[self.relation_id(ref)] for ref in refs]
         return torch.tensor(ids, dtype=torch.long, device=self.device)
 
     @torch.no_grad()
@@ -545,7 +580,8 @@ class LinkPredictor(nn.Module):
 
     def _top(self, scores: torch.Tensor, k: int, exclude: EntityRef) -> list[Prediction]:
         if not self.allow_self:
-            index = exclude if isinstance(exclude, int) else self.entity_index.get(exclude)
+            known = self.entity_id(exclude)
+            index = None if known is None else self.entity_index[known]
             if index is not None:
                 scores = scores.clone()
                 scores[index] = float("-inf")

@@ -127,6 +127,25 @@ class TextPrior(nn.Module):
             defs=self.all.defs[idx],
         )
 
+    def mixed(self, ids: torch.Tensor, texts: dict[int, str]) -> PriorRep:
+        """The view of a batch whose rows are known entities (``ids``) except the positions in
+        ``texts``, new entities given by text: only those texts are encoded."""
+        known = self.rep(ids)
+        if not texts:
+            return known
+        new = self.rep(texts=list(texts.values()))
+        at = {row: j for j, row in enumerate(texts)}
+
+        def stack(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
+            rows = [b[at[i]] if i in at else a[i] for i in range(len(ids))]
+            return sp.csr_matrix(sp.vstack(rows), dtype=np.float32)
+
+        features = known.features
+        if features is not None and new.features is not None:
+            features = features.clone()
+            features[list(at)] = new.features.to(features.dtype)
+        return PriorRep(features, stack(known.names, new.names), stack(known.defs, new.defs))
+
     def _channel(self, name: str, h: PriorRep, t: PriorRep, pairwise: bool) -> torch.Tensor:
         device = self.weight.device
         if name == "cosine":
@@ -140,9 +159,21 @@ class TextPrior(nn.Module):
         }[name]
         if pairwise:
             values = np.asarray(left.multiply(right).sum(axis=1)).ravel()
+        elif right is self.all.names or right is self.all.defs:  # queries against all
+            values = (left @ self._transposed(right)).toarray()
+        elif left is self.all.names or left is self.all.defs:  # all against queries
+            values = (right @ self._transposed(left)).toarray().T
         else:
             values = (left @ right.T).toarray()
         return torch.from_numpy(np.asarray(values, dtype=np.float32)).to(device)
+
+    def _transposed(self, m: sp.csr_matrix) -> sp.csr_matrix:
+        """``m.T`` as CSR, made once per matrix of all entities: a few queries times it then
+        touch only the postings of the queries' words (no conversion per call)."""
+        cache = self.__dict__.setdefault("_transposes", {})
+        if id(m) not in cache:
+            cache[id(m)] = (m, sp.csr_matrix(m.T))
+        return cache[id(m)][1]
 
     def score(
         self,

@@ -33,6 +33,15 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       embedding:                     # optional: merge new entities into known ones of the same
         model: null                  #   type whose label embedding is this similar
         threshold: 0.92              #   (null model = kgforge.models.default_text_model())
+      split_below: null              # same name, context similarity below this: a new entity
+      split_classes: true            # same name, disjoint "is a" classes (film / city): split
+      split_topics: false            # same name, each the topic of a document: split (corpora
+                                     #   of one entity per document, e.g. encyclopaedias)
+      acronyms: true                 # "USA" / "U.S." / "United States of America" merge
+      surnames: true                 # "Curie" -> the one known person named ... Curie
+      person_types: [Person]         #   (the types a surname merge needs on both sides)
+      is_a: kgf:isA                  # predicate of "X is a C" statements (or rdf:type)
+      link_min_score: 0.0            # --link-to: context similarity a link needs (NIL below)
     coreference:                     # kgforge.extract.coref; off when absent
       enabled: true                  # the switch
       topic_mentions: true           # an untagged proper-noun first subject becomes a mention
@@ -115,10 +124,20 @@ class EmbeddingMerge(StrictModel):
 
 
 class ResolutionConfig(StrictModel):
+    """How mentions become entities (``kgforge.extract.resolve``)."""
+
     aliasing: bool = True
     cross_document: bool = True
     description_sentences: int = Field(3, ge=0)
     embedding: EmbeddingMerge | None = None
+    split_below: float | None = Field(None, ge=0, le=1)
+    split_classes: bool = True
+    split_topics: bool = False
+    acronyms: bool = True
+    surnames: bool = True
+    person_types: list[str] = Field(default_factory=lambda: ["Person"])
+    is_a: Literal["kgf:isA", "rdf:type"] = "kgf:isA"
+    link_min_score: float = Field(0.0, ge=0, le=1)
 
 
 class CorefConfig(StrictModel):

@@ -9,7 +9,7 @@ from typing import IO, Any
 from rdflib.namespace import RDF
 
 from kgforge.extract.types import CLASS_LABEL, IS_A
-from kgforge.graph.namespaces import REL
+from kgforge.graph.namespaces import KGF, REL
 from kgforge.graph.store import KnowledgeGraph
 
 STATEMENTS_QUERY = """
@@ -53,7 +53,7 @@ def export_jsonl(kg: KnowledgeGraph, out: str | Path | IO[str]) -> int:
         def mention(start: Any, end: Any, type_: Any) -> dict[str, Any]:
             return _mention(sentence, offset, int(start), int(end), type_)  # noqa: B023
 
-        if row.p == RDF.type:
+        if row.p in (KGF.isA, RDF.type):  # rdf:type with resolution.is_a: rdf:type
             predicate, obj_type = IS_A, CLASS_LABEL
         else:
             predicate, obj_type = str(row.p).removeprefix(str(REL)), row.objType

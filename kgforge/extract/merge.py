@@ -1,6 +1,6 @@
 """Optional entity merging by label-embedding similarity (``resolution.embedding`` in a pipeline).
 
-When a run meets an entity whose (label, type) key is new, its label is embedded with a
+When a run meets an entity whose name matched no known one (``EntityResolver``), its label is embedded with a
 sentence-transformers model and compared with the labels of the known entities of the same type
 (those in the store's entity records and those met earlier in the run); at cosine similarity
 >= ``threshold`` the mention takes the known entity's IRI ("Steven Jobs" -> Steve Jobs). The
@@ -44,7 +44,9 @@ class EmbeddingMerger:
         """Known entities by type: their IRIs and label embeddings (built on first use)."""
         if self._index is None:
             self._index = {}
-            labels = dict(self.kg.triples((None, RDFS.label, None), graph=ENTITIES_GRAPH))
+            labels = {
+                s: o for s, _, o in self.kg.triples((None, RDFS.label, None), graph=ENTITIES_GRAPH)
+            }
             for entity, _, type_ in self.kg.triples((None, RDF.type, None), graph=ENTITIES_GRAPH):
                 if entity in labels:
                     iris, vectors = self._index.setdefault(type_, ([], []))
@@ -54,8 +56,9 @@ class EmbeddingMerger:
         return self._index
 
     def resolve(self, label: str, type_: str, scope: str | None = None) -> URIRef:
-        """The IRI for a (label, type) entity, merged into a similar known one when there is one."""
-        iri = entity_key_iri(label, type_, scope)
+        """The IRI for an entity named ``label`` (voted type ``type_``), that of a similar known
+        one of the same type when there is one."""
+        iri = entity_key_iri(label, scope)
         known = self._known()
         if iri in self._resolved:
             return self._resolved[iri]

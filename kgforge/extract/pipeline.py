@@ -317,7 +317,8 @@ class ExtractionPipeline:
         coref, topic = self._coref, -1
         if coref is not None:
             mentions, topic = coref.topic(doc, text, mentions)
-        aliaser = Aliaser(self.config.resolution.aliasing)
+        resolution = self.config.resolution
+        aliaser = Aliaser(resolution.aliasing, resolution.person_types)
         canonical = [aliaser.add(m, i) for i, m in enumerate(mentions)]
         token_mention = [-1] * len(doc)
         for i, m in enumerate(mentions):

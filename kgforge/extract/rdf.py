@@ -4,20 +4,24 @@ A document's named graph (``document_iri(doc_id)``) holds, all in that one graph
 
 - document metadata: ``<doc> a kgf:Document ; kgf:docId ; kgf:contentHash ; kgf:source ;
   kgf:corpus ; kgf:pipeline ; kgf:pipelineHash``;
-- the plain facts ``<ent:s> <rel:p> <ent:o>``, and type statements ``<ent:s> rdf:type <type:c>``
-  for "X, a C" / "X is a C";
+- the plain facts ``<ent:s> <rel:p> <ent:o>``, and type statements ``<ent:s> kgf:isA <type:c>``
+  for "X, a C" / "X is a C" (``rdf:type`` with ``resolution.is_a: rdf:type``), with
+  ``<type:c> rdfs:label "c" ; a kgf:Class``;
 - one provenance node per fact (reification + PROV-O): ``<stmt:..> a kgf:Statement ;
   rdf:subject ; rdf:predicate ; rdf:object ; prov:wasDerivedFrom <doc> ; kgf:sentence ;
   kgf:sentenceStart ; kgf:subjectStart ; kgf:subjectEnd ; kgf:objectStart ; kgf:objectEnd ;
   kgf:confidence ; kgf:extractor`` (offsets are character offsets into the document text), and
   ``kgf:surfacePredicate "held_at"`` when the predicate is a canonical one (``canonical.py``);
 - per entity mentioned, ``<ent:e> kgf:mentions "{...}"^^rdf:JSON``: the evidence its record is
-  rebuilt from, ``{"label": full name, "type": its type, "aliases": [other names],
-  "contexts": [sentences that mention it]}``, as one literal;
-- ``<type:c> rdfs:label "c"`` for the classes of its type statements.
+  rebuilt from, ``{"label": full name, "type": its type, "types": {type: mentions},
+  "aliases": [other names], "contexts": [sentences that mention it], "resolution": [rule, score,
+  matched name]}``, as one literal;
+- a ``kgf:MergeDecision`` node per entity merged into (or split off) a known one by more than its
+  plain name: ``kgf:entity ; kgf:mentionLabel ; kgf:rule ; kgf:score ; kgf:matchedLabel``.
 
 Entity records in ``ENTITIES_GRAPH`` merge that evidence over all documents:
-``<ent:e> a kgf:Entity , <type:t> ; rdfs:label ; skos:altLabel* ; dcterms:description``, with
+``<ent:e> a kgf:Entity , <type:t> ; kgf:typeConfidence ; rdfs:label ; skos:altLabel* ;
+dcterms:description`` (``<type:t>`` the type most mentions voted for), with
 ``<type:t> rdfs:label "Type"``. Evidence is one JSON literal per entity on purpose: it would
 otherwise be most of what a document writes, and every quad costs six index entries in the store.
 
@@ -31,19 +35,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Protocol
 
 import pyoxigraph as ox
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
+from rdflib.term import Node
 
-from kgforge.extract.resolve import display_label
+from kgforge.extract.resolve import NOT_NAMES, Decision, display_label, name_key
 from kgforge.extract.types import CLASS_LABEL, IS_A, DocExtraction, Mention
 from kgforge.graph.namespaces import KGF, relation_iri, statement_iri, type_iri
 
-EntityNamer = Callable[[str, str], URIRef]  # (label, type) -> entity IRI
+
+class DocumentResolver(Protocol):
+    """Names the entities of one document from their evidence (``EntityResolver``)."""
+
+    def resolve_document(self, doc_id: str, entities: list[dict]) -> list[Decision]: ...
 
 
 def iri(term: str) -> str:
@@ -74,7 +84,9 @@ _INTEGER, _DOUBLE, _JSON = (ox.NamedNode(t) for t in (XSD.integer, XSD.double, R
 _K = {name: iri(KGF[name]) for name in (
     "Document", "Entity", "Statement", "docId", "contentHash", "source", "corpus", "pipeline",
     "pipelineHash", "mentions", "sentence", "sentenceStart", "subjectStart",
-    "subjectEnd", "objectStart", "objectEnd", "confidence", "extractor", "surfacePredicate",
+    "subjectEnd", "objectStart", "objectEnd", "confidence", "extractor", "Class",
+    "MergeDecision", "entity", "mentionLabel", "rule", "score", "matchedLabel", "typeConfidence",
+    "surfacePredicate",
 )}  # fmt: skip
 
 MENTIONS = KGF.mentions
@@ -107,10 +119,12 @@ def document_quads(
     doc_iri: URIRef,
     meta: DocMeta,
     extraction: DocExtraction,
-    entity_of: EntityNamer,
+    resolver: DocumentResolver,
     description_sentences: int = 3,
+    is_a: URIRef = KGF.isA,
 ) -> DocQuads:
-    """All quads of one document's graph (see the module docstring)."""
+    """All quads of one document's graph (see the module docstring); ``resolver`` names the
+    document's entities from their evidence, ``is_a`` is the predicate of type statements."""
     text = extraction.text
     d, g = iri(doc_iri), f" {iri(doc_iri)} .\n"
     k = _K
@@ -123,35 +137,56 @@ def document_quads(
         d + " " + k["pipeline"] + " " + literal(meta.pipeline) + g,
         d + " " + k["pipelineHash"] + " " + literal(meta.pipeline_hash) + g,
     ]
-    # one entity per canonical mention, with the names and sentences it was mentioned by
+    # one local entity per canonical mention: the names, type votes and sentences of its mentions
     mentions, canonical, sentences = extraction.mentions, extraction.canonical, extraction.sentences
-    iri_of_index: dict[int, URIRef] = {}
-    found: dict[URIRef, tuple[str, str, set[str], list[tuple[int, int]]]] = {}
+    local: dict[int, tuple[str, Counter, set[str], list[tuple[int, int]]]] = {}
     j = 0
     for i, m in enumerate(mentions):
-        c = mentions[canonical[i]]
-        label = display_label(c.text)
-        entity = iri_of_index.get(canonical[i]) or entity_of(label, c.label)
-        iri_of_index[canonical[i]] = iri_of_index[i] = entity
+        c = canonical[i]
         while j < len(sentences) - 1 and m.start >= sentences[j][1]:
             j += 1
-        ev = found.setdefault(entity, (label, c.label, set(), []))
         if m.coreferent:  # "he" is no name of the entity, and "He moved ..." no description
             continue
+        ev = local.get(c)
+        if ev is None:
+            label = display_label(mentions[c].text)
+            if name_key(label) in NOT_NAMES:
+                continue
+            ev = local[c] = (label, Counter(), set(), [])
+        ev[1][m.label] += 1
         ev[2].add(display_label(m.text))
         if len(ev[3]) < description_sentences and sentences[j] not in ev[3]:
             ev[3].append(sentences[j])
-    evidence = []
-    for entity, (label, type_, surfaces, sents) in found.items():
+    # what resolution also compares: "X is a C" classes, and whether X opens the document
+    index_at = {(m.start, m.end): canonical[i] for i, m in enumerate(mentions)}
+    classes: dict[int, set[str]] = {}
+    for st in extraction.statements:
+        c = index_at.get((st.subject.start, st.subject.end))
+        if c is not None and st.predicate == IS_A and st.object.label == CLASS_LABEL:
+            classes.setdefault(c, set()).add(st.object.text.lower())
+    first = len(text) - len(text.lstrip())
+    blobs = []
+    for c, (label, types, surfaces, sents) in local.items():
         blob = {
             "label": label,
-            "type": type_,
+            "type": min(types.items(), key=lambda kv: (-kv[1], kv[0]))[0],
+            "types": dict(sorted(types.items())),
             "aliases": sorted(surfaces - {label}),
             "contexts": [text[a:b].strip() for a, b in sents],
         }
-        evidence.append((entity, blob))
-        lines.append(iri(entity) + " " + k["mentions"] + " " + typed(json.dumps(blob), _JSON) + g)
-    iri_at = {(m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions)}
+        if c in classes:
+            blob["classes"] = sorted(classes[c])
+        if mentions[c].start == first:
+            blob["topic"] = True
+        blobs.append(blob)
+    decisions = resolver.resolve_document(meta.doc_id, blobs)
+    iri_of_index = {c: dec.iri for c, dec in zip(local, decisions, strict=True)}
+    evidence, entity_lines = resolved_lines(meta.doc_id, blobs, decisions, g)
+    lines += entity_lines
+    iri_of_index.update({i: iri_of_index[c] for i, c in enumerate(canonical) if c in iri_of_index})
+    iri_at = {
+        (m.start, m.end): iri_of_index[i] for i, m in enumerate(mentions) if i in iri_of_index
+    }
     class_labels: dict[URIRef, str] = {}
     sentence_literals: dict[tuple[int, int], str] = {}
     nodes: set[URIRef] = set()
@@ -160,7 +195,7 @@ def document_quads(
         if subj is None:
             continue
         if st.predicate == IS_A and st.object.label == CLASS_LABEL:
-            pred, obj = RDF.type, _class_iri(st.object)
+            pred, obj = is_a, _class_iri(st.object)
             class_labels.setdefault(obj, st.object.text.lower())
         else:
             pred = relation_iri(st.predicate)
@@ -202,8 +237,59 @@ def document_quads(
         ]
         if st.surface:  # canonicalised: the predicate as found ("held_at")
             lines.append(n + k["surfacePredicate"] + " " + literal(st.surface) + g)
-    lines += [f"{iri(t)} {_LABEL} {literal(label)}{g}" for t, label in class_labels.items()]
-    return DocQuads(lines, set(found), len(nodes), evidence)
+    for t, label in class_labels.items():
+        lines += [f"{iri(t)} {_LABEL} {literal(label)}{g}", f"{iri(t)} {_TYPE} {k['Class']}{g}"]
+    return DocQuads(lines, {e for e, _ in evidence}, len(nodes), evidence)
+
+
+def resolved_lines(
+    doc_id: str, blobs: list[dict], decisions: list[Decision], g: str
+) -> tuple[list[tuple[URIRef, dict]], list[str]]:
+    """The evidence of a document's entities once resolved (entities that resolved to one IRI
+    merged: "USA" and "United States"), and its lines: ``kgf:mentions`` and merge decisions."""
+    found: dict[URIRef, dict] = {}
+    lines: list[str] = []
+    for blob, dec in zip(blobs, decisions, strict=True):
+        have = found.get(dec.iri)
+        if have is None:
+            found[dec.iri] = {**blob, "resolution": [dec.rule, dec.score, dec.matched]}
+            if dec.rule not in ("new", "name"):
+                lines += _decision_lines(doc_id, dec, blob["label"], g)
+            continue
+        have["aliases"] = sorted(set(have["aliases"]) | set(blob["aliases"]) | {blob["label"]})
+        have["types"] = dict(sorted((Counter(have["types"]) + Counter(blob["types"])).items()))
+        have["contexts"] += [c for c in blob["contexts"] if c not in have["contexts"]]
+        lines += _decision_lines(doc_id, dec, blob["label"], g)
+    evidence = list(found.items())
+    mentions = _K["mentions"]
+    lines += [iri(e) + " " + mentions + " " + typed(json.dumps(b), _JSON) + g for e, b in evidence]
+    return evidence, lines
+
+
+def term(node: Node) -> str:
+    """An rdflib IRI or literal in N-Quads syntax (through pyoxigraph, which escapes it)."""
+    if isinstance(node, URIRef):
+        return iri(node)
+    if isinstance(node, Literal):
+        if node.language:
+            return str(ox.Literal(str(node), language=node.language))
+        return str(ox.Literal(str(node), datatype=ox.NamedNode(node.datatype or XSD.string)))
+    raise ValueError(f"not an IRI or a literal: {node!r}")
+
+
+def _decision_lines(doc_id: str, dec: Decision, label: str, g: str) -> list[str]:
+    """A ``kgf:MergeDecision`` node: which entity a mention was merged into (or split off), by
+    which rule, with what score, matched by which name."""
+    node = iri(statement_iri(doc_id, "resolution", str(dec.iri), label)) + " "
+    k = _K
+    return [
+        node + _TYPE + " " + k["MergeDecision"] + g,
+        node + k["entity"] + " " + iri(dec.iri) + g,
+        node + k["mentionLabel"] + " " + literal(label) + g,
+        node + k["rule"] + " " + literal(dec.rule) + g,
+        node + k["score"] + " " + typed(repr(float(dec.score)), _DOUBLE) + g,
+        node + k["matchedLabel"] + " " + literal(dec.matched) + g,
+    ]
 
 
 def _class_iri(mention: Mention) -> URIRef:
@@ -215,15 +301,20 @@ class EntityRecord:
     """An entity's consolidated record, merged from the evidence of every document."""
 
     labels: Counter = field(default_factory=Counter)
-    types: set[str] = field(default_factory=set)
+    types: Counter = field(default_factory=Counter)  # type -> mentions that voted for it
     surfaces: set[str] = field(default_factory=set)
     contexts: list[tuple[str, str]] = field(default_factory=list)  # (document graph, sentence)
 
     def add(self, graph: str, blob: dict) -> None:
-        self.types.add(blob["type"])
+        self.types.update(blob.get("types") or {blob["type"]: 1})
         self.labels[blob["label"]] += 1
         self.surfaces.update(blob["aliases"])
         self.contexts += [(graph, c) for c in blob["contexts"]]
+
+    @property
+    def type(self) -> tuple[str, int]:
+        """The type most mentions voted for (ties: alphabetical) and its votes."""
+        return min(self.types.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def lines(self, entity: URIRef, graph: URIRef) -> list[str]:
         """The record as N-Quads lines in ``graph``."""
@@ -231,7 +322,13 @@ class EntityRecord:
         label = min(self.labels.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
         e, g = iri(entity) + " ", f" {iri(graph)} .\n"
         out = [e + _TYPE + " " + _K["Entity"] + g, e + _LABEL + " " + literal(label) + g]
-        out += [e + _TYPE + " " + iri(type_iri(t)) + g for t in sorted(self.types)]
+        if self.types:
+            top, votes = self.type
+            share = round(votes / sum(self.types.values()), 4)
+            out += [
+                e + _TYPE + " " + iri(type_iri(top)) + g,
+                e + _K["typeConfidence"] + " " + typed(repr(float(share)), _DOUBLE) + g,
+            ]
         aliases = (self.surfaces | set(self.labels)) - {label}
         out += [e + _ALT_LABEL + " " + literal(a) + g for a in sorted(aliases)]
         sentences = list(dict.fromkeys(s for _, s in sorted(self.contexts)))
@@ -251,5 +348,5 @@ def merge_evidence(rows: Iterable[tuple[str, URIRef, dict]]) -> dict[URIRef, Ent
 
 def type_label_lines(records: dict[URIRef, EntityRecord], graph: URIRef) -> list[str]:
     """``<type:t> rdfs:label "t"`` for the types of some entity records (each once)."""
-    types = {t for rec in records.values() for t in rec.types}
+    types = {rec.type[0] for rec in records.values() if rec.types}
     return [f"{iri(type_iri(t))} {_LABEL} {literal(t)} {iri(graph)} .\n" for t in sorted(types)]

@@ -1,27 +1,107 @@
-"""Entity resolution: normalised labels, in-document aliasing, and entity IRIs.
+"""Entity resolution: name keys, in-document aliasing, and cross-document identity.
 
 Mentions resolve in three steps. Normalisation strips what does not name the entity (a leading
-"the", a possessive "'s", surrounding punctuation, repeated whitespace). In-document aliasing maps a
-mention to an earlier mention of the same type whose normalised tokens start or end with its own
-("Curie" after "Marie Curie", "Apple" after "Apple Inc."). Across documents, entities merge by
-normalised label and type because the IRI is minted from exactly those (``entity_iri``); with
-``cross_document: false`` the document id is part of the key instead. Optional merging by
-embedding similarity lives in ``kgforge.extract.merge``.
+"the", a possessive "'s", surrounding punctuation, repeated whitespace, the dots of an acronym,
+a leading title: "Mr. Obama" -> "obama", "U.S." -> "us"). In-document aliasing maps a mention to
+an earlier mention whose name is the same, or (same type) a person's name its tokens start or end
+("Curie" after "Marie Curie") or an organisation's name without its suffix ("Apple" after
+"Apple Inc."); "Kansas" after "Kansas City" stays apart.
+
+Across documents, ``EntityResolver`` gives each document's entities an IRI. The type a NER model
+guessed is no part of it (the IRI is minted from the name key alone, ``entity_key_iri``): types
+are attributes voted over mentions (``kgforge.extract.rdf.EntityRecord``). An entity takes the
+IRI of a known one that
+
+- has the same name or one of its aliases (``name``, ``alias``), unless the two contexts are too
+  unlike (cosine of their bags of context words and co-occurring entity names below
+  ``resolution.context.split_below``): then it becomes a new sense of the name (``split``), and a
+  later mention picks the sense whose context is closest (``context``);
+- is named by its acronym or has it as an acronym ("USA" / "United States of America", ``acronym``);
+- is the one known person with its surname ("Curie" / "Marie Curie", ``surname``; both typed as
+  one of ``resolution.person_types``).
+
+Every decision that merged a mention into a known entity, or split it off one, is returned with
+its rule and score so that the document graph records it (``kgf:MergeDecision``). The decisions
+depend only on the evidence a document graph keeps, which is what lets ``rebuild`` resolve a
+store again with other settings without parsing its documents again.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rdflib import URIRef
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from kgforge.extract.types import Mention
-from kgforge.graph.namespaces import ENT, entity_iri, mint
+from kgforge.graph.namespaces import ENT, document_iri, mint
 
 _LEADING_THE = re.compile(r"^(the)\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"\s*['\u2019]s?$")
 _EDGE_PUNCT = " \t\n.,;:!?\"'()[]{}\u201c\u201d\u2018\u2019"
+_DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]\.?")  # U.S. / U.S / U.K.
+_ACRONYM = re.compile(r"[A-Z][A-Z&]{1,6}")
+_WORD = re.compile(r"[a-z][a-z\-']{2,}")
+TITLES = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "professor",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "rev",
+        "reverend",
+        "fr",
+        "father",
+        "sen",
+        "senator",
+        "rep",
+        "gov",
+        "governor",
+        "president",
+        "pres",
+        "judge",
+        "justice",
+    ]
+)
+"""Leading words of a person's name that are not part of it ("President Obama" = "Obama")."""
+NOT_NAMES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+"""Name keys that never name an entity on their own (a generational suffix the NER tagged)."""
+_MINOR = frozenset(
+    [
+        "of",
+        "the",
+        "and",
+        "for",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "del",
+        "da",
+        "di",
+        "in",
+        "on",
+        "at",
+        "von",
+        "van",
+        "&",
+    ]
+)
+_STOP = STOP_WORDS | {"born", "known", "called", "named", "became", "later", "part"}
 
 
 def display_label(text: str) -> str:
@@ -33,15 +113,99 @@ def display_label(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """The matching key of a mention: its display label, case-folded."""
+    """The display label, case-folded (what in-document aliasing compares)."""
     return display_label(text).casefold()
 
 
-class Aliaser:
-    """Assign each mention of one document the index of the mention it aliases."""
+@lru_cache(maxsize=1 << 16)
+def name_key(text: str) -> str:
+    """The matching key of a name across documents: ``normalize`` without an acronym's dots and
+    without leading titles ("U.S." -> "us", "Dr. Marie Curie" -> "marie curie")."""
+    label = display_label(text)
+    if _DOTTED.fullmatch(label):
+        return label.replace(".", "").casefold()
+    tokens = label.split()
+    while len(tokens) > 1 and tokens[0].rstrip(".").casefold() in TITLES:
+        tokens = tokens[1:]
+    return " ".join(tokens).casefold()
 
-    def __init__(self, enabled: bool = True) -> None:
+
+def acronym_of(label: str) -> str | None:
+    """The letters of a name that is an acronym ("USA", "U.S." -> "US"), else None."""
+    label = display_label(label)
+    if _DOTTED.fullmatch(label):
+        return label.replace(".", "").upper()
+    return label if _ACRONYM.fullmatch(label) else None
+
+
+def initials(label: str) -> str | None:
+    """The acronym a multi-word name would have ("United States of America" -> "USA"): the
+    first letters of its capitalised words, skipping "of", "the" and the like; None for a name
+    of fewer than two such words or with a lower-case word that is not one of those."""
+    words = [w for w in re.split(r"[\s\-]+", display_label(label)) if w]
+    letters = []
+    for w in words:
+        if w.casefold() in _MINOR:
+            continue
+        if not w[0].isupper():
+            return None
+        letters.append(w[0])
+    return "".join(letters) if len(letters) >= 2 else None
+
+
+def context_bag(
+    contexts: Iterable[str], names: Iterable[str], cooccurring: Iterable[str]
+) -> Counter:
+    """What a mention's context is compared by: content words of its sentences (not its own
+    name's) and the names of the other entities of its document (prefixed ``@``)."""
+    own = {w for n in names for w in name_key(n).split()}
+    bag: Counter = Counter()
+    for sentence in contexts:
+        bag.update(w for w in _WORD.findall(sentence.casefold()) if w not in _STOP and w not in own)
+    bag.update("@" + k for k in cooccurring)
+    return bag
+
+
+def cosine(a: Counter, b: Counter) -> float:
+    if not a or not b:
+        return 0.0
+    small, large = (a, b) if len(a) < len(b) else (b, a)
+    dot = sum(v * large.get(t, 0) for t, v in small.items())
+    return dot / math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
+
+
+def full_names(label: str, aliases: Iterable[str]) -> list[str]:
+    """``label`` and the aliases that are not just part of it: "Washington" in an article that
+    calls George Washington so names no other entity by it (surnames match by ``surnames``)."""
+    tokens = name_key(label).split()
+    out = [label]
+    for alias in aliases:
+        part = name_key(alias).split()
+        n = len(part)
+        if n < len(tokens) and (tokens[:n] == part or tokens[-n:] == part):
+            continue
+        out.append(alias)
+    return out
+
+
+ORG_SUFFIXES = frozenset(
+    {"inc", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "plc", "group"}
+    | {"ag", "gmbh", "sa", "holdings"}
+)
+"""Last words of an organisation's name that its short name leaves out ("Apple Inc.")."""
+
+
+class Aliaser:
+    """Assign each mention of one document the index of the mention it aliases.
+
+    A shorter name aliases a longer one when it ends (or starts) the name of a person ("Curie"
+    after "Marie Curie") or drops an organisation's suffix ("Apple" after "Apple Inc."), not
+    when it is only part of another name ("Kansas" after "Kansas City").
+    """
+
+    def __init__(self, enabled: bool = True, person_types: Iterable[str] = ("Person",)) -> None:
         self.enabled = enabled
+        self.person_types = frozenset(person_types)
         self._canonical: list[tuple[tuple[str, ...], str, int, int]] = []  # tokens, label, i, start
 
     def add(self, mention: Mention, index: int) -> int:
@@ -56,11 +220,12 @@ class Aliaser:
     def find(self, text: str, label: str | None, before: int) -> int | None:
         """The canonical mention, starting before offset ``before``, that ``text`` names.
 
-        An exact match wins; otherwise the earliest longer mention of the same type that starts
-        or ends with ``text``: in encyclopedic prose the first full name is the topic ("Curie"
-        in an article on Pierre Curie that later mentions Marie Curie). ``label`` None matches
-        any type: a proper noun spaCy did not tag ("Jobs" after "Steve Jobs") is only used
-        when it names an entity already seen.
+        An exact match wins, whatever the types (a NER type error does not split an entity);
+        otherwise the earliest longer mention of the same type that starts or ends with
+        ``text``: in encyclopedic prose the first full name is the topic ("Curie" in an article
+        on Pierre Curie that later mentions Marie Curie). ``label`` None matches any type: a
+        proper noun spaCy did not tag ("Jobs" after "Steve Jobs") is only used when it names an
+        entity already seen.
         """
         tokens = tuple(normalize(text).split())
         if not tokens:
@@ -68,23 +233,334 @@ class Aliaser:
         n = len(tokens)
         partial = None
         for cand, cand_label, index, start in self._canonical:
-            if start >= before or (label is not None and cand_label != label):
+            if start >= before:
                 continue
             if cand == tokens:
                 return index
             if (
                 partial is None
                 and self.enabled
+                and (label is None or cand_label == label)
                 and len(cand) > n
-                and (cand[:n] == tokens or cand[-n:] == tokens)
+                and self._shortens(cand, tokens, cand_label)
             ):
                 partial = index
         return partial
 
+    def _shortens(self, name: tuple[str, ...], short: tuple[str, ...], type_: str) -> bool:
+        n = len(short)
+        if type_ in self.person_types:
+            return name[:n] == short or name[-n:] == short
+        return name[:n] == short and all(w.strip(".,") in ORG_SUFFIXES for w in name[n:])
+
 
 @lru_cache(maxsize=1 << 16)
-def entity_key_iri(label: str, type_: str, doc_id: str | None = None) -> URIRef:
-    """IRI of an entity: by normalised label and type, scoped to a document when ``doc_id``."""
+def entity_key_iri(label: str, doc_id: str | None = None) -> URIRef:
+    """IRI of an entity: by name key alone, scoped to a document when ``doc_id``."""
     if doc_id is None:
-        return entity_iri(normalize(label), type_)
-    return mint(ENT, normalize(label), type_.casefold(), doc_id)
+        return mint(ENT, name_key(label))
+    return mint(ENT, name_key(label), doc_id)
+
+
+@dataclass
+class Decision:
+    """How one entity of a document got its IRI: ``rule`` is "new" (minted), "name", "alias",
+    "context", "split", "acronym", "surname", "embedding" or "link"; ``score`` the context
+    similarity (or link score) it was taken with; ``matched`` the name it was matched by."""
+
+    iri: URIRef
+    rule: str
+    score: float = 1.0
+    matched: str = ""
+
+    @property
+    def merged(self) -> bool:
+        """Whether the entity joined (or split off) an entity known before this document."""
+        return self.rule != "new"
+
+
+_MAX_TERMS = 256  # context terms kept per sense
+_CLASS_CONFLICT_BELOW = 0.2  # disjoint classes split only contexts less similar than this
+
+
+@dataclass
+class Sense:
+    """One known entity: its IRI, names, type votes and accumulated context."""
+
+    iri: URIRef
+    names: set[str] = field(default_factory=set)
+    types: Counter = field(default_factory=Counter)
+    context: Counter = field(default_factory=Counter)
+    classes: frozenset[str] = frozenset()  # of its "X is a C" statements
+    topics: set[str] = field(default_factory=set)  # documents it is the topic of (opens them)
+    norm2: float = 0.0  # squared norm of ``context``, kept up to date
+
+    def add(self, names: Iterable[str], types: dict[str, int], bag: Counter) -> None:
+        self.names.update(names)
+        self.types.update(types)
+        context = self.context
+        for term, count in bag.items():
+            old = context.get(term, 0)
+            context[term] = old + count
+            self.norm2 += 2 * old * count + count * count
+        if len(context) > 2 * _MAX_TERMS:
+            self.context = Counter(dict(context.most_common(_MAX_TERMS)))
+            self.norm2 = float(sum(v * v for v in self.context.values()))
+
+    def similarity(self, bag: Counter, bag_norm2: float) -> float:
+        """Cosine of ``bag`` (squared norm ``bag_norm2``) and this entity's context."""
+        if not bag or not self.norm2:
+            return 0.0
+        context = self.context
+        dot = sum(v * context.get(t, 0) for t, v in bag.items())
+        return dot / math.sqrt(bag_norm2 * self.norm2)
+
+    @property
+    def type(self) -> str | None:
+        return min(self.types.items(), key=lambda kv: (-kv[1], kv[0]))[0] if self.types else None
+
+
+class EntityResolver:
+    """Cross-document identity of entities, from each document's evidence (see module doc).
+
+    Args:
+        split_below: context similarity under which a same-name entity becomes a new sense
+            (None: never split).
+        acronyms: merge acronyms with the names they abbreviate.
+        surnames: merge a lone surname into the one known person with it.
+        person_types: the types a surname merge needs on both sides.
+        cross_document: false keeps every entity to its document.
+        fallback: ``(label, type) -> IRI`` for names no rule matched (``EmbeddingMerger``).
+        link_min_score: the context similarity a reference entity needs (the NIL threshold).
+        split_classes: split same-name entities whose "is a" classes are disjoint.
+        split_topics: split same-name entities that are each the topic of a document.
+    """
+
+    def __init__(
+        self,
+        split_below: float | None = None,
+        acronyms: bool = True,
+        surnames: bool = True,
+        person_types: Iterable[str] = ("Person",),
+        cross_document: bool = True,
+        fallback=None,
+        link_min_score: float = 0.0,
+        split_classes: bool = True,
+        split_topics: bool = False,
+    ) -> None:
+        self.split_below = split_below
+        self.acronyms = acronyms
+        self.surnames = surnames
+        self.person_types = frozenset(person_types)
+        self.cross_document = cross_document
+        self.fallback = fallback  # (label, type) -> IRI, for names nothing else matched
+        self.link_min_score = link_min_score
+        self.split_classes = split_classes
+        self.split_topics = split_topics
+        self.reference: set[URIRef] = set()  # entities of a reference graph (link targets)
+        self.senses: dict[URIRef, Sense] = {}
+        self._bag: Counter | None = None  # the bag whose squared norm is _bag_norm2
+        self._bag_norm2 = 0.0
+        self._by_key: dict[str, list[URIRef]] = {}
+        self._by_initials: dict[str, list[URIRef]] = {}
+        self._by_acronym: dict[str, list[URIRef]] = {}
+        self._by_surname: dict[str, list[URIRef]] = {}
+        self._by_head: dict[str, list[URIRef]] = {}
+
+    def known(
+        self,
+        iri: URIRef,
+        names: Iterable[str],
+        types: dict[str, int],
+        bag: Counter,
+        reference: bool = False,
+        classes: Iterable[str] = (),
+        topic: str | None = None,
+    ) -> None:
+        """Register an entity that exists already (from a store's evidence, with its classes
+        and the document graph it is the topic of; or a reference graph's entity to link to
+        when ``reference``)."""
+        if reference:
+            self.reference.add(iri)
+        self._register(iri, list(names), types, bag, frozenset(classes), topic)
+
+    def resolve_document(self, doc_id: str, entities: list[dict]) -> list[Decision]:
+        """IRIs for one document's entities, given as evidence dicts (``label``, ``aliases``,
+        ``types``: votes, ``contexts``: sentences); each is registered for later documents."""
+        keys = [name_key(e["label"]) for e in entities]
+        out = []
+        for i, e in enumerate(entities):
+            names = full_names(e["label"], e.get("aliases", ()))
+            types = e.get("types") or {e.get("type", ""): 1}
+            others = [k for j, k in enumerate(keys) if j != i and k != keys[i]]
+            bag = context_bag(e.get("contexts", ()), names, others)
+            classes = frozenset(e.get("classes", ()))
+            topic = str(document_iri(doc_id)) if e.get("topic") else None
+            if not self.cross_document:
+                decision = Decision(entity_key_iri(e["label"], doc_id), "new")
+            else:
+                decision = self._decide(doc_id, e["label"], names, types, bag, classes, topic)
+            self._register(decision.iri, names, types, bag, classes, topic)
+            out.append(decision)
+        return out
+
+    def _conflicts(
+        self, iri: URIRef, classes: frozenset[str], topic: str | None, score: float
+    ) -> bool:
+        """Whether a known entity is not this one: their classes are disjoint ("X is a film" /
+        "X is a city", ``split_classes``) and their contexts unlike (cosine < 0.2), or both
+        are the topic of a document (``split_topics``: a corpus of one entity per document)."""
+        sense = self.senses[iri]
+        disjoint = bool(classes and sense.classes and not classes & sense.classes)
+        if self.split_classes and disjoint and score < _CLASS_CONFLICT_BELOW:
+            return True
+        # a document's earlier version (a changed document extracted again) is no other topic
+        return self.split_topics and topic is not None and bool(sense.topics - {topic})
+
+    def _decide(
+        self,
+        doc_id: str,
+        label: str,
+        names: list[str],
+        types: dict[str, int],
+        bag: Counter,
+        classes: frozenset[str] = frozenset(),
+        topic: str | None = None,
+    ) -> Decision:
+        key = name_key(label)
+        candidates: dict[URIRef, str] = {}
+        for name in names:
+            for iri in self._by_key.get(name_key(name), ()):
+                candidates.setdefault(iri, name)
+        candidates = {i: n for i, n in candidates.items() if self._linkable(i, bag)}
+        if candidates:
+            scored = sorted(
+                ((self._sim(bag, iri), str(iri)) for iri in candidates),
+                reverse=True,
+            )
+            fitting = [
+                (v, i) for v, i in scored if not self._conflicts(URIRef(i), classes, topic, v)
+            ]
+            best, iri = (fitting or scored)[0][0], URIRef((fitting or scored)[0][1])
+            same = [i for i in candidates if name_key(candidates[i]) == key]
+            if iri in self.reference and fitting:
+                return Decision(iri, "link", round(best, 4), candidates[iri])
+            known = self.senses[iri].context
+            weak = self.split_below is not None and bag and known and best < self.split_below
+            if not fitting or weak:
+                own = entity_key_iri(label)
+                if own in self.senses:  # the plain IRI is another sense already
+                    own = mint(ENT, key, doc_id)
+                return Decision(own, "split", round(best, 4), candidates[iri])
+            rule = "name" if len(candidates) == 1 and same else "alias" if not same else "context"
+            return Decision(iri, rule, round(best, 4), candidates[iri])
+        if self.acronyms:
+            letters = acronym_of(label)
+            if letters:  # "USA": the one known name with these initials
+                pool = self._by_initials.get(letters, [])
+            elif abbrev := initials(label):  # "United States of America": a known "USA" that
+                pool = [  # is not the acronym of another name already
+                    i
+                    for i in self._by_acronym.get(abbrev, [])
+                    if not any(initials(n) == abbrev for n in self.senses[i].names)
+                ]
+            else:
+                pool = []
+            if decision := self._pick(pool, bag, "acronym"):
+                return decision
+            head = _head(key)
+            if head:  # "United States of America" after "United States"
+                pool = [
+                    i
+                    for i in self._by_key.get(head, [])
+                    if not any(_head(name_key(n)) == head for n in self.senses[i].names)
+                ]
+            else:  # "United States" after "United States of America"
+                pool = self._by_head.get(key, [])
+            if decision := self._pick(pool, bag, "head"):
+                return decision
+        own_type = Counter(types).most_common(1)[0][0] if types else None
+        if self.surnames and own_type in self.person_types and len(key.split()) == 1:
+            pool = [
+                i
+                for i in self._by_surname.get(key, [])
+                if self.senses[i].type in self.person_types and self._linkable(i, bag)
+            ]
+            if len(pool) == 1:
+                score = self._sim(bag, pool[0])
+                rule = "link" if pool[0] in self.reference else "surname"
+                return Decision(pool[0], rule, round(score, 4), key)
+        if self.fallback is not None:
+            iri = self.fallback(label, own_type or "")
+            if iri in self.senses:
+                return Decision(iri, "embedding", 1.0, sorted(self.senses[iri].names)[0])
+        return Decision(entity_key_iri(label), "new")
+
+    def _pick(self, pool: list[URIRef], bag: Counter, rule: str) -> Decision | None:
+        """The candidate of ``pool`` to merge into: the only one, or one whose context is
+        clearly the closest (cosine >= 0.1 and 0.05 above the next); else none."""
+        pool = [i for i in pool if self._linkable(i, bag)]
+        if not pool:
+            return None
+        scored = sorted(((self._sim(bag, i), str(i)) for i in pool), reverse=True)
+        best, iri = scored[0]
+        if len(scored) > 1 and (best < 0.1 or best - scored[1][0] < 0.05):
+            return None
+        target = URIRef(iri)
+        rule = "link" if target in self.reference else rule
+        return Decision(target, rule, round(best, 4), sorted(self.senses[target].names)[0])
+
+    def _sim(self, bag: Counter, iri: URIRef) -> float:
+        """Context similarity of ``bag`` and a known entity (the bag's norm computed once)."""
+        if self._bag is not bag:
+            self._bag, self._bag_norm2 = bag, float(sum(v * v for v in bag.values()))
+        return self.senses[iri].similarity(bag, self._bag_norm2)
+
+    def _linkable(self, iri: URIRef, bag: Counter) -> bool:
+        """A reference entity is a candidate only at context similarity >= the NIL threshold."""
+        if iri not in self.reference or self.link_min_score <= 0:
+            return True
+        return self._sim(bag, iri) >= self.link_min_score
+
+    def _register(
+        self,
+        iri: URIRef,
+        names: list[str],
+        types: dict[str, int],
+        bag: Counter,
+        classes: frozenset[str] = frozenset(),
+        topic: str | None = None,
+    ) -> None:
+        sense = self.senses.get(iri)
+        if sense is None:
+            sense = self.senses[iri] = Sense(iri)
+        sense.classes |= classes
+        if topic is not None:
+            sense.topics.add(topic)
+        new = [n for n in names if n not in sense.names]
+        sense.add(names, types, bag)
+        for name in new:
+            key = name_key(name)
+            _append(self._by_key, key, iri)
+            if self.acronyms:
+                if letters := acronym_of(name):
+                    _append(self._by_acronym, letters, iri)
+                elif abbrev := initials(name):
+                    _append(self._by_initials, abbrev, iri)
+                if head := _head(key):
+                    _append(self._by_head, head, iri)
+            if self.surnames and len(key.split()) > 1:
+                _append(self._by_surname, key.split()[-1], iri)
+
+
+def _head(key: str) -> str | None:
+    """The part before " of " of a name key whose part has two words or more
+    ("united states of america" -> "united states"), else None."""
+    head, sep, _ = key.partition(" of ")
+    return head if sep and len(head.split()) >= 2 else None
+
+
+def _append(index: dict[str, list[URIRef]], key: str, iri: URIRef) -> None:
+    bucket = index.setdefault(key, [])
+    if iri not in bucket:
+        bucket.append(iri)

@@ -36,6 +36,7 @@ from kgforge.corpus import CorpusReader, Document, read_corpus
 from kgforge.corpus.reader import Format, OnError
 from kgforge.errors import CorpusError
 from kgforge.extract.canonical import MAPPING_QUERY, relation_lines
+from kgforge.extract.link import load_reference
 from kgforge.extract.merge import EmbeddingMerger
 from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
 from kgforge.extract.rdf import (
@@ -45,9 +46,11 @@ from kgforge.extract.rdf import (
     document_quads,
     iri,
     merge_evidence,
+    resolved_lines,
+    term,
     type_label_lines,
 )
-from kgforge.extract.resolve import entity_key_iri
+from kgforge.extract.resolve import EntityResolver, context_bag, full_names, name_key
 from kgforge.graph.namespaces import (
     ENTITIES_GRAPH,
     GRAPH,
@@ -133,6 +136,7 @@ class ExtractionRun:
         *,
         batch_size: int = 64,
         workers: int = 1,
+        link_to: str | Path | None = None,
     ) -> None:
         self.kg = kg
         self.pipeline = pipeline
@@ -148,6 +152,21 @@ class ExtractionRun:
         self.merger = (
             EmbeddingMerger(kg, resolution.embedding) if resolution.embedding is not None else None
         )
+        self.is_a = RDF.type if resolution.is_a == "rdf:type" else KGF.isA
+        self.resolver = EntityResolver(
+            split_below=resolution.split_below,
+            acronyms=resolution.acronyms,
+            surnames=resolution.surnames,
+            person_types=resolution.person_types,
+            cross_document=resolution.cross_document,
+            fallback=self.merger.resolve if self.merger is not None else None,
+            link_min_score=resolution.link_min_score,
+            split_classes=resolution.split_classes,
+            split_topics=resolution.split_topics,
+        )
+        if link_to is not None:
+            linked = load_reference(link_to, self.resolver)
+            log.info("%d reference entities to link to from %s", linked, link_to)
 
     def run(self, reader: CorpusReader, corpus_key: str, prune: bool = False) -> RunSummary:
         started = time.perf_counter()
@@ -165,6 +184,8 @@ class ExtractionRun:
             with self.kg.transaction():
                 self._load(_pending_lines([ALL_ENTITIES]))
         self._mark_entities = not fresh
+        if not fresh:
+            seed_resolver(self.resolver, self._stored_evidence(None))
         seen: set[str] = set()
 
         def todo() -> Iterator[tuple[str, tuple[Document, _Known | None]]]:
@@ -208,7 +229,7 @@ class ExtractionRun:
                     fingerprint,
                 )
                 quads = document_quads(
-                    doc_iri, meta, extraction, self._namer(doc.id), self.description_sentences
+                    doc_iri, meta, extraction, self.resolver, self.description_sentences, self.is_a
                 )
                 if old is not None:
                     quads.entities |= _entities_of(self.kg, old.graph)
@@ -236,17 +257,6 @@ class ExtractionRun:
         summary.entities_updated = self.rebuild_entities(evidence)
         summary.seconds = time.perf_counter() - started
         return summary
-
-    def _namer(self, doc_id: str):
-        scope = None if self.cross_document else doc_id
-        merger = self.merger
-
-        def name(label: str, type_: str) -> URIRef:
-            if merger is not None:
-                return merger.resolve(label, type_, scope)
-            return entity_key_iri(label, type_, scope)
-
-        return name
 
     def _load(self, lines: Iterable[str]) -> None:
         """Add N-Quads lines through the store's parser (inside the caller's transaction)."""
@@ -282,6 +292,16 @@ class ExtractionRun:
             self.kg.remove((relation_iri(surface), KGF.canonicalRelation, None), RELATIONS_GRAPH)
         self._relations.update(new)
         return relation_lines(new)
+
+    def _replace_graphs(self, graphs: list[tuple[URIRef, list[str]]]) -> int:
+        """Replace whole document graphs with new lines, in one transaction."""
+        if not graphs:
+            return 0
+        with self.kg.transaction():
+            for graph, _ in graphs:
+                self.kg.drop_graph(graph)
+            self._load([line for _, lines in graphs for line in lines])
+        return len(graphs)
 
     def _prune(self, known: dict[str, _Known], seen: set[str], corpus_key: str) -> int:
         gone = [k for doc_id, k in known.items() if k.corpus == corpus_key and doc_id not in seen]
@@ -366,6 +386,101 @@ class ExtractionRun:
         return [(str(g), s, json.loads(str(o))) for s, _, o, g in quads if g != ENTITIES_GRAPH]
 
 
+def resolve_store(
+    store: str | Path | KnowledgeGraph,
+    pipeline: str | Path | ExtractionPipeline = "default",
+    *,
+    link_to: str | Path | None = None,
+    batch_size: int = 64,
+) -> int:
+    """Resolve a store's entities again with a pipeline's ``resolution`` settings (and an
+    optional reference graph), from the evidence its document graphs keep: nothing is parsed.
+
+    Documents are taken in the order of their graph IRIs; each one whose entities change IRI
+    has its graph rewritten (facts, provenance, evidence, merge decisions), a batch of documents
+    per transaction, and then every entity record is rebuilt. Also ``kgforge resolve``.
+
+    Returns:
+        The number of documents whose graph was rewritten.
+    """
+    pipe = pipeline if isinstance(pipeline, ExtractionPipeline) else load_pipeline(pipeline)
+    kg = store if isinstance(store, KnowledgeGraph) else KnowledgeGraph.open(store, create=False)
+    try:
+        runner = ExtractionRun(kg, pipe, batch_size=batch_size, link_to=link_to)
+        doc_ids = {k.graph: doc_id for doc_id, k in _known_documents(kg).items()}
+        by_graph: dict[URIRef, list[tuple[URIRef, dict]]] = {}
+        for graph, entity, blob in runner._stored_evidence(None):
+            by_graph.setdefault(URIRef(graph), []).append((entity, blob))
+        changed: list[tuple[URIRef, list[str]]] = []
+        rewritten = 0
+        for graph in sorted(by_graph):
+            if graph not in doc_ids:
+                continue
+            rows = sorted(by_graph[graph], key=lambda r: str(r[0]))
+            blobs = [{k: v for k, v in b.items() if k != "resolution"} for _, b in rows]
+            decisions = runner.resolver.resolve_document(doc_ids[graph], blobs)
+            if all(
+                d.iri == e and b.get("resolution") == [d.rule, d.score, d.matched]
+                for (e, b), d in zip(rows, decisions, strict=True)
+            ):
+                continue
+            moved = {e: d.iri for (e, _), d in zip(rows, decisions, strict=True)}
+            changed.append(
+                (graph, _rewritten_graph(kg, graph, doc_ids[graph], blobs, decisions, moved))
+            )
+            runner._touched |= set(moved) | set(moved.values())
+            if len(changed) >= batch_size:
+                rewritten += runner._replace_graphs(changed)
+                changed = []
+        rewritten += runner._replace_graphs(changed)
+        with kg.transaction():
+            runner._load(_pending_lines([ALL_ENTITIES]))
+        runner.rebuild_entities()
+        return rewritten
+    finally:
+        if not isinstance(store, KnowledgeGraph):
+            kg.close()
+
+
+def _rewritten_graph(
+    kg: KnowledgeGraph,
+    graph: URIRef,
+    doc_id: str,
+    blobs: list[dict],
+    decisions: list,
+    moved: dict[URIRef, URIRef],
+) -> list[str]:
+    """A document graph's lines with entity IRIs moved and new evidence and merge decisions."""
+    g = f" {iri(graph)} .\n"
+    decision_nodes = {s for s, _, _ in kg.triples((None, RDF.type, KGF.MergeDecision), graph=graph)}
+    lines = []
+    for s, p, o in kg.triples((None, None, None), graph=graph):
+        if p == MENTIONS or s in decision_nodes:
+            continue
+        s, o = moved.get(s, s), moved.get(o, o)  # type: ignore[arg-type]
+        lines.append(f"{term(s)} {term(p)} {term(o)}{g}")
+    return lines + resolved_lines(doc_id, blobs, decisions, g)[1]
+
+
+def seed_resolver(resolver: EntityResolver, evidence: Iterable[tuple[str, URIRef, dict]]) -> None:
+    """Register stored evidence rows ``(document graph, entity, evidence)`` with a resolver, in
+    document order: a run into a store with documents then resolves new mentions as a run that
+    had extracted them all would (also after a kill, before the entity records were rebuilt)."""
+    by_graph: dict[str, list[tuple[URIRef, dict]]] = {}
+    for graph, entity, blob in evidence:
+        by_graph.setdefault(graph, []).append((entity, blob))
+    for graph in sorted(by_graph):
+        rows = sorted(by_graph[graph], key=lambda r: str(r[0]))
+        keys = [name_key(blob["label"]) for _, blob in rows]
+        for i, (entity, blob) in enumerate(rows):
+            names = full_names(blob["label"], blob.get("aliases", ()))
+            others = [k for j, k in enumerate(keys) if j != i and k != keys[i]]
+            bag = context_bag(blob.get("contexts", ()), names, others)
+            types = blob.get("types") or {blob.get("type", ""): 1}
+            topic = graph if blob.get("topic") else None
+            resolver.known(entity, names, types, bag, classes=blob.get("classes", ()), topic=topic)
+
+
 def _pending_lines(entities: Iterable[URIRef]) -> list[str]:
     state = iri(STATE_GRAPH)
     return [f"{state} {_PENDING} {iri(e)} {state} .\n" for e in entities]
@@ -384,6 +499,7 @@ def extract(
     id_field: str = "id",
     text_field: str = "text",
     id_prefix: str = "",
+    link_to: str | Path | None = None,
 ) -> RunSummary:
     """Extract a corpus into a store; re-running skips unchanged documents.
 
@@ -403,6 +519,8 @@ def extract(
         id_field: JSONL key / CSV column of the document id.
         text_field: JSONL key / CSV column of the text.
         id_prefix: put before every document id (see ``CorpusReader``).
+        link_to: a store or RDF file whose entities mentions link to before new ones are
+            minted (``kgforge.extract.link``).
 
     Returns:
         What the run did: documents new, changed, unchanged, dropped and skipped, statements.
@@ -428,7 +546,7 @@ def extract(
     # again; freezing them leaves the collector only the run's own short-lived objects.
     gc.freeze()
     try:
-        runner = ExtractionRun(kg, pipe, batch_size=batch_size, workers=workers)
+        runner = ExtractionRun(kg, pipe, batch_size=batch_size, workers=workers, link_to=link_to)
         return runner.run(reader, corpus_key, prune=prune)
     finally:
         gc.unfreeze()

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Container, Iterable, Iterator, Sequence
 
 from rdflib import Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+from kgforge.errors import KGForgeError
 
 BASE = "https://w3id.org/kgforge/"
 KGF = Namespace(BASE + "ns#")  # vocabulary: classes and properties of kgforge's model
@@ -93,3 +96,112 @@ def statement_iri(doc_id: str, *key: str) -> URIRef:
 def sparql_prefixes() -> str:
     """PREFIX lines for all of kgforge's namespaces, to prepend to user queries."""
     return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+
+
+# -- names as people type them: CURIEs, <IRI>s and IRIs -------------------------------------
+_BY_LENGTH = sorted(
+    ((str(ns), prefix) for prefix, ns in PREFIXES.items()), key=lambda x: -len(x[0])
+)
+_CURIE = re.compile(r"^([A-Za-z][\w.-]*):(\S*)$")
+
+
+def shorten(iri: str) -> str:
+    """``prefix:local`` where one of kgforge's prefixes fits ``iri``, else ``<iri>``: the form
+    every command prints, and that :func:`expand` reads back."""
+    for ns, prefix in _BY_LENGTH:
+        if iri.startswith(ns) and len(iri) > len(ns):
+            return f"{prefix}:{iri[len(ns) :]}"
+    return f"<{iri}>"
+
+
+def expand(name: str) -> str | None:
+    """The IRI that a printed name stands for, or None when ``name`` is not written as one.
+
+    ``ent:belfast_86ed1549`` (any prefix of :data:`PREFIXES`), ``<https://...>`` and absolute
+    IRIs (``scheme:...`` without spaces) are names; anything else (a bare word, free text) is not.
+    """
+    name = name.strip()
+    if name.startswith("<") and name.endswith(">") and " " not in name:
+        return name[1:-1]
+    match = _CURIE.match(name)
+    if match is None:
+        return None
+    prefix, local = match.groups()
+    if prefix in PREFIXES:
+        return str(PREFIXES[prefix]) + local
+    if local.startswith("//") or prefix in ("urn", "mailto", "file", "tag", "did"):
+        return name
+    return None
+
+
+def lookup(
+    name: str, known: Container[str] | Iterable[str], default: Namespace | None = None
+) -> str | None:
+    """The form of ``name`` that ``known`` holds, trying ``name`` itself, its expansion
+    (:func:`expand`), ``default[name]`` for a bare name and a CURIE's local part when its
+    namespace is ``default``; None when none of them is known."""
+    container = known if isinstance(known, Container) else set(known)
+    for candidate in _candidates(name, default):
+        if candidate in container:
+            return candidate
+    return None
+
+
+def resolve(
+    name: str,
+    known: Container[str] | Iterable[str],
+    what: str,
+    default: Namespace | None = None,
+) -> str:
+    """Like :func:`lookup`, but an unknown name is a ``KGForgeError`` that names it and
+    suggests the closest known names (in their printed form).
+
+    Example: ``resolve("rel:city_in", model.relation_index, "relation", REL)`` gives
+    ``"https://w3id.org/kgforge/relation/city_in"``.
+    """
+    found = lookup(name, known, default)
+    if found is not None:
+        return found
+    raise UnknownNameError(name, what, close_names(name, known))
+
+
+def close_names(name: str, known: Iterable[str] | Container[str], n: int = 3) -> list[str]:
+    """Up to ``n`` known names (printed form) spelled most like ``name``."""
+    import difflib
+
+    if not isinstance(known, Iterable):
+        return []
+    printed = {_printed(k): k for k in known}
+    target = _printed(expand(name) or name)
+    matches = difflib.get_close_matches(target, list(printed), n=n, cutoff=0.6)
+    if not matches:  # the local parts alone (a right slug in the wrong namespace, no hash)
+        local = target.rpartition(":")[2]
+        by_local = {p.rpartition(":")[2]: p for p in printed}
+        matches = [by_local[m] for m in difflib.get_close_matches(local, list(by_local), n, 0.6)]
+    return matches
+
+
+def _printed(name: str) -> str:
+    return shorten(name) if expand(name) == name else name
+
+
+def _candidates(name: str, default: Namespace | None) -> Iterator[str]:
+    yield name
+    full = expand(name)
+    if full is not None:
+        yield full
+        if default is not None and full.startswith(str(default)):
+            yield full[len(str(default)) :]
+    elif default is not None and not any(c.isspace() for c in name):
+        yield str(default) + name
+
+
+class UnknownNameError(KGForgeError):
+    """A name (entity, relation, type, graph) that is not there; says which, and what is close."""
+
+    def __init__(self, name: str, what: str, close: Sequence[str] = ()) -> None:
+        self.name, self.what, self.close = name, what, list(close)
+        hint = f"; did you mean {', '.join(self.close)}?" if self.close else ""
+        written = expand(name)
+        form = f" (read as <{written}>)" if written not in (None, name) else ""
+        super().__init__(f"unknown {what} {name!r}{form}{hint}")

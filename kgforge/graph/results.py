@@ -15,25 +15,19 @@ from rdflib.query import Result
 from rdflib.term import Node
 
 from kgforge.errors import UnknownFormatError
-from kgforge.graph.namespaces import PREFIXES
+from kgforge.graph.namespaces import PREFIXES, shorten
 
 RESULT_FORMATS = ("table", "csv", "tsv", "json")
 TABLE_ROWS = 1000  # more rows than anyone reads in a terminal; rich lays out every row it gets
-_BY_LENGTH = sorted(
-    ((str(ns), prefix) for prefix, ns in PREFIXES.items()), key=lambda x: -len(x[0])
-)
 
 
 def short(term: Node | None) -> str:
-    """A term for reading: IRIs as ``prefix:name`` where a kgforge prefix fits, literals as text."""
+    """A term for reading: IRIs as ``prefix:name`` where a kgforge prefix fits (else ``<iri>``;
+    :func:`kgforge.graph.namespaces.expand` reads both back), literals as text."""
     if term is None:
         return ""
     if isinstance(term, URIRef):
-        iri = str(term)
-        for ns, prefix in _BY_LENGTH:
-            if iri.startswith(ns) and len(iri) > len(ns):
-                return f"{prefix}:{iri[len(ns) :]}"
-        return f"<{iri}>"
+        return shorten(str(term))
     if isinstance(term, Literal):
         return f"{term}@{term.language}" if term.language else str(term)
     if isinstance(term, BNode):

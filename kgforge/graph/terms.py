@@ -19,6 +19,7 @@ from rdflib.namespace import XSD
 from rdflib.term import Identifier, Node
 
 from kgforge.errors import KGForgeError
+from kgforge.graph.namespaces import expand
 
 XSD_STRING = str(XSD.string)
 
@@ -107,10 +108,11 @@ def sparql_term(term: Node) -> str:
 
 
 def graph_iri(text: str, what: str = "graph") -> URIRef:
-    """``text`` as the IRI of a named graph, or a ``KGForgeError`` naming ``what`` (e.g. an
-    option) when it is not an absolute IRI."""
+    """``text`` (an IRI, ``<IRI>`` or a CURIE such as ``graph:predicted``) as the IRI of a named
+    graph, or a ``KGForgeError`` naming ``what`` (e.g. an option) when it is not an IRI."""
+    iri = expand(text) or text
     try:
-        ox.NamedNode(text)
+        ox.NamedNode(iri)
     except ValueError as exc:
         raise KGForgeError(f"{what}: {text!r} is not a valid IRI ({exc})") from None
-    return URIRef(text)
+    return URIRef(iri)

@@ -38,7 +38,7 @@ from rdflib.term import Node
 from kgforge.embed.data import entity_texts
 from kgforge.embed.model import LinkPredictor
 from kgforge.errors import KGForgeError
-from kgforge.graph.namespaces import GRAPH, KGF, PREDICTED_GRAPH, PREFIXES, statement_iri
+from kgforge.graph.namespaces import GRAPH, KGF, PREDICTED_GRAPH, PREFIXES, expand, statement_iri
 from kgforge.graph.store import KnowledgeGraph
 
 Kind = Literal["logreg", "mlp"]
@@ -228,14 +228,13 @@ def entity_vectors(
 
 
 def expand_property(name: str) -> str:
-    """A full IRI from ``prefix:name`` (kgforge's prefixes: ``rdf:type``, ``kgf:...``) or an IRI."""
-    if "://" in name:
-        return name
-    prefix, sep, local = name.partition(":")
-    if not sep or prefix not in PREFIXES:
+    """A full IRI from ``prefix:name`` (kgforge's prefixes: ``rdf:type``, ``kgf:...``), ``<IRI>``
+    or an IRI (:func:`kgforge.graph.namespaces.expand`)."""
+    iri = expand(name)
+    if iri is None:
         known = ", ".join(sorted(PREFIXES))
         raise KGForgeError(f"label property {name!r}: give an IRI or prefix:name ({known})")
-    return str(PREFIXES[prefix]) + local
+    return iri
 
 
 @dataclass(frozen=True)

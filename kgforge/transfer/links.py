@@ -18,6 +18,7 @@ predictions, so a failed run keeps the previous ones.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -29,7 +30,14 @@ from rdflib.namespace import RDF, XSD
 from kgforge.embed.data import entity_texts
 from kgforge.embed.model import LinkPredictor
 from kgforge.errors import KGForgeError
-from kgforge.graph.namespaces import ENTITIES_GRAPH, KGF, PREDICTED_GRAPH, statement_iri
+from kgforge.graph.namespaces import (
+    ENT,
+    ENTITIES_GRAPH,
+    KGF,
+    PREDICTED_GRAPH,
+    resolve,
+    statement_iri,
+)
 from kgforge.graph.store import KnowledgeGraph
 
 Direction = Literal["tails", "heads", "both"]
@@ -74,8 +82,9 @@ def predict_links(
     Args:
         model: a trained model (``LinkPredictor.load(output_dir)``).
         kg: the store to read entity records from and write predictions to.
-        entities: entity IRIs (default: those the model has not seen in training).
-        relations: relation IRIs (default: all the model knows).
+        entities: entities by IRI, ``<IRI>``, CURIE (``ent:...``) or model id (default: those
+            the model has not seen in training).
+        relations: relations likewise (``rel:city_in``, ``city_in``; default: all it knows).
         k: links per entity, relation and direction.
         direction: predict "tails" ``(e, r, ?)``, "heads" ``(?, r, e)`` or "both".
         write: write the links into ``graph:predicted``.
@@ -90,11 +99,12 @@ def predict_links(
     if direction not in ("tails", "heads", "both"):
         raise KGForgeError(f"direction must be tails, heads or both, not {direction!r}")
     texts = entity_texts(kg)  # one scan of the entity records serves targets and their text
-    targets = _unseen(model, texts) if entities is None else list(entities)
-    rels = list(model.relations) if relations is None else list(relations)
-    for iri in targets:
-        if iri not in model.entity_index and iri not in texts:
-            raise KGForgeError(f"entity {iri}: no record with a label in the graph to embed")
+    known = ChainMap(model.entity_index, texts)  # type: ignore[arg-type]
+    if entities is None:
+        targets = _unseen(model, texts)
+    else:  # any printed form: ent:..., <IRI>, the IRI, the model's own id
+        targets = [resolve(e, known, "entity", ENT) for e in entities]
+    rels = list(model.relations) if relations is None else [model.relation_id(r) for r in relations]
     if not model.encoder.inductive and any(e not in model.entity_index for e in targets):
         raise KGForgeError("this model has a lookup encoder: it cannot embed new entities")
     refs = [e if e in model.entity_index else texts[e] for e in targets]
