@@ -836,14 +836,15 @@ def search_command(
     ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
-    """Find entities of a store by text: BM25 over their records, dense vectors, or both."""
+    """Find entities of a store by text: BM25 over their records, dense vectors, or both (the
+    index is saved as STORE.search beside an on-disk store and rebuilt when its records change)."""
     from rdflib import URIRef
 
     from kgforge.graph.results import short
     from kgforge.transfer.retrieval import EntityIndex
 
-    with _open_store(store, backend, write=False) as kg:
-        index = EntityIndex.from_graph(kg, model=model, dense=mode != "bm25")
+    with _open_store(store, backend, write=False) as kg:  # kept beside an on-disk store
+        index = EntityIndex.for_store(kg, model=model, dense=mode != "bm25")
     for rank, hit in enumerate(index.search(query, k=k, mode=mode), start=1):
         text = hit.text if len(hit.text) <= 80 else hit.text[:77] + "..."
         typer.echo(f"{rank:3d}  {hit.score:7.3f}  {short(URIRef(hit.entity))}  {text}")
