@@ -90,7 +90,7 @@ def main() -> None:
     shutil.rmtree(root, ignore_errors=True)
     report = {
         "what": "kgforge search wall time per CLI call; the first builds STORE.search",
-        "command": "python bench/search_latency.py" + (f" --out {args.out}" if args.out else ""),
+        "command": "python " + " ".join(sys.argv),
         "entities": len(records),
         "data": args.data,
         "results": results,
