@@ -34,6 +34,7 @@ Split = Literal["train", "valid", "test"]  # kgforge.embed.data.Split
 Protocol = Literal["dynamic", "transductive", "transfer"]  # kgforge.embed.evaluate.EvalProtocol
 GraphContext = Literal["none", "split"]  # kgforge.embed.graph_encoder.Context
 Direction = Literal["tails", "heads", "both"]  # kgforge.transfer.links.Direction
+Calibration = Literal["platt", "isotonic", "none"]  # kgforge.transfer.calibration.METHODS
 SearchMode = Literal["bm25", "dense", "hybrid"]  # kgforge.transfer.retrieval.Mode
 Classifier = Literal["logreg", "mlp"]  # kgforge.transfer.classify.Kind
 
@@ -692,8 +693,23 @@ def predict_links_command(
         "--relation",
         help="Relation: rel:..., its name or IRI (repeatable); default: all the model knows.",
     ),
-    k: int = typer.Option(5, "-k", min=1, help="Links per entity, relation and direction."),
+    k: int = typer.Option(5, "-k", min=1, help="Links per entity, across relations."),
+    per_relation: bool = typer.Option(
+        False, "--per-relation", help="-k links per entity, relation and direction instead."
+    ),
     direction: Direction = typer.Option("both", "--direction", help="tails, heads or both."),
+    min_probability: float = typer.Option(
+        0.0, "--min-probability", min=0.0, max=1.0, help="Drop links less probable than this."
+    ),
+    calibration: Calibration = typer.Option(
+        "platt", "--calibration", help="Scores to probabilities: platt, isotonic or none."
+    ),
+    no_type_filter: bool = typer.Option(
+        False, "--no-type-filter", help="Keep links whose types never occur with the relation."
+    ),
+    all_unseen: bool = typer.Option(
+        False, "--all-unseen", help="Target every entity the model has not seen, not only new ones."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print, do not write."),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
@@ -702,9 +718,17 @@ def predict_links_command(
 
     from kgforge.embed.model import LinkPredictor
     from kgforge.graph.results import short
-    from kgforge.transfer.links import predict_links
+    from kgforge.transfer.links import predict_links, run_calibrator, training_entities
 
     model = LinkPredictor.load(model_dir)
+    known = None if all_unseen or entity else training_entities(model_dir)
+    if known is None and not entity and not all_unseen:
+        typer.echo(
+            "note: no record of the store at training time (store_entities.txt of the run's "
+            "data): every entity the model has not seen is a target",
+            err=True,
+        )
+    calibrator = None if calibration == "none" else run_calibrator(model_dir, model, calibration)
     with _open_store(store, backend, write=not dry_run) as kg:
         links = predict_links(
             model,
@@ -715,10 +739,17 @@ def predict_links_command(
             direction=direction,
             write=not dry_run,
             model_name=str(model_dir),
+            known=known,
+            calibrator=calibrator,
+            min_probability=min_probability,
+            type_filter=not no_type_filter,
+            per_relation=per_relation,
         )
+    typer.echo(str(links.summary))
     for link in links:
         h, r, t = (short(URIRef(x)) for x in (link.head, link.relation, link.tail))
-        typer.echo(f"{link.score:9.3f}  #{link.rank}  {h} {r} {t}")
+        p = "" if link.probability is None else f"  p={link.probability:.3f}"
+        typer.echo(f"{link.score:9.3f}{p}  #{link.rank}  {h} {r} {t}")
     where = "not written (--dry-run)" if dry_run else "written to graph:predicted"
     typer.echo(f"{len(links)} predicted links, {where}")
 
@@ -805,14 +836,15 @@ def search_command(
     ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
-    """Find entities of a store by text: BM25 over their records, dense vectors, or both."""
+    """Find entities of a store by text: BM25 over their records, dense vectors, or both (the
+    index is saved as STORE.search beside an on-disk store and rebuilt when its records change)."""
     from rdflib import URIRef
 
     from kgforge.graph.results import short
     from kgforge.transfer.retrieval import EntityIndex
 
-    with _open_store(store, backend, write=False) as kg:
-        index = EntityIndex.from_graph(kg, model=model, dense=mode != "bm25")
+    with _open_store(store, backend, write=False) as kg:  # kept beside an on-disk store
+        index = EntityIndex.for_store(kg, model=model, dense=mode != "bm25")
     for rank, hit in enumerate(index.search(query, k=k, mode=mode), start=1):
         text = hit.text if len(hit.text) <= 80 else hit.text[:77] + "..."
         typer.echo(f"{rank:3d}  {hit.score:7.3f}  {short(URIRef(hit.entity))}  {text}")

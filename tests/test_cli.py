@@ -20,11 +20,13 @@ def test_option_choices_match_the_library() -> None:
     from kgforge.embed.data import Split
     from kgforge.embed.evaluate import EvalProtocol
     from kgforge.graph.results import RESULT_FORMATS
+    from kgforge.transfer.calibration import METHODS
     from kgforge.transfer.links import Direction
     from kgforge.transfer.retrieval import Mode
 
     assert get_args(cli.ResultFormat) == tuple(RESULT_FORMATS)
     assert set(get_args(cli.StatsFormat)) <= set(RESULT_FORMATS)
+    assert set(get_args(cli.Calibration)) == {*METHODS, "none"}
     for ours, theirs in [
         (cli.OnError, OnError),
         (cli.Split, Split),

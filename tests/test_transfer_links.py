@@ -210,7 +210,8 @@ def test_every_printed_name_is_accepted_by_the_other_commands(trained, tmp_path:
         "1",
         "--dry-run",
     )
-    head, relation, tail = names(links.splitlines()[0], "(?:ent|rel)")
+    row = next(line for line in links.splitlines() if "  #" in line)  # after the summary
+    head, relation, tail = names(row, "(?:ent|rel)")
     assert (head, relation) == (owlet[0], member_of) and tail == "ent:" + str(
         iri("green group")
     ).rsplit("/", 1)[1]
@@ -243,3 +244,146 @@ def test_every_printed_name_is_accepted_by_the_other_commands(trained, tmp_path:
     )
     assert "unknown relation 'rel:member'" in str(bad.exception)
     assert "rel:member_of" in str(bad.exception)
+
+
+# -- targets, types, calibration and k across relations (issue 11) ------------------------------
+@pytest.fixture(scope="module")
+def typed_run(tmp_path_factory) -> tuple[Path, Path, LinkPredictor]:
+    """A typed on-disk store (animals and groups), a dataset with a valid split built from it
+    while it also held a record without facts, and a model trained on that dataset."""
+    from kgforge.graph.namespaces import TYPE
+
+    root = tmp_path_factory.mktemp("typed")
+    store = root / "kg"
+    with KnowledgeGraph.open(store) as kg:
+        kg.add_many(list(_graph().quads()))
+        for s, _, _ in list(kg.triples((None, RDFS.label, None), graph=ENTITIES_GRAPH)):
+            kind = "group" if "group" in str(s) else "animal"
+            kg.add((s, RDF.type, TYPE[kind]), graph=ENTITIES_GRAPH)
+        for colour in COLOURS:  # animals near others of their group: more than one fact each
+            for i, animal in enumerate(ANIMALS):
+                for other in (ANIMALS[(i + 1) % len(ANIMALS)], ANIMALS[(i + 2) % len(ANIMALS)]):
+                    near = (iri(f"{colour} {animal}"), REL.near, iri(f"{colour} {other}"))
+                    kg.add(near, graph=document_iri(colour))
+        _record(kg, "lonely heron", "a grey heron that belongs to no group")  # no facts
+        data = KGData.from_graph(kg, valid_fraction=0.2, test_fraction=0.0)
+    data.to_dir(root / "data")
+    result = train(
+        {
+            "model": {"encoder": "frozen", "encoder_kwargs": {"hidden": 64}, "dim": 32},
+            "training": {"objective": "one_vs_all", "loss": "ce", "epochs": 30, "lr": 0.01},
+            "evaluation": {"every_epochs": None, "final_valid": False, "test": False},
+        },
+        data=root / "data",
+        output=root / "run",
+    )
+    with KnowledgeGraph.open(store) as kg:
+        _record(kg, "green owlet", "a young green owl, member of the green group")
+        kg.add((iri("green owlet"), RDF.type, TYPE["animal"]), graph=ENTITIES_GRAPH)
+    return store, result.output, LinkPredictor.load(result.output)
+
+
+def test_default_targets_are_the_entities_added_since_training(typed_run) -> None:
+    from kgforge.transfer.links import training_entities
+
+    store, run, model = typed_run
+    known = training_entities(run)
+    assert known is not None and str(iri("lonely heron")) in known
+    with KnowledgeGraph.open(store, read_only=True) as kg:
+        assert new_entities(model, kg, known) == [str(iri("green owlet"))]
+        assert str(iri("lonely heron")) in new_entities(model, kg)  # without the record
+        links = predict_links(model, kg, known=known, write=False)
+    assert {x.head for x in links} | {x.tail for x in links} >= {str(iri("green owlet"))}
+    assert links.summary.targets == 1 and links.summary.targets_from == "added since training"
+
+
+def test_k_is_per_entity_across_relations_unless_per_relation(typed_run) -> None:
+    store, run, model = typed_run
+    owlet = str(iri("green owlet"))
+    with KnowledgeGraph.open(store, read_only=True) as kg:
+        across = predict_links(model, kg, entities=[owlet], k=2, write=False, type_filter=False)
+        each = predict_links(
+            model, kg, entities=[owlet], k=2, write=False, type_filter=False, per_relation=True
+        )
+    assert len(across) == 2 and [x.rank for x in sorted(across, key=lambda x: x.rank)] == [1, 2]
+    assert len(each) == 2 * 2 * len(model.relations)  # k per relation and direction
+    assert {(x.head, x.tail) for x in across} <= {(x.head, x.tail) for x in each}
+    assert across.summary.over_k > 0
+
+
+def test_type_filter_drops_links_of_types_never_seen_with_the_relation(typed_run) -> None:
+    from kgforge.graph.namespaces import TYPE
+    from kgforge.transfer.links import relation_types
+
+    store, _, model = typed_run
+    owlet = str(iri("green owlet"))
+    groups = {str(iri(f"{c} group")) for c in COLOURS}
+    with KnowledgeGraph.open(store, read_only=True) as kg:
+        signature = relation_types(kg)
+        member_of = str(REL.member_of)
+        assert signature.domain[member_of] == {str(TYPE["animal"])}
+        assert signature.range[member_of] == {str(TYPE["group"])}
+        only = {"entities": [owlet], "relations": ["rel:member_of"], "k": 8, "write": False}
+        loose = predict_links(model, kg, per_relation=True, type_filter=False, **only)
+        typed = predict_links(model, kg, per_relation=True, **only)
+    # 4 groups only: 8 tails of (owlet, member_of, ?) include animals, and owlet as a head's
+    # tail (?, member_of, owlet) is an animal, never a group: both are dropped by type
+    assert any(x.tail not in groups for x in loose if x.head == owlet)
+    assert any(x.tail == owlet for x in loose)
+    assert typed and all(x.head == owlet and x.tail in groups for x in typed)
+    assert typed.summary.type_filtered > 0
+    best = max(typed, key=lambda x: x.score)
+    assert best.tail == str(iri("green group"))
+
+
+def test_calibrated_probabilities_are_monotone_in_the_score(typed_run, tmp_path: Path) -> None:
+    import numpy as np
+
+    from kgforge.transfer.calibration import Calibrator, calibration_scores, fit_calibrator
+    from kgforge.transfer.links import run_calibrator
+
+    store, run, model = typed_run
+    data = KGData.load_dir(run.parent / "data")
+    score, label = calibration_scores(model, data)
+    assert len(data.valid) and len(score) == 4 * len(data.valid)  # both sides, true and wrong
+    assert label.sum() == 2 * len(data.valid)
+    grid = np.linspace(score.min() - 5, score.max() + 5, 200)
+    for method in ("platt", "isotonic"):
+        cal = fit_calibrator(model, data, method=method)
+        p = cal(grid)
+        assert ((p >= 0) & (p <= 1)).all() and (np.diff(p) >= -1e-12).all()
+        assert p[-1] > p[0]  # the trained model scores true triples higher than wrong ones
+        again = Calibrator.load(cal.save(tmp_path / f"{method}.json"))
+        np.testing.assert_allclose(again(grid), p)
+    fitted = run_calibrator(run, model)  # lazily, from the run's valid split, saved in the run
+    assert fitted is not None and (run / "calibration.json").is_file()
+    owlet = str(iri("green owlet"))
+    with KnowledgeGraph.open(store, read_only=True) as kg:
+        links = predict_links(model, kg, entities=[owlet], k=5, write=False, calibrator=fitted)
+        probs = [x.probability for x in sorted(links, key=lambda x: -x.score)]
+        assert probs == sorted(probs, reverse=True) and all(0 <= q <= 1 for q in probs)
+        cut = sorted(probs)[len(probs) // 2]
+        kept = predict_links(
+            model, kg, entities=[owlet], k=5, write=False, calibrator=fitted, min_probability=cut
+        )
+        assert kept and all(x.probability >= cut for x in kept)
+        assert kept.summary.below_probability == len(links) - len(kept)
+        with pytest.raises(KGForgeError, match="needs calibrated scores"):
+            predict_links(model, kg, entities=[owlet], write=False, min_probability=0.5)
+
+
+def test_cli_predict_links_summary_then_rows(typed_run) -> None:
+    from typer.testing import CliRunner
+
+    from kgforge.cli import app
+
+    store, run, _ = typed_run
+    args = ["predict-links", str(run), str(store), "-k", "2", "--dry-run"]
+    out = CliRunner().invoke(app, [*args, "--min-probability", "0.01"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0] == "targets: 1 entities (added since training)"
+    assert any(line.startswith("links kept:") for line in lines[:5])
+    rows = [line for line in lines if "  #" in line]
+    assert rows and all("p=" in line and "ent:green_owlet" in line for line in rows)
+    assert len(rows) <= 2 and "lonely_heron" not in out.output

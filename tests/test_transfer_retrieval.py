@@ -78,3 +78,61 @@ def test_cli_search(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     lines = [line for line in out.output.splitlines() if "ent:" in line]
     assert len(lines) == 2 and "ent:warsaw" in lines[0]
+
+
+def test_search_index_is_kept_beside_the_store_and_rebuilt_when_it_changed(tmp_path: Path):
+    """The first search builds STORE.search; later ones load it (same answers, no rebuild)
+    until an entity record changes, which makes the next one rebuild it."""
+    from kgforge.transfer.retrieval import index_folder
+
+    store = tmp_path / "kg"
+    with KnowledgeGraph.open(store) as kg:
+        _fill(kg)
+    runner = CliRunner()
+
+    def search(query: str) -> str:
+        out = runner.invoke(app, ["search", str(store), query, "--mode", "bm25", "-k", "1"])
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    assert "ent:warsaw" in search("largest city of Poland")
+    with KnowledgeGraph.open(store, read_only=True) as kg:
+        folder = index_folder(kg)
+    assert folder == tmp_path / "kg.search" and (folder / "index.json").is_file()
+    built = (folder / "index.json").stat().st_mtime_ns
+    assert "ent:warsaw" in search("largest city of Poland")
+    assert (folder / "index.json").stat().st_mtime_ns == built  # loaded, not rebuilt
+    with KnowledgeGraph.open(store, read_only=True) as kg:
+        loaded = EntityIndex.for_store(kg, dense=False)
+    assert [h.entity for h in loaded.search("Nobel laureate", mode="bm25")] == [
+        str(entity_iri("Marie Curie"))
+    ]
+
+    with KnowledgeGraph.open(store) as kg:  # a new record: the saved index is stale
+        e = entity_iri("Krakow")
+        kg.add_many(
+            [
+                (e, RDFS.label, Literal("Krakow")),
+                (e, DCTERMS.description, Literal("old royal capital")),
+            ],
+            graph=ENTITIES_GRAPH,
+        )
+    assert "ent:krakow" in search("old royal capital")
+    assert (folder / "index.json").stat().st_mtime_ns != built
+    assert not list(tmp_path.glob(".kg.search.*"))  # no temporary folders left
+    with KnowledgeGraph.open(":memory:") as kg:
+        _fill(kg)
+        assert index_folder(kg) is None
+
+
+def test_saved_dense_index_gives_the_same_hits(tmp_path: Path):
+    store = tmp_path / "kg"
+    with KnowledgeGraph.open(store) as kg:
+        _fill(kg)
+        built = EntityIndex.for_store(kg)
+        loaded = EntityIndex.for_store(kg)  # from STORE.search this time
+    assert loaded.vectors is not None and (tmp_path / "kg.search" / "vectors.npy").is_file()
+    for mode in ("dense", "hybrid"):
+        want = [(h.entity, round(h.score, 5)) for h in built.search("a scientist", k=3, mode=mode)]
+        got = [(h.entity, round(h.score, 5)) for h in loaded.search("a scientist", k=3, mode=mode)]
+        assert got == want

@@ -164,6 +164,11 @@ def read_graph(kg: KnowledgeGraph, graphs: Sequence[str] | None = None) -> Graph
 
 
 # -- the report ----------------------------------------------------------------------------------
+STORE_ENTITIES_FILE = "store_entities.txt"
+"""The entities that had a record in the store when a dataset was built, one IRI a line: what
+``predict-links`` does not count as added since training."""
+
+
 @dataclass
 class ExcludedSentence:
     """A sentence taken out of an entity's text because it supports a held-out triple."""
@@ -207,6 +212,7 @@ class DatasetReport:
     excluded: list[ExcludedSentence] = field(default_factory=list)
     name_leaks: int = 0
     warnings: list[str] = field(default_factory=list)
+    store_entities: list[str] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
         """A few lines for people: counts, drops, exclusions, warnings."""
@@ -245,6 +251,7 @@ class DatasetReport:
     def to_json(self) -> dict:
         out = asdict(self)
         out.pop("excluded")
+        out["store_entities"] = len(out["store_entities"])  # the IRIs: store_entities.txt
         out["excluded_sentences"] = len(self.excluded)
         out["dropped_relations"] = {
             r: {"triples": n, "reason": why} for r, (n, why) in self.dropped_relations.items()
@@ -252,9 +259,15 @@ class DatasetReport:
         return out
 
     def write(self, root: Path) -> None:
-        """``dataset.json`` (this report) and ``excluded_sentences.tsv`` in a data directory."""
+        """``dataset.json`` (this report), ``excluded_sentences.tsv`` and ``store_entities.txt``
+        (every entity with a record in the store then: what ``predict-links`` does not count as
+        new) in a data directory."""
         text = json.dumps(self.to_json(), indent=2) + "\n"
         atomic_write(root / "dataset.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        known = "".join(f"{iri}\n" for iri in self.store_entities)
+        atomic_write(
+            root / STORE_ENTITIES_FILE, lambda tmp: tmp.write_text(known, encoding="utf-8")
+        )
         rows = ["entity\tsplit\thead\trelation\ttail\tsentence"] + [
             "\t".join(clean_text(x) for x in (e.entity, e.split, e.head, e.relation, e.tail))
             + "\t"
@@ -305,6 +318,7 @@ def build_dataset(
     read = read_graph(kg, graphs)
     report = DatasetReport(inductive=inductive, types_kept=keep_types)
     report.type_statements = len(read.type_facts)
+    report.store_entities = sorted(read.records)
     facts = [f for f in read.facts if keep_types or f not in read.type_facts]
     per_relation = Counter(r for _, r, _ in facts)
     rare = {r for r, n in per_relation.items() if n < min_relation_count}

@@ -553,11 +553,16 @@ class LinkPredictor(nn.Module):
         heads: bool = False,
         chunk: int = 256,
         edges: Sequence[Sequence[Edge]] | None = None,
+        allowed: Sequence[torch.Tensor | None] | None = None,
     ) -> list[list[list[Prediction]]]:
         """The ``k`` best tails of ``(e, r, ?)`` (heads of ``(?, r, e)`` with ``heads``) for
         every entity ``e`` and relation ``r``, as ``[entity][relation]``: each entity text is
         embedded once, and ``chunk`` queries are scored against all entities at a time.
-        ``edges[i]``: known edges of ``entities[i]`` (graph encoder; see :data:`Edge`)."""
+        ``edges[i]``: known edges of ``entities[i]`` (graph encoder; see :data:`Edge`).
+        ``allowed[j]``: which entities may be predicted for ``relations[j]`` (a bool mask over
+        the model's entities; None: all)."""
+        if allowed is not None and len(allowed) != len(relations):
+            raise KGForgeError(f"{len(allowed)} candidate masks for {len(relations)} relations")
         self.eval()
         r_all = self._resolve_relations(relations)
         given = self.heads_given if heads else self.tails_given
@@ -567,12 +572,15 @@ class LinkPredictor(nn.Module):
             known = None if edges is None else list(edges[start : start + chunk])
             x, xp = self._resolve_entities(refs, known)
             rows: list[list[list[Prediction]]] = [[] for _ in refs]
-            for r in r_all:
+            for j, r in enumerate(r_all):
                 r_ids = r.expand(len(refs))
                 scores = given(x, r_ids, self._candidates(None))
                 prior = self.prior_scores(xp, r_ids, None, head=heads) if xp is not None else None
                 if prior is not None:
                     scores = scores + prior
+                if allowed is not None and allowed[j] is not None:
+                    keep = allowed[j].to(scores.device)  # type: ignore[union-attr]
+                    scores = scores.masked_fill(~keep, float("-inf"))
                 for row, ref, entity_scores in zip(rows, refs, scores, strict=True):
                     row.append(self._top(entity_scores, k, exclude=ref))
             out += rows

@@ -9,20 +9,25 @@ predictors read: ``label: description`` from the graph's entity records.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from kgforge.embed.data import entity_texts
 from kgforge.errors import KGForgeError
 from kgforge.graph.store import KnowledgeGraph
 from kgforge.progress import progress_enabled
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES = ("bm25", "dense", "hybrid")
+logger = logging.getLogger(__name__)
 RRF_K = 60  # the fusion constant of Cormack et al.: damps the weight of the very first ranks
 
 
@@ -72,8 +77,75 @@ class EntityIndex:
     @classmethod
     def from_graph(cls, kg: KnowledgeGraph, **kwargs: object) -> EntityIndex:
         """Index the entity records of a graph (``graph:entities``)."""
+        from kgforge.embed.data import entity_texts  # torch: slow to import, loading needs none
+
         texts = entity_texts(kg)
         return cls(list(texts), list(texts.values()), **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def for_store(
+        cls, kg: KnowledgeGraph, model: str | None = None, dense: bool = True
+    ) -> EntityIndex:
+        """The index of a store's entity records, kept on disk beside an on-disk store
+        (:func:`index_folder`) and built again only when the store changed.
+
+        The saved index is keyed by the store folder's state (every file's name, size and
+        modification time, which any write changes and reads never do) and the model, so it
+        loads without reading the records at all (reading 40k records costs seconds); a store
+        written since makes the next call rebuild it. Other stores (in memory, remote) get a
+        fresh index each time."""
+        folder = index_folder(kg)
+        if folder is None:
+            return cls.from_graph(kg, model=model, dense=dense)
+        key = _state_key(Path(str(kg.location)), model)  # before reading: a write during
+        if (folder / META).is_file():  # the build makes the next call rebuild
+            try:
+                meta = json.loads((folder / META).read_text(encoding="utf-8"))
+                if meta.get("key") == key and (meta.get("dense") or not dense):
+                    return cls.load(folder, dense=dense)
+            except (OSError, ValueError, KeyError):
+                logger.warning("%s: unreadable search index, building it again", folder)
+        index = cls.from_graph(kg, model=model, dense=dense)
+        index.save(folder, key)
+        return index
+
+    def save(self, folder: str | Path, key: str = "") -> Path:
+        """Write the index to ``folder`` (replaced as a whole: a new folder, then renamed)."""
+        folder = Path(folder)
+        tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.bm25.save(str(tmp / "bm25"), show_progress=False)
+        if self.vectors is not None:
+            np.save(tmp / "vectors.npy", self.vectors)
+        entities = {"entities": self.entities, "texts": self.texts}
+        (tmp / "entities.json").write_text(json.dumps(entities), encoding="utf-8")
+        meta = {"key": key, "model": self.model, "dense": self.vectors is not None}
+        (tmp / META).write_text(json.dumps(meta), encoding="utf-8")  # last: marks it complete
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, dense: bool = True) -> EntityIndex:
+        """An index written by :meth:`save` (its vectors too, if it has them, unless
+        ``dense=False``)."""
+        folder = Path(folder)
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        saved = json.loads((folder / "entities.json").read_text(encoding="utf-8"))
+        index = cls.__new__(cls)
+        index.entities, index.texts, index.model = saved["entities"], saved["texts"], meta["model"]
+        index.bm25 = _bm25s().BM25.load(str(folder / "bm25"), show_progress=False)
+        index.vectors = None
+        if meta["dense"] and dense:
+            from kgforge.transfer.vector_index import VectorIndex
+
+            index.vectors = np.load(folder / "vectors.npy")
+            index._vector_index = VectorIndex(index.vectors)
+        return index
 
     def search(self, query: str, k: int = 10, mode: Mode = "hybrid") -> list[Hit]:
         """The ``k`` best entities for ``query``, best first."""
@@ -115,6 +187,31 @@ class EntityIndex:
         return [
             Hit(self.entities[i], self.texts[i], float(s)) for i, s in zip(ids, scores, strict=True)
         ]
+
+
+META = "index.json"
+
+
+def index_folder(kg: KnowledgeGraph) -> Path | None:
+    """Where the search index of an on-disk store lives: ``<store>.search`` beside its folder
+    (None for stores without one: in memory, remote)."""
+    location = Path(str(kg.location))
+    if not location.is_dir():
+        return None
+    return location.with_name(location.name + ".search")
+
+
+def _state_key(store: Path, model: str | None) -> str:
+    """A hash of the store folder's files (names, sizes, modification times) and the model:
+    changed by every write to the store, not by reads."""
+    digest = hashlib.sha1(str(model).encode())
+    for path in sorted(store.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            digest.update(
+                f"\x1e{path.relative_to(store)}\x1f{st.st_size}\x1f{st.st_mtime_ns}".encode()
+            )
+    return digest.hexdigest()
 
 
 def _tokens(texts: list[str]) -> object:
