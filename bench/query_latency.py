@@ -71,18 +71,8 @@ def main() -> None:
         weights = f"trained ({args.model})"
     else:
         torch.manual_seed(0)
-        mc = load_config(args.config).model
         model = LinkPredictor.from_data(
-            KGData.load_dir(args.data),
-            encoder=mc.encoder,
-            encoder_kwargs=dict(mc.encoder_kwargs),
-            scorer=mc.scorer,
-            scorer_kwargs=mc.scorer_kwargs,
-            dim=mc.dim,
-            inverse_relations=mc.inverse_relations,
-            normalize=mc.normalize,
-            text_prior=mc.text_prior,
-            allow_self=mc.allow_self,
+            KGData.load_dir(args.data), **load_config(args.config).model.model_dump()
         )
         weights = f"random, the shapes of {args.config}"
     model.eval()

@@ -102,19 +102,8 @@ class Trainer:
             torch.set_num_threads(tc.num_threads)
         torch.manual_seed(config.seed)
         mc = config.model
-        encoder_kwargs = dict(mc.encoder_kwargs)
-        self.model = model or LinkPredictor.from_data(
-            data,
-            encoder=mc.encoder,
-            encoder_kwargs=encoder_kwargs,
-            scorer=mc.scorer,
-            scorer_kwargs=mc.scorer_kwargs,
-            dim=mc.dim,
-            inverse_relations=mc.inverse_relations,
-            normalize=mc.normalize,
-            text_prior=mc.text_prior,
-            allow_self=mc.allow_self,
-        )
+        # the model section's fields are the predictor's keyword arguments (copied by dump)
+        self.model = model or LinkPredictor.from_data(data, **mc.model_dump())
         if model is None and self.model.neighbourhood is not None:
             self.model.neighbourhood.attach_graph(data.train)  # message passing over train
         self.model.to(self.device)
