@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -41,6 +42,28 @@ class DistillLoss(nn.Module):
 
     def forward(self, student: Views, teacher: Views) -> torch.Tensor:
         raise NotImplementedError
+
+
+Target = Literal["features", "embeddings"]
+
+
+class VectorDistillLoss(DistillLoss):
+    """A loss between one pair of vector views: ``features`` (the text vectors the teacher's
+    MLP and prior read) or ``embeddings`` (what the scorer reads).
+
+    Args:
+        target: which vectors to compare.
+    """
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        if target not in ("features", "embeddings"):
+            raise ValueError(f"target must be 'features' or 'embeddings', got {target!r}")
+        self.target = target
+
+    def views(self, student: Views, teacher: Views) -> tuple[torch.Tensor, torch.Tensor]:
+        """The student's and the teacher's vectors of the target view."""
+        return getattr(student, self.target), getattr(teacher, self.target)
 
 
 class Student(nn.Module):

@@ -15,11 +15,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kgforge.transfer.distill.base import DistillLoss, Views
-from kgforge.transfer.distill.mse import Target
+from kgforge.transfer.distill.base import Target, VectorDistillLoss, Views
 
 
-class CosineDistillLoss(DistillLoss):
+class CosineDistillLoss(VectorDistillLoss):
     """``1 - cos`` between student and teacher ``features`` or ``embeddings``, averaged.
 
     Args:
@@ -27,11 +26,8 @@ class CosineDistillLoss(DistillLoss):
     """
 
     def __init__(self, target: Target = "embeddings") -> None:
-        super().__init__()
-        if target not in ("features", "embeddings"):
-            raise ValueError(f"target must be 'features' or 'embeddings', got {target!r}")
-        self.target = target
+        super().__init__(target)
 
     def forward(self, student: Views, teacher: Views) -> torch.Tensor:
-        s, t = getattr(student, self.target), getattr(teacher, self.target)
+        s, t = self.views(student, teacher)
         return (1.0 - F.cosine_similarity(s, t, dim=-1)).mean()

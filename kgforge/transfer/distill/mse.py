@@ -12,16 +12,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
-from kgforge.transfer.distill.base import DistillLoss, Views
-
-Target = Literal["features", "embeddings"]
+from kgforge.transfer.distill.base import Target, VectorDistillLoss, Views
 
 
-class MSEDistillLoss(DistillLoss):
+class MSEDistillLoss(VectorDistillLoss):
     """MSE between student and teacher ``features`` (the text vectors the teacher's MLP and
     prior read) or ``embeddings`` (what the scorer reads).
 
@@ -30,11 +26,8 @@ class MSEDistillLoss(DistillLoss):
     """
 
     def __init__(self, target: Target = "features") -> None:
-        super().__init__()
-        if target not in ("features", "embeddings"):
-            raise ValueError(f"target must be 'features' or 'embeddings', got {target!r}")
-        self.target = target
+        super().__init__(target)
 
     def forward(self, student: Views, teacher: Views) -> torch.Tensor:
-        s, t = getattr(student, self.target), getattr(teacher, self.target)
+        s, t = self.views(student, teacher)
         return (s - t).pow(2).sum(-1).mean()

@@ -23,8 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kgforge.transfer.distill.base import DistillLoss, Views
-from kgforge.transfer.distill.mse import Target
+from kgforge.transfer.distill.base import DistillLoss, Target, Views
 
 
 def _normalised_distances(x: torch.Tensor) -> torch.Tensor:
