@@ -345,6 +345,29 @@ def stats_command(
         typer.echo("\n".join(f"{name:<{width}}  {value:>10,}" for name, value in stats.items()))
 
 
+@app.command("serve")
+def serve_command(
+    store: str = typer.Argument(..., help="Store directory (embedded Oxigraph) to serve."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback)."),
+    port: int = typer.Option(7878, "--port", min=1, max=65535, help="TCP port."),
+    read_only: bool = typer.Option(
+        False, "--read-only", help="Queries only (oxigraph serve-read-only)."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=1, help="Seconds a query may run (Oxigraph's --timeout-s)."
+    ),
+) -> None:
+    """Serve a store over the SPARQL 1.1 protocol with `oxigraph serve` until Ctrl-C."""
+    from kgforge.graph.serve import serve
+
+    server = serve(store, host=host, port=port, read_only=read_only, timeout=timeout)
+    what = "query" if read_only else "query: /query, update: /update, graph store: /store"
+    typer.echo(f"serving {store} at {server.url} ({what}); Ctrl-C stops", err=True)
+    code = server.wait()
+    if code not in (0, -2, -15):  # stopped by Ctrl-C or SIGTERM
+        raise KGForgeError(f"oxigraph serve exited with status {code}")
+
+
 # ---- extraction commands (kgforge.extract): extract, train-relations, evaluate-extraction --
 @app.command("extract")
 def extract_command(
