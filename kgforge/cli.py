@@ -553,14 +553,27 @@ def train_command(
         False, "--resume", help="Continue from the last checkpoint in the output directory."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q train."),
+    distributed: bool = typer.Option(
+        False,
+        "--distributed",
+        help="Data-parallel over the ranks torchrun starts (DDP; NCCL on GPUs, gloo on CPUs).",
+    ),
 ) -> None:
     """Train a link predictor (encoder + scorer) and evaluate it on valid and test."""
     from kgforge.embed.pipeline import train
 
     if quiet:
         _quiet()
-    result = train(config, data=data, output=output, resume=resume, set_values=set_values)
-    typer.echo(result.summary())
+    result = train(
+        config,
+        data=data,
+        output=output,
+        resume=resume,
+        set_values=set_values,
+        distributed=distributed,
+    )
+    if os.environ.get("RANK", "0") == "0":  # one summary, rank 0's
+        typer.echo(result.summary())
 
 
 @app.command("evaluate")
