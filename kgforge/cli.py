@@ -30,6 +30,7 @@ from kgforge.progress import set_progress
 ResultFormat = Literal["table", "csv", "tsv", "json"]  # kgforge.graph.results.RESULT_FORMATS
 StatsFormat = Literal["table", "json"]
 OnError = Literal["fail", "skip"]  # kgforge.corpus.reader.OnError
+Engine = Literal["local", "ray"]  # kgforge.extract.run.Engine
 Split = Literal["train", "valid", "test"]  # kgforge.embed.data.Split
 Protocol = Literal["dynamic", "transductive", "transfer"]  # kgforge.embed.evaluate.EvalProtocol
 GraphContext = Literal["none", "split"]  # kgforge.embed.graph_encoder.Context
@@ -378,7 +379,13 @@ def extract_command(
     pipeline: str = typer.Option(
         "default", "--pipeline", help="Pipeline name (pipelines/NAME.yaml) or YAML path."
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="spaCy processes (n_process)."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="spaCy processes (n_process; default 1), or Ray actors with --engine ray "
+        "(default: the cluster's CPUs).",
+    ),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per batch."),
     on_error: OnError = typer.Option(
         "fail", "--on-error", help="Broken corpus records: fail (stop) or skip (count them)."
@@ -397,6 +404,14 @@ def extract_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q extract."),
     link_to: str | None = typer.Option(
         None, "--link-to", help="A store or RDF file whose entities mentions link to first."
+    ),
+    engine: Engine = typer.Option(
+        "local", "--engine", help="local (this process and --workers) or ray (Ray actors)."
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="Ray cluster to join: auto, ray://HOST:10001 (default: a new local one).",
     ),
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
@@ -427,6 +442,8 @@ def extract_command(
             batch_size=batch_size,
             prune=prune,
             link_to=link_to,
+            engine=engine,
+            address=address,
         )
     typer.echo(str(summary))
 
