@@ -266,7 +266,10 @@ def load_command(
     ),
     graph: str | None = typer.Option(None, "--graph", help="Named graph IRI for triple files."),
     bulk: bool = typer.Option(
-        False, "--bulk", help="Oxigraph bulk loader: faster, but not atomic if interrupted."
+        False,
+        "--bulk",
+        help="Oxigraph's bulk loader (faster, not atomic if interrupted); on an endpoint, each "
+        "file streamed to its Graph Store protocol (URL/store) in one request.",
     ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
