@@ -162,6 +162,7 @@ def evaluate(
     filtered: bool = True,
     context: str = "none",
     triples: torch.Tensor | None = None,
+    distributed: bool = False,
 ) -> dict[str, Any]:
     """Filtered rank metrics of ``model`` on one split of ``data``.
 
@@ -180,6 +181,8 @@ def evaluate(
         triples: rank only these triples of ``split`` (e.g. a seeded subsample); the graph
             context and the filter still hold the whole split, so a subsample estimates the
             full split's metrics instead of ranking with a thinned-out context.
+        distributed: inside a ``torch.distributed`` group, rank only this rank's slice of the
+            triples and gather every rank's ranks: each rank returns the metrics of all of them.
 
     Returns:
         ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``,
@@ -224,6 +227,11 @@ def evaluate(
         "tail": KnownTargets(known[:, 0] * r + known[:, 1], known[:, 2], n).to(device),
         "head": KnownTargets(known[:, 2] * r + known[:, 1], known[:, 0], n).to(device),
     }
+    num_triples = len(triples)
+    if distributed:
+        from kgforge.embed.distributed import shard
+
+        triples = shard(triples)
     triples = triples.to(device)
     ranks: dict[str, list[torch.Tensor]] = {"head": [], "tail": []}
     total = 2 * math.ceil(len(triples) / batch_size)
@@ -259,7 +267,12 @@ def evaluate(
                         rows, cols = rows[keep], cols[keep]
                 ranks[side].append(rank_true(scores, column[answer], rows, cols).cpu())
                 bar.update()
-    head, tail = torch.cat(ranks["head"]), torch.cat(ranks["tail"])
+    empty = torch.empty(0, dtype=torch.float64)
+    head, tail = (torch.cat(ranks[s]) if ranks[s] else empty for s in ("head", "tail"))
+    if distributed:
+        from kgforge.embed.distributed import gather_cat
+
+        head, tail = gather_cat(head), gather_cat(tail)
     return {
         "both": metrics(torch.cat([head, tail])),
         "head": metrics(head),
@@ -267,7 +280,7 @@ def evaluate(
         "split": split,
         "protocol": protocol,
         "filtered": filtered,
-        "num_triples": len(triples),
+        "num_triples": num_triples,
         "num_candidates": n if candidates is None else len(candidates),
         "context": context if graph is not None else None,
     }
