@@ -610,7 +610,6 @@ class Trainer:
         return self.model
 
 
-
 class _LossModule(torch.nn.Module):
     """The trainer's loss as a module's forward, for ``DistributedDataParallel`` to wrap."""
 
