@@ -17,6 +17,7 @@ import numpy as np
 from torch import nn
 
 from kgforge.errors import KGForgeError
+from kgforge.models import open_sentence_model
 from kgforge.transfer.distill.base import Student
 
 
@@ -31,9 +32,7 @@ class LayerDropStudent(Student):
 
     def __init__(self, text_model: str, layers: int = 3, keep: list[int] | None = None) -> None:
         super().__init__(text_model)
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(text_model, device="cpu")
+        self.model = open_sentence_model(text_model, "cpu")  # its own: layers are dropped
         transformer = self.model[0].auto_model
         stack = getattr(getattr(transformer, "encoder", None), "layer", None)
         if stack is None:
