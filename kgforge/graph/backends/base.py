@@ -39,6 +39,8 @@ class Capabilities:
         stream_results: ``write_results(sparql, bindings, fmt, out)`` streams query results
             row by row in SPARQL CSV/TSV/JSON.
         remote: the data lives behind a network endpoint (requests can time out).
+        stream_load: ``load_stream(chunks, fmt, graph)``: RDF bytes streamed to the store in
+            one request (the SPARQL Graph Store protocol), loaded all or nothing.
     """
 
     bulk_load: bool = False
@@ -47,6 +49,7 @@ class Capabilities:
     memory_copy: bool = False
     stream_results: bool = False
     remote: bool = False
+    stream_load: bool = False
 
 
 @runtime_checkable
@@ -88,6 +91,12 @@ class Backend(Protocol):
 # optional methods, present when the matching flag is set (typed here for the callers)
 class BulkLoading(Protocol):
     def extend_ox(self, quads: Iterable[ox.Quad], *, bulk: bool) -> None: ...
+
+
+class StreamLoading(Protocol):
+    def load_stream(
+        self, chunks: Iterable[bytes], fmt: ox.RdfFormat, graph: Node | None
+    ) -> None: ...
 
 
 class NativeExport(Protocol):
