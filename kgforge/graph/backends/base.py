@@ -39,6 +39,8 @@ class Capabilities:
         stream_results: ``write_results(sparql, bindings, fmt, out)`` streams query results
             row by row in SPARQL CSV/TSV/JSON.
         remote: the data lives behind a network endpoint (requests can time out).
+        text_load: ``load_text(data, fmt)`` parses and adds N-Quads/N-Triples text in one
+            transaction without holding the GIL, and may run in a thread beside readers.
     """
 
     bulk_load: bool = False
@@ -47,6 +49,7 @@ class Capabilities:
     memory_copy: bool = False
     stream_results: bool = False
     remote: bool = False
+    text_load: bool = False
 
 
 @runtime_checkable
