@@ -32,6 +32,7 @@ import collections
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -186,13 +187,18 @@ def main() -> None:
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "note": "shared 2-core VM, one torch thread",
+            "load_average_at_start": os.getloadavg()[0],
         },
         "protocol": "C / alpha tuned on dev (valid-new entities), refit on train+dev, test scored once",
     }
 
     all_ents = [e for s in ("train", "valid", "test") for e in ents[s]]
+    command = "python " + " ".join(sys.argv)
+    result["commands"] = [command]
     if args.runs_only and Path(args.out).exists():  # keep the text rows of an earlier run
-        result["rows"] = json.loads(Path(args.out).read_text())["rows"]
+        earlier = json.loads(Path(args.out).read_text())
+        result["rows"] = earlier["rows"]
+        result["commands"] = [*earlier.get("commands", []), command]
     if not args.runs_only:
         from sklearn.feature_extraction.text import TfidfVectorizer
 

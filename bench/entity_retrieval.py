@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -103,6 +104,7 @@ def main() -> None:
     from kgforge.transfer.metrics import retrieval_scores
     from kgforge.transfer.vector_index import VectorIndex
 
+    load = os.getloadavg()[0]
     data = Path(args.data)
     triples, texts, rel_text = read(data)
     ids = sorted(texts)
@@ -169,7 +171,9 @@ def main() -> None:
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "note": "shared 2-core VM",
+            "load_average_at_start": load,
         },
+        "command": "python " + " ".join(sys.argv),
         "protocol": "fusion weight tuned on dev (valid-new entities' queries); test scored once",
     }
     for name in list(rankings):

@@ -30,6 +30,7 @@ from kgforge.progress import set_progress
 ResultFormat = Literal["table", "csv", "tsv", "json"]  # kgforge.graph.results.RESULT_FORMATS
 StatsFormat = Literal["table", "json"]
 OnError = Literal["fail", "skip"]  # kgforge.corpus.reader.OnError
+Engine = Literal["local", "ray"]  # kgforge.extract.run.Engine
 Split = Literal["train", "valid", "test"]  # kgforge.embed.data.Split
 Protocol = Literal["dynamic", "transductive", "transfer"]  # kgforge.embed.evaluate.EvalProtocol
 GraphContext = Literal["none", "split"]  # kgforge.embed.graph_encoder.Context
@@ -265,7 +266,10 @@ def load_command(
     ),
     graph: str | None = typer.Option(None, "--graph", help="Named graph IRI for triple files."),
     bulk: bool = typer.Option(
-        False, "--bulk", help="Oxigraph bulk loader: faster, but not atomic if interrupted."
+        False,
+        "--bulk",
+        help="Oxigraph's bulk loader (faster, not atomic if interrupted); on an endpoint, each "
+        "file streamed to its Graph Store protocol (URL/store) in one request.",
     ),
     backend: str | None = typer.Option(None, "--backend", help="oxigraph, memory or sparql."),
 ) -> None:
@@ -345,6 +349,29 @@ def stats_command(
         typer.echo("\n".join(f"{name:<{width}}  {value:>10,}" for name, value in stats.items()))
 
 
+@app.command("serve")
+def serve_command(
+    store: str = typer.Argument(..., help="Store directory (embedded Oxigraph) to serve."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback)."),
+    port: int = typer.Option(7878, "--port", min=1, max=65535, help="TCP port."),
+    read_only: bool = typer.Option(
+        False, "--read-only", help="Queries only (oxigraph serve-read-only)."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=1, help="Seconds a query may run (Oxigraph's --timeout-s)."
+    ),
+) -> None:
+    """Serve a store over the SPARQL 1.1 protocol with `oxigraph serve` until Ctrl-C."""
+    from kgforge.graph.serve import serve
+
+    server = serve(store, host=host, port=port, read_only=read_only, timeout=timeout)
+    what = "query" if read_only else "query: /query, update: /update, graph store: /store"
+    typer.echo(f"serving {store} at {server.url} ({what}); Ctrl-C stops", err=True)
+    code = server.wait()
+    if code not in (0, -2, -15):  # stopped by Ctrl-C or SIGTERM
+        raise KGForgeError(f"oxigraph serve exited with status {code}")
+
+
 # ---- extraction commands (kgforge.extract): extract, train-relations, evaluate-extraction --
 @app.command("extract")
 def extract_command(
@@ -355,7 +382,13 @@ def extract_command(
     pipeline: str = typer.Option(
         "default", "--pipeline", help="Pipeline name (pipelines/NAME.yaml) or YAML path."
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="spaCy processes (n_process)."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="spaCy processes (n_process; default 1), or Ray actors with --engine ray "
+        "(default: the cluster's CPUs).",
+    ),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per batch."),
     on_error: OnError = typer.Option(
         "fail", "--on-error", help="Broken corpus records: fail (stop) or skip (count them)."
@@ -374,6 +407,14 @@ def extract_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q extract."),
     link_to: str | None = typer.Option(
         None, "--link-to", help="A store or RDF file whose entities mentions link to first."
+    ),
+    engine: Engine = typer.Option(
+        "local", "--engine", help="local (this process and --workers) or ray (Ray actors)."
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="Ray cluster to join: auto, ray://HOST:10001 (default: a new local one).",
     ),
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
@@ -404,6 +445,8 @@ def extract_command(
             batch_size=batch_size,
             prune=prune,
             link_to=link_to,
+            engine=engine,
+            address=address,
         )
     typer.echo(str(summary))
 
@@ -530,14 +573,27 @@ def train_command(
         False, "--resume", help="Continue from the last checkpoint in the output directory."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Same as kgforge -q train."),
+    distributed: bool = typer.Option(
+        False,
+        "--distributed",
+        help="Data-parallel over the ranks torchrun starts (DDP; NCCL on GPUs, gloo on CPUs).",
+    ),
 ) -> None:
     """Train a link predictor (encoder + scorer) and evaluate it on valid and test."""
     from kgforge.embed.pipeline import train
 
     if quiet:
         _quiet()
-    result = train(config, data=data, output=output, resume=resume, set_values=set_values)
-    typer.echo(result.summary())
+    result = train(
+        config,
+        data=data,
+        output=output,
+        resume=resume,
+        set_values=set_values,
+        distributed=distributed,
+    )
+    if os.environ.get("RANK", "0") == "0":  # one summary, rank 0's
+        typer.echo(result.summary())
 
 
 @app.command("evaluate")

@@ -19,6 +19,7 @@ def test_option_choices_match_the_library() -> None:
     from kgforge.corpus.reader import OnError
     from kgforge.embed.data import Split
     from kgforge.embed.evaluate import EvalProtocol
+    from kgforge.extract.run import Engine
     from kgforge.graph.results import RESULT_FORMATS
     from kgforge.transfer.calibration import METHODS
     from kgforge.transfer.links import Direction
@@ -29,6 +30,7 @@ def test_option_choices_match_the_library() -> None:
     assert set(get_args(cli.Calibration)) == {*METHODS, "none"}
     for ours, theirs in [
         (cli.OnError, OnError),
+        (cli.Engine, Engine),
         (cli.Split, Split),
         (cli.Protocol, EvalProtocol),
         (cli.Direction, Direction),

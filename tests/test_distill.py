@@ -85,10 +85,13 @@ def test_static_student_learns_the_teacher(teacher, tmp_path: Path) -> None:
 
 def test_layerdrop_student_keeps_fewer_layers_and_learns(teacher, tmp_path: Path) -> None:
     data, run, teacher_mrr = teacher
-    student = {"name": "layerdrop", "kwargs": {"layers": 1}}
+    student = {"name": "layerdrop", "kwargs": {"layers": 1, "max_seq_length": 24}}
     result = kgforge.distill(_config(student, 5, 1e-4), teacher=run, data=data, output=tmp_path)
     saved = next(tmp_path.glob("student-*"))
     assert json.loads((saved / "config.json").read_text())["num_hidden_layers"] == 1
+    from sentence_transformers import SentenceTransformer
+
+    assert SentenceTransformer(str(saved), device="cpu").max_seq_length == 24  # kept on save
     assert _mrr(result) >= 0.8 * teacher_mrr
 
 

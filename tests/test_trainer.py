@@ -167,6 +167,18 @@ def test_shipped_configs_validate(path):
     assert cfg.data is not None and cfg.output is not None
 
 
+def test_frozen_config_shape_is_shared_by_the_shipped_pipelines():
+    """WN18RR-ind and FB15k-237-ind teachers come from one config shape: only the data, the
+    output, whether self-loops may be predicted and the epochs (the step budget) differ."""
+    wn = load_config(ROOT / "pipelines" / "wn18rr_ind_frozen.yaml").model_dump()
+    fb = load_config(ROOT / "pipelines" / "fb15k237_ind_frozen.yaml").model_dump()
+    for config in (wn, fb):
+        config["model"].pop("allow_self")
+        config["training"].pop("epochs")
+    assert wn["model"] == fb["model"] and wn["evaluation"] == fb["evaluation"]
+    assert wn["training"] == fb["training"] and wn["checkpoint"] == fb["checkpoint"]
+
+
 def test_cli_trains_a_shipped_config_and_resumes(tiny, tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"

@@ -161,6 +161,7 @@ def evaluate(
     device: str | torch.device | None = None,
     filtered: bool = True,
     context: str = "none",
+    distributed: bool = False,
 ) -> dict[str, Any]:
     """Filtered rank metrics of ``model`` on one split of ``data``.
 
@@ -176,6 +177,8 @@ def evaluate(
         filtered: leave the other known true triples out of each ranking.
         context: the graph context of a graph-encoder model: "none" (text only) or "split"
             (the evaluated split's other edges too; see docs/link-prediction.md).
+        distributed: inside a ``torch.distributed`` group, rank only this rank's slice of the
+            triples and gather every rank's ranks: each rank returns the metrics of all of them.
 
     Returns:
         ``{"both": {...}, "head": {...}, "tail": {...}}`` with ``mrr``, ``mr``,
@@ -220,6 +223,11 @@ def evaluate(
         "tail": KnownTargets(known[:, 0] * r + known[:, 1], known[:, 2], n).to(device),
         "head": KnownTargets(known[:, 2] * r + known[:, 1], known[:, 0], n).to(device),
     }
+    num_triples = len(triples)
+    if distributed:
+        from kgforge.embed.distributed import shard
+
+        triples = shard(triples)
     triples = triples.to(device)
     ranks: dict[str, list[torch.Tensor]] = {"head": [], "tail": []}
     total = 2 * math.ceil(len(triples) / batch_size)
@@ -255,7 +263,12 @@ def evaluate(
                         rows, cols = rows[keep], cols[keep]
                 ranks[side].append(rank_true(scores, column[answer], rows, cols).cpu())
                 bar.update()
-    head, tail = torch.cat(ranks["head"]), torch.cat(ranks["tail"])
+    empty = torch.empty(0, dtype=torch.float64)
+    head, tail = (torch.cat(ranks[s]) if ranks[s] else empty for s in ("head", "tail"))
+    if distributed:
+        from kgforge.embed.distributed import gather_cat
+
+        head, tail = gather_cat(head), gather_cat(tail)
     return {
         "both": metrics(torch.cat([head, tail])),
         "head": metrics(head),
@@ -263,7 +276,7 @@ def evaluate(
         "split": split,
         "protocol": protocol,
         "filtered": filtered,
-        "num_triples": len(triples),
+        "num_triples": num_triples,
         "num_candidates": n if candidates is None else len(candidates),
         "context": context if graph is not None else None,
     }

@@ -63,6 +63,7 @@ def train(
     resume: bool = False,
     set_values: Iterable[str] = (),
     callbacks: Sequence[Any] = (),
+    distributed: bool = False,
     **overrides: Any,
 ) -> TrainResult:
     """Train and evaluate a link predictor.
@@ -80,6 +81,10 @@ def train(
         resume: continue from the last checkpoint in ``output`` (a fresh start if none).
         set_values: ``"training.lr=0.01"`` strings, like the CLI's ``--set``.
         callbacks: called as ``callback(trainer, step)`` after each optimiser step.
+        distributed: train data-parallel over the ``torch.distributed`` group that torchrun
+            prepared (``kgforge.embed.distributed``): every rank calls ``train`` with the same
+            arguments; rank 0 writes the output folder, which all ranks must see (one machine,
+            or a shared file system) to resume.
         **overrides: config sections merged into ``config`` section by section.
 
     Returns:
@@ -106,29 +111,43 @@ def train(
     # heavy imports only once the config is known to be valid
     import torch
 
+    from kgforge.device import resolve_device
+    from kgforge.embed import distributed as dist_utils
     from kgforge.embed.data import KGData
     from kgforge.embed.evaluate import evaluate
     from kgforge.embed.trainer import Trainer
 
     threads = torch.get_num_threads()  # training.num_threads holds for this run only
+    own_group = distributed and not dist_utils.active()
+    if distributed:
+        dist_utils.setup(resolve_device(cfg.training.device))
+    main = dist_utils.is_main()
     try:
         if in_memory:
             kg = _in_memory_data(data)
-            kg.to_dir(cfg.data)
+            if main:
+                kg.to_dir(cfg.data)
+            dist_utils.barrier()
         else:
             kg = KGData.load_dir(cfg.data)
         if len(kg.train) == 0:
             raise DataError("has no triples: training needs some", Path(cfg.data) / "train.tsv")
-        trainer = Trainer(cfg, kg, out, callbacks=callbacks)
+        trainer = Trainer(cfg, kg, out, callbacks=callbacks, distributed=distributed)
         if resume:
             trainer.load_checkpoint()
-        out.mkdir(parents=True, exist_ok=True)
-        dump_config(cfg, out / "config.yaml")  # once the checkpoint is known to fit
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            dump_config(cfg, out / "config.yaml")  # once the checkpoint is known to fit
         model = trainer.fit()
 
         ec = cfg.evaluation
         valid = test = None
-        kwargs = {"protocol": ec.protocol, "batch_size": ec.batch_size, "device": trainer.device}
+        kwargs = {
+            "protocol": ec.protocol,
+            "batch_size": ec.batch_size,
+            "device": trainer.device,
+            "distributed": distributed,
+        }
         # graph encoders: both contexts (text only and with the split's edges) are reported
         contexts = [ec.context] if model.neighbourhood is None else ["none", "split"]
         by_context: dict[str, dict[str, Any]] = {}
@@ -140,7 +159,8 @@ def train(
                 res["test"] = evaluate(model, kg, split="test", context=context, **kwargs)
         valid = by_context.get(ec.context, {}).get("valid")
         test = by_context.get(ec.context, {}).get("test")
-        model.save(out / "model")
+        if main:
+            model.save(out / "model")
         for split, res in (("valid", valid), ("test", test)):
             if res is not None:
                 trainer.log({"type": "final", "split": split, "step": trainer.step, **res["both"]})
@@ -157,8 +177,12 @@ def train(
         }
         if model.neighbourhood is not None:
             results["by_context"] = by_context
-        (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-        plot_curve(out / "metrics.jsonl", out / "curve.png")
+        if trainer.ranks is not None:
+            results["world_size"] = trainer.ranks.world
+        if main:
+            (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+            plot_curve(out / "metrics.jsonl", out / "curve.png")
+        dist_utils.barrier()
         return TrainResult(
             output=out,
             model=model,
@@ -174,6 +198,8 @@ def train(
 
     finally:
         torch.set_num_threads(threads)
+        if own_group:
+            dist_utils.cleanup()
 
 
 def _in_memory_data(data: object) -> KGData:

@@ -13,10 +13,18 @@ Training never touches entities outside the training triples (no negatives, no c
 inductive evaluation entities stay unseen. Checkpoints hold everything needed to continue exactly
 (model, optimizer, scheduler, RNG states, position in the epoch) and are written to a temporary
 file then renamed, so an interrupted or failed run leaves the last good checkpoint in place.
+
+``distributed=True`` (under torchrun, see :mod:`kgforge.embed.distributed`) trains data-parallel
+with ``DistributedDataParallel``: every rank takes the same global batch and trains on its slice
+of it, so the steps, the schedule and (for ``negatives`` and ``one_vs_all``) the gradients are
+those of one process; the negative sampler draws from a generator seeded per rank; rank 0
+writes the checkpoints (with every rank's RNG states), the log and the models.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
 import logging
 import math
@@ -30,6 +38,7 @@ import numpy as np
 import torch
 
 from kgforge.device import resolve_device
+from kgforge.embed import distributed as dist_utils
 from kgforge.embed.config import TrainConfig
 from kgforge.embed.encoders import (
     LookupEncoder,
@@ -41,7 +50,7 @@ from kgforge.embed.model import LinkPredictor
 from kgforge.embed.sampling import NegativeSampler, negative_sampler_resolver
 from kgforge.errors import ConfigError, DataError, NonFiniteLossError
 from kgforge.fileio import atomic_write, first_line, read_torch_file
-from kgforge.progress import progress, quiet
+from kgforge.progress import progress, quiet, set_progress
 
 Callback = Callable[["Trainer", int], None]
 
@@ -89,6 +98,7 @@ class Trainer:
         output: str | Path,
         model: LinkPredictor | None = None,
         callbacks: Sequence[Callback] = (),
+        distributed: bool = False,
     ) -> None:
         self.config = config
         self.data = data
@@ -96,6 +106,13 @@ class Trainer:
         self.callbacks = list(callbacks)
         tc = config.training
         self.device = resolve_device(tc.device)
+        self.distributed = distributed
+        self.ranks: dist_utils.Ranks | None = None
+        if distributed:
+            self.ranks = dist_utils.setup(self.device)
+            self.device = self.ranks.device
+            if not self.ranks.main:
+                set_progress(False)  # one bar, rank 0's
         self.amp_dtype = resolve_precision(tc.precision, self.device)
         if tc.num_threads:
             # on a shared CPU, fewer threads than cores avoids OpenMP threads waiting on each other
@@ -144,6 +161,24 @@ class Trainer:
             self.optimizer, lr_lambda(tc.schedule, warmup_steps, self.total_steps)
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self._ddp: torch.nn.parallel.DistributedDataParallel | None = None
+        if distributed:
+            # buffers (e.g. a frozen feature table) are the same on every rank: not re-sent at
+            # every step (the option's name changed in torch 2.13)
+            ddp = torch.nn.parallel.DistributedDataParallel
+            no_resync = (
+                {"forward_sync_buffers": False}
+                if "forward_sync_buffers" in inspect.signature(ddp).parameters
+                else {"broadcast_buffers": False}
+            )
+            # unused parameters are found each step: a model part an objective skips (a prior,
+            # an encoder's unused branch) would otherwise stall the reduction
+            self._ddp = ddp(
+                _LossModule(self),
+                device_ids=[self.device] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+                **no_resync,
+            )
 
         self.step = 0
         self.epoch = 0
@@ -175,7 +210,8 @@ class Trainer:
         self._to_local = local
         kwargs = dict(tc.negative_sampler_kwargs)
         kwargs.setdefault("num_negatives", tc.num_negatives)
-        kwargs.setdefault("seed", self.config.seed)
+        # each rank draws its own negatives (rank 0 as a single process would)
+        kwargs.setdefault("seed", self.config.seed + (self.ranks.rank if self.ranks else 0))
         self.sampler = negative_sampler_resolver.make(
             tc.negative_sampler, kwargs, num_entities=len(ents)
         )
@@ -301,6 +337,16 @@ class Trainer:
             return self._loss_in_batch(batch)
         return self._loss_one_vs_all(batch)
 
+    def _my_part(self, idx: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """This rank's slice of a global batch, and the weight that makes the mean of the ranks'
+        weighted losses the whole batch's mean loss (a rank with no row gets one at weight 0)."""
+        if self.ranks is None:
+            return idx, 1.0
+        mine = idx.tensor_split(self.ranks.world)[self.ranks.rank]
+        if len(mine) == 0:
+            return idx[:1], 0.0
+        return mine, len(mine) * self.ranks.world / len(idx)
+
     # -- checkpoints -----------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
@@ -323,6 +369,17 @@ class Trainer:
         on disk is always one a run can continue from."""
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
             raise self._diverged("the weights are no longer finite", self.step)
+        rng = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "numpy": np.random.get_state(),
+            "python": random.getstate(),
+            "sampler": self.sampler.generator.get_state() if self.sampler else None,
+        }
+        by_rank = dist_utils.gather_objects(rng) if self.distributed else None
+        if not dist_utils.is_main():
+            dist_utils.barrier()  # rank 0 writes; all continue once the file is in place
+            return
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -336,15 +393,11 @@ class Trainer:
             "history": self.history,
             "elapsed": self.elapsed,
             "stopped_early": self.stopped_early,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "numpy": np.random.get_state(),
-                "python": random.getstate(),
-                "sampler": self.sampler.generator.get_state() if self.sampler else None,
-            },
+            "rng": rng,
+            "rng_by_rank": by_rank,
         }
         atomic_write(self.checkpoint_path, lambda tmp: torch.save(state, tmp))
+        dist_utils.barrier()
 
     def load_checkpoint(self, path: Path | None = None) -> bool:
         """Continue from the last checkpoint; False when there is none."""
@@ -375,6 +428,9 @@ class Trainer:
             setattr(self, key, state[key])
         self.stopped_early = state.get("stopped_early", False)
         rng = state["rng"]
+        by_rank = state.get("rng_by_rank")
+        if self.ranks is not None and by_rank and len(by_rank) == self.ranks.world:
+            rng = by_rank[self.ranks.rank]
         torch.set_rng_state(rng["torch"].cpu())
         if rng["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
@@ -382,7 +438,8 @@ class Trainer:
         random.setstate(rng["python"])
         if self.sampler is not None and rng["sampler"] is not None:
             self.sampler.generator.set_state(rng["sampler"].cpu())
-        self._truncate_log()
+        if dist_utils.is_main():
+            self._truncate_log()
         logger.info("resumed %s at step %d (epoch %d)", path, self.step, self.epoch)
         return True
 
@@ -402,6 +459,8 @@ class Trainer:
         atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def log(self, record: dict[str, Any]) -> None:
+        if not dist_utils.is_main():
+            return
         self.output.mkdir(parents=True, exist_ok=True)
         with open(self.output / "metrics.jsonl", "a", encoding="utf-8") as f:
             # allow_nan=False: a bare NaN is not JSON; non-finite values never get here
@@ -424,6 +483,7 @@ class Trainer:
                 batch_size=ec.batch_size,
                 device=self.device,
                 context=ec.context,
+                distributed=self.distributed,
             )
 
     def _after_eval(self, result: dict[str, Any]) -> bool:
@@ -437,7 +497,9 @@ class Trainer:
         if self.best["metric"] is None or value > self.best["metric"]:
             self.best = {"metric": value, "step": self.step, "epoch": self.epoch}
             self.bad_evals = 0
-            self.model.save(self.output / "best")
+            if dist_utils.is_main():
+                self.model.save(self.output / "best")
+            dist_utils.barrier()
             return False
         self.bad_evals += 1
         return ec.patience is not None and self.bad_evals >= ec.patience
@@ -462,15 +524,26 @@ class Trainer:
                 group = batches[first : first + tc.grad_accumulation]
                 self.optimizer.zero_grad(set_to_none=True)
                 step_loss = 0.0
-                for idx in group:
-                    with torch.autocast(
-                        self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
-                    ):
-                        loss = self.compute_loss(self.examples[idx]) / len(group)
-                    value = float(loss.detach())
-                    if not math.isfinite(value):
-                        raise self._diverged(f"the loss is {value}", self.step + 1)
-                    self.scaler.scale(loss).backward()
+                for i, idx in enumerate(group):
+                    mine, weight = self._my_part(idx)
+                    # gradients are averaged over the ranks once per optimiser step
+                    last = i == len(group) - 1
+                    sync = (
+                        self._ddp.no_sync() if self._ddp and not last else contextlib.nullcontext()
+                    )
+                    with sync:
+                        with torch.autocast(
+                            self.device.type,
+                            dtype=self.amp_dtype,
+                            enabled=self.amp_dtype is not None,
+                        ):
+                            examples = self.examples[mine]
+                            loss = self._ddp(examples) if self._ddp else self.compute_loss(examples)
+                            loss = loss * weight / len(group)
+                        value = float(loss.detach())
+                        if not math.isfinite(value):
+                            raise self._diverged(f"the loss is {value}", self.step + 1)
+                        self.scaler.scale(loss).backward()
                     step_loss += value
                 if tc.grad_clip:
                     self.scaler.unscale_(self.optimizer)
@@ -484,17 +557,18 @@ class Trainer:
                 bar.update()
                 if self.step % tc.log_every == 0 or self.step == self.total_steps:
                     self.elapsed = time.perf_counter() - start
+                    mean = dist_utils.mean_over_ranks(sum(window) / len(window), self.device)
                     self.log(
                         {
                             "type": "train",
                             "step": self.step,
                             "epoch": self.epoch,
-                            "loss": sum(window) / len(window),
+                            "loss": mean,
                             "lr": self.scheduler.get_last_lr()[-1],
                             "elapsed": round(self.elapsed, 3),
                         }
                     )
-                    bar.set_postfix(loss=f"{sum(window) / len(window):.4f}")
+                    bar.set_postfix(loss=f"{mean:.4f}")
                     window = []
                 for callback in self.callbacks:
                     callback(self, self.step)
@@ -521,6 +595,7 @@ class Trainer:
                 self.save_checkpoint()
         bar.close()
         self.elapsed = time.perf_counter() - start
+        dist_utils.barrier()
         if has_valid and self.best["step"] is not None and (self.output / "best").exists():
             state = torch.load(
                 self.output / "best" / "weights.pt", map_location=self.device, weights_only=True
@@ -528,6 +603,18 @@ class Trainer:
             self.model.load_state_dict(state)
         self.model.eval()
         return self.model
+
+
+class _LossModule(torch.nn.Module):
+    """The trainer's loss as a module's forward, for ``DistributedDataParallel`` to wrap."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        super().__init__()
+        self.model = trainer.model
+        self._trainer = [trainer]  # a list: not registered as a submodule
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self._trainer[0].compute_loss(batch)
 
 
 def _with_valid(data: Any, valid: torch.Tensor) -> Any:

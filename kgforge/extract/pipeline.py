@@ -37,6 +37,7 @@ from kgforge.extract.resolve import Aliaser
 from kgforge.extract.types import DocExtraction, Mention, Statement
 
 if TYPE_CHECKING:
+    from kgforge.extract.ray_engine import RayEngine
     from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier
 
 T = TypeVar("T")
@@ -250,9 +251,14 @@ class ExtractionPipeline:
             yield extraction
 
     def process_tuples(
-        self, pairs: Iterable[tuple[str, T]], batch_size: int = 64, n_process: int = 1
+        self,
+        pairs: Iterable[tuple[str, T]],
+        batch_size: int = 64,
+        n_process: int = 1,
+        engine: RayEngine | None = None,
     ) -> Iterator[tuple[DocExtraction, T]]:
-        """Like ``process`` for ``(text, context)`` pairs; each result keeps its context."""
+        """Like ``process`` for ``(text, context)`` pairs; each result keeps its context.
+        ``engine``: extract on Ray actors instead of here (``kgforge.extract.ray_engine``)."""
         # Texts longer than spaCy takes (``nlp.max_length``) go through in pieces and come out
         # as one extraction again, with document offsets.
         parts: list[tuple[int, DocExtraction]] = []
@@ -260,7 +266,7 @@ class ExtractionPipeline:
         canonical = self.canonical  # in this process, in document order: names are stable
         done: list[tuple[DocExtraction, T]] = []
         for extraction, (context, offset, last) in self._process_pieces(
-            pieces, batch_size, n_process
+            pieces, batch_size, n_process, engine
         ):
             if last and not parts:
                 done.append((extraction, context))
@@ -279,8 +285,23 @@ class ExtractionPipeline:
             yield from _canonicalised(canonical, done)  # type: ignore[arg-type]
 
     def _process_pieces(
-        self, pairs: Iterable[tuple[str, T]], batch_size: int, n_process: int
+        self,
+        pairs: Iterable[tuple[str, T]],
+        batch_size: int,
+        n_process: int,
+        engine: RayEngine | None = None,
     ) -> Iterator[tuple[DocExtraction, T]]:
+        if engine is not None:  # texts out to the actors, contexts wait here, in order
+            waiting: deque[T] = deque()
+
+            def sent() -> Iterator[str]:
+                for text, context in pairs:
+                    waiting.append(context)
+                    yield text
+
+            for extraction in engine.map(self, sent(), batch_size):
+                yield extraction, waiting.popleft()
+            return
         self._load_trained()
         nlp = self.nlp
         if n_process == 1:

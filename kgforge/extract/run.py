@@ -20,6 +20,7 @@ that no documents were written while they did; if some were, they rebuild again 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -29,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rdflib import URIRef
 from rdflib.namespace import RDF
@@ -64,7 +65,11 @@ from kgforge.graph.namespaces import (
 from kgforge.graph.store import KnowledgeGraph
 from kgforge.progress import progress
 
+if TYPE_CHECKING:
+    from kgforge.extract.ray_engine import RayEngine
+
 log = logging.getLogger(__name__)
+Engine = Literal["local", "ray"]
 
 STATE_GRAPH = GRAPH["extraction-state"]  # entities whose records are waiting to be rebuilt
 PENDING = KGF.pendingEntity
@@ -139,11 +144,13 @@ class ExtractionRun:
         batch_size: int = 64,
         workers: int = 1,
         link_to: str | Path | None = None,
+        engine: RayEngine | None = None,
     ) -> None:
         self.kg = kg
         self.pipeline = pipeline
         self.batch_size = batch_size
         self.workers = workers
+        self.engine = engine
         resolution = pipeline.config.resolution
         self.cross_document = resolution.cross_document
         self.description_sentences = resolution.description_sentences
@@ -217,7 +224,7 @@ class ExtractionRun:
                 yield doc.text, (doc, old)
 
         results = self.pipeline.process_tuples(
-            todo(), batch_size=self.batch_size, n_process=self.workers
+            todo(), batch_size=self.batch_size, n_process=self.workers, engine=self.engine
         )
         bar = progress(unit="doc", desc="extract", smoothing=0.1)
         batch: list[tuple[URIRef, DocQuads, bool]] = []
@@ -523,7 +530,7 @@ def extract(
     store: str | Path | KnowledgeGraph,
     pipeline: str | Path | ExtractionPipeline = "default",
     *,
-    workers: int = 1,
+    workers: int | None = None,
     batch_size: int = 64,
     on_error: OnError = "fail",
     prune: bool = False,
@@ -532,6 +539,8 @@ def extract(
     text_field: str = "text",
     id_prefix: str = "",
     link_to: str | Path | None = None,
+    engine: Engine = "local",
+    address: str | None = None,
 ) -> RunSummary:
     """Extract a corpus into a store; re-running skips unchanged documents.
 
@@ -543,7 +552,8 @@ def extract(
             ``CorpusReader``.
         store: a store location (see ``KnowledgeGraph.open``) or an open ``KnowledgeGraph``.
         pipeline: a name ("default", "conll04"), a YAML path or a loaded pipeline.
-        workers: spaCy processes (``nlp.pipe(n_process=...)``).
+        workers: spaCy processes (``nlp.pipe(n_process=...)``, default 1); with ``engine="ray"``, Ray
+            actors (default: the cluster's CPUs).
         batch_size: documents per batch (and per transaction).
         on_error: broken corpus records: "fail" stops with a located error, "skip" counts them.
         prune: drop the documents of this corpus that are no longer in it.
@@ -553,12 +563,23 @@ def extract(
         id_prefix: put before every document id (see ``CorpusReader``).
         link_to: a store or RDF file whose entities mentions link to before new ones are
             minted (``kgforge.extract.link``).
+        engine: "local" (this machine, ``workers`` processes) or "ray": texts are parsed and
+            extracted by Ray actors, everything else stays here, so the store gets the same
+            statements (``kgforge.extract.ray_engine``; ``pip install 'kgforge[ray]'``).
+        address: the Ray cluster (``auto``, ``ray://host:10001``); default: the one this
+            process joined, else a new local one.
 
     Returns:
         What the run did: documents new, changed, unchanged, dropped and skipped, statements.
     """
+    workers_given = workers is not None
+    workers = 1 if workers is None else workers
     if workers < 1 or batch_size < 1:
         raise CorpusError("workers and batch_size must be at least 1")
+    if engine not in ("local", "ray"):
+        raise CorpusError(f"unknown engine {engine!r}: local or ray")
+    if address is not None and engine != "ray":
+        raise CorpusError("address is the Ray cluster's: give it with engine='ray'")
     reader = (
         corpus
         if isinstance(corpus, CorpusReader)
@@ -578,8 +599,17 @@ def extract(
     # again; freezing them leaves the collector only the run's own short-lived objects.
     gc.freeze()
     try:
-        runner = ExtractionRun(kg, pipe, batch_size=batch_size, workers=workers, link_to=link_to)
-        return runner.run(reader, corpus_key, prune=prune)
+        with contextlib.ExitStack() as stack:
+            ray = None
+            if engine == "ray":
+                from kgforge.extract.ray_engine import RayEngine
+
+                actors = workers if workers_given else None
+                ray = stack.enter_context(RayEngine(address, actors))
+            runner = ExtractionRun(
+                kg, pipe, batch_size=batch_size, workers=workers, link_to=link_to, engine=ray
+            )
+            return runner.run(reader, corpus_key, prune=prune)
     finally:
         gc.unfreeze()
         if not isinstance(store, KnowledgeGraph):

@@ -41,6 +41,8 @@ class Capabilities:
         remote: the data lives behind a network endpoint (requests can time out).
         text_load: ``load_text(data, fmt)`` parses and adds N-Quads/N-Triples text in one
             transaction without holding the GIL, and may run in a thread beside readers.
+        stream_load: ``load_stream(chunks, fmt, graph)``: RDF bytes streamed to the store in
+            one request (the SPARQL Graph Store protocol), loaded all or nothing.
     """
 
     bulk_load: bool = False
@@ -50,6 +52,7 @@ class Capabilities:
     stream_results: bool = False
     remote: bool = False
     text_load: bool = False
+    stream_load: bool = False
 
 
 @runtime_checkable
@@ -91,6 +94,12 @@ class Backend(Protocol):
 # optional methods, present when the matching flag is set (typed here for the callers)
 class BulkLoading(Protocol):
     def extend_ox(self, quads: Iterable[ox.Quad], *, bulk: bool) -> None: ...
+
+
+class StreamLoading(Protocol):
+    def load_stream(
+        self, chunks: Iterable[bytes], fmt: ox.RdfFormat, graph: Node | None
+    ) -> None: ...
 
 
 class NativeExport(Protocol):

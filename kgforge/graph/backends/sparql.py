@@ -11,6 +11,9 @@ neither rdflib's store nor httpx provides is kept here:
   at a time never times out), and retries with back-off for queries only: an UPDATE is never
   re-sent, since a dropped connection does not say whether it was applied;
 - results streamed to a file as they arrive (``write_results``);
+- bulk loads streamed as RDF bytes to the Graph Store protocol endpoint (``URL/store``) in one
+  chunked POST (``load_stream``), which Oxigraph loads in one transaction, instead of one
+  ``INSERT DATA`` text holding every statement;
 - credentials: taken out of the URL (or from the environment / a netrc file), sent as HTTP
   Basic auth, and never part of any text we print, log or store (``redact``).
 """
@@ -24,7 +27,7 @@ import os
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TypeVar
@@ -124,7 +127,8 @@ class SparqlBackend:
 
     Args:
         url: the endpoint's base URL (may hold ``user:password@``; query at ``URL/query`` and
-            update at ``URL/update`` unless ``query_endpoint``/``update_endpoint`` are given).
+            update at ``URL/update``, bulk loads to the Graph Store protocol at ``URL/store``,
+            unless ``query_endpoint``/``update_endpoint``/``store_endpoint`` are given).
         union_default_graph: ask Oxigraph to answer queries over the union of all graphs.
         timeout: seconds to wait to connect or for the next bytes (``KGFORGE_SPARQL_TIMEOUT``,
             default 30).
@@ -136,11 +140,14 @@ class SparqlBackend:
 
     name: ClassVar[str] = "sparql"
     title: ClassVar[str] = "a remote SPARQL endpoint"
-    capabilities: ClassVar[Capabilities] = Capabilities(stream_results=True, remote=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        stream_results=True, remote=True, stream_load=True
+    )
     options: ClassVar[frozenset[str]] = frozenset(
         {
             "query_endpoint",
             "update_endpoint",
+            "store_endpoint",
             "union_default_graph",
             "timeout",
             "deadline",
@@ -164,6 +171,7 @@ class SparqlBackend:
         *,
         query_endpoint: str | None = None,
         update_endpoint: str | None = None,
+        store_endpoint: str | None = None,
         union_default_graph: bool = True,
         timeout: float | None = None,
         deadline: float | None = None,
@@ -178,6 +186,8 @@ class SparqlBackend:
         self.query_endpoint = self.query_endpoint or f"{base}/query"
         self.update_endpoint = split_credentials(update_endpoint)[0] if update_endpoint else None
         self.update_endpoint = self.update_endpoint or f"{base}/update"
+        self.store_endpoint = split_credentials(store_endpoint)[0] if store_endpoint else None
+        self.store_endpoint = self.store_endpoint or f"{base}/store"
         self.union_default_graph = union_default_graph
         self.timeout = _setting(timeout, TIMEOUT_ENV, 30.0)
         self.deadline = _setting(deadline, DEADLINE_ENV, 300.0)
@@ -194,7 +204,7 @@ class SparqlBackend:
     def _request(
         self,
         endpoint: str,
-        body: str,
+        body: str | Iterable[bytes],
         content_type: str,
         params: dict[str, str],
         *,
@@ -202,6 +212,7 @@ class SparqlBackend:
         idempotent: bool,
         consume: Callable[[httpx.Response, Iterator[bytes]], T],
         restartable: Callable[[], bool] = lambda: True,
+        bad_request: Callable[[str], KGForgeError] = lambda text: query_error(text, PREFIX_LINES),
     ) -> T:
         """POST ``body`` and hand the answer to ``consume`` (its body as chunks, each read within
         the timeout, all within the deadline). A query (``idempotent``) is re-sent after a
@@ -217,7 +228,7 @@ class SparqlBackend:
                 request = self._client.build_request(
                     "POST",
                     endpoint,
-                    content=body.encode("utf-8"),
+                    content=body.encode("utf-8") if isinstance(body, str) else body,
                     params=params,
                     headers=headers,
                     timeout=httpx.Timeout(min(self.timeout, remaining)),
@@ -230,7 +241,7 @@ class SparqlBackend:
                     elif status >= 400:
                         detail = _read_some(response)
                         if status == 400:
-                            raise query_error(detail or response.reason_phrase, PREFIX_LINES)
+                            raise bad_request(detail or response.reason_phrase)
                         raise EndpointError(
                             f"SPARQL endpoint {endpoint} answered {status} "
                             f"{response.reason_phrase}: {detail.strip()[:200]}"
@@ -368,6 +379,34 @@ class SparqlBackend:
                 idempotent=False,
                 consume=lambda response, chunks: b"".join(chunks),
             )
+
+    def load_stream(self, chunks: Iterable[bytes], fmt: Any, graph: Node | None) -> None:
+        """POST RDF bytes (``fmt``, a pyoxigraph ``RdfFormat``) to the Graph Store endpoint as
+        they come (chunked): triples into ``graph`` (None: the default graph), quads into
+        their own graphs. Never re-sent (a dropped connection leaves it unknown whether the
+        server loaded them); a syntax error the server finds loads nothing."""
+        if fmt.supports_datasets:
+            params: dict[str, str] = {}
+        elif graph is None:
+            params = {"default": ""}
+        else:
+            params = {"graph": str(graph)}
+        endpoint = self.store_endpoint
+
+        def rejected(text: str) -> KGForgeError:  # the server's parser message, line and all
+            first = text.strip().splitlines()[0][:300] if text.strip() else "400 Bad Request"
+            return EndpointError(f"SPARQL endpoint {endpoint} rejected the {fmt.name}: {first}")
+
+        self._request(
+            endpoint,
+            chunks,
+            fmt.media_type,
+            params,
+            accept="*/*",
+            idempotent=False,
+            consume=lambda response, body: b"".join(body),
+            bad_request=rejected,
+        )
 
     def quads(self, s: Any, p: Any, o: Any, graph: Any, any_graph: bool) -> Iterator[Quad]:
         bindings = {k: v for k, v in zip("spo", (s, p, o), strict=True) if v is not None}

@@ -27,13 +27,25 @@ class LayerDropStudent(Student):
         text_model: the teacher's sentence-transformers model (name or path).
         layers: how many layers to keep, spread evenly from the first to the last.
         keep: the layer indices to keep instead (overrides ``layers``).
+        max_seq_length: truncate texts to this many tokens (default: the teacher's); cost per
+            text falls with it too, which matters for long texts such as Freebase descriptions.
     """
 
-    def __init__(self, text_model: str, layers: int = 3, keep: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        text_model: str,
+        layers: int = 3,
+        keep: list[int] | None = None,
+        max_seq_length: int | None = None,
+    ) -> None:
         super().__init__(text_model)
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(text_model, device="cpu")
+        if max_seq_length is not None:
+            if max_seq_length < 2:
+                raise KGForgeError(f"max_seq_length must be at least 2, got {max_seq_length}")
+            self.model.max_seq_length = max_seq_length
         transformer = self.model[0].auto_model
         stack = getattr(getattr(transformer, "encoder", None), "layer", None)
         if stack is None:
