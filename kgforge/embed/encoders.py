@@ -29,7 +29,7 @@ from kgforge.embed.features import encode_texts, model_cache_dir
 from kgforge.errors import ConfigError, KGForgeError
 from kgforge.fileio import atomic_write
 from kgforge.models import default_text_model
-from kgforge.progress import progress, quiet
+from kgforge.progress import library_bars, progress, quiet
 
 
 class EntityEncoder(nn.Module):
@@ -165,8 +165,9 @@ class TransformerEncoder(EntityEncoder):
             raise ConfigError(f"must be 'mean' or 'cls', not {pooling!r}", field="pooling")
         self.pooling = pooling
         self.max_length = max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(self.text_model)
-        self.transformer = AutoModel.from_pretrained(self.text_model)
+        with library_bars():
+            self.tokenizer = AutoTokenizer.from_pretrained(self.text_model)
+            self.transformer = AutoModel.from_pretrained(self.text_model)
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(self.transformer.config.hidden_size, dim)
         ids, mask = self._tokenize(entity_text)
