@@ -429,6 +429,7 @@ def test_context_vectors_split_a_name_by_its_contexts() -> None:
     film = entity("King Lear is a 1987 film directed by Jean-Luc Godard.")
     again = entity("Shakespeare wrote King Lear in 1606; it was first performed at court.")
     resolver = EntityResolver(split_below=0.2, context=ContextVectors(), context_weight=0.5)
-    a, b, c = (resolver.resolve_document(d, [e])[0] for d, e in zip("abc", (play, film, again)))
+    docs = zip("abc", (play, film, again), strict=True)
+    a, b, c = (resolver.resolve_document(d, [e])[0] for d, e in docs)
     assert b.rule == "split" and b.iri != a.iri and b.score < 0.2  # the score is recorded
     assert c.iri == a.iri and c.score >= 0.2  # the same play in a like context joins it
