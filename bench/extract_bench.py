@@ -10,9 +10,15 @@ every repeat) so that load changes on a shared machine hit both sides of a pair 
 ratio reported is the median of the per-repeat ratios (docs/s and words/s from the median times).
 
     python bench/extract_bench.py [--docs 2000] [--workers 1 2] [--batch-size 64] [--repeats 3]
+        [--stages]
 
 Prints docs/s, words/s and the ratio kgforge time / spaCy time per worker count, and writes
-bench/results/extract_bench.json.
+bench/results/extract_bench.json. ``--stages`` adds one more kgforge run (one process) with each
+stage's methods wrapped by a timer: CPU seconds of the main thread (``time.thread_time``, which
+other jobs on a shared machine disturb less than wall time) spent in each stage itself (a
+stage's time excludes the stages it calls), the CPU seconds of the store's background threads
+(RocksDB flushes and compactions: process less main-thread time), and their share of plain
+``nlp.pipe``'s CPU time on the same texts.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import spacy
@@ -79,12 +87,103 @@ def time_kgforge(pipeline, corpus: Path, work: Path, batch_size: int, workers: i
     return seconds, summary
 
 
+class StageTimer:
+    """CPU seconds per stage, each stage's own: time spent in a wrapped method, less the time
+    spent in wrapped methods it calls (so stages add up)."""
+
+    def __init__(self) -> None:
+        self.spent: Counter = Counter()
+        self.calls: Counter = Counter()
+        self._inner: list[float] = []  # per open call: CPU seconds of the stages it called
+        self._undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: object, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            self._inner.append(0.0)
+            start = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                elapsed = time.thread_time() - start
+                self.spent[stage] += elapsed - self._inner.pop()
+                self.calls[stage] += 1
+                if self._inner:
+                    self._inner[-1] += elapsed
+
+        setattr(owner, name, timed)
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def restore(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+def stage_times(pipeline, corpus: Path, texts: list[str], work: Path, batch_size: int) -> dict:
+    """One instrumented kgforge run (one process) and one plain ``nlp.pipe`` run: CPU seconds
+    of each kgforge stage, the rest (spaCy's parse and reading the corpus) and plain spaCy."""
+    import kgforge.extract.run as run_module
+    from kgforge.extract.canonical import PredicateCanonicalizer
+    from kgforge.extract.coref import Coreference
+    from kgforge.extract.patterns import PatternExtractor
+    from kgforge.extract.pipeline import ExtractionPipeline
+    from kgforge.extract.resolve import EntityResolver
+    from kgforge.graph.store import KnowledgeGraph
+
+    timer = StageTimer()
+    for owner, name, stage in [
+        (ExtractionPipeline, "extract_doc", "mentions and aliasing"),
+        (Coreference, "topic", "coreference"),
+        (Coreference, "resolve", "coreference"),
+        (PatternExtractor, "extract", "patterns"),
+        (PredicateCanonicalizer, "prepare", "canonical predicates"),
+        (PredicateCanonicalizer, "apply", "canonical predicates"),
+        (EntityResolver, "resolve_document", "resolution"),
+        (run_module, "document_quads", "RDF lines"),
+        (run_module.ExtractionRun, "_write", "store writes"),
+        (run_module.ExtractionRun, "rebuild_entities", "entity records"),
+        (KnowledgeGraph, "open", "store open and close"),
+        (KnowledgeGraph, "close", "store open and close"),
+    ]:
+        timer.wrap(owner, name, stage)
+    store = work / "store-stages"
+    try:
+        start, start_main = time.process_time(), time.thread_time()
+        extract(corpus, store, pipeline, workers=1, batch_size=batch_size)
+        total, main = time.process_time() - start, time.thread_time() - start_main
+    finally:
+        timer.restore()
+        shutil.rmtree(store, ignore_errors=True)
+    start = time.process_time()
+    for _ in pipeline.nlp.pipe(texts, batch_size=batch_size):
+        pass
+    plain = time.process_time() - start
+    stages = dict(timer.spent)
+    stages["spaCy parse and the rest"] = main - sum(stages.values())
+    stages["store background threads"] = total - main
+    return {
+        "plain_nlp_pipe_cpu_s": round(plain, 3),
+        "kgforge_cpu_s": round(total, 3),
+        "cpu_ratio": round(total / plain, 3),
+        "stages": {
+            k: {
+                "cpu_s": round(v, 3),
+                "ms_per_doc": round(1000 * v / len(texts), 3),
+                "share_of_plain": round(v / plain, 4),
+            }
+            for k, v in sorted(stages.items(), key=lambda kv: -kv[1])
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=2000)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--stages", action="store_true", help="CPU time of each stage")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "extract_bench.json"
     )
@@ -143,6 +242,15 @@ def main() -> None:
                 f"({summary.statements} statements)",
                 flush=True,
             )
+        stages = None
+        if args.stages:
+            stages = stage_times(pipeline, corpus, texts, work, args.batch_size)
+            for name, row in stages["stages"].items():
+                print(
+                    f"{name:28s} {row['cpu_s']:8.2f} CPU s {row['ms_per_doc']:7.2f} ms/doc "
+                    f"{100 * row['share_of_plain']:6.1f}% of plain nlp.pipe",
+                    flush=True,
+                )
     report = {
         "model": model,
         "spacy": spacy.__version__,
@@ -150,6 +258,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_average_at_start": load_at_start,
         "results": results,
+        **({"stages": stages} if stages is not None else {}),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -78,12 +78,13 @@ def test_ray_run_writes_what_a_local_run_writes(cluster: str, tmp_path: Path) ->
 KILLED = """
 import sys
 from kgforge.extract import run
-original = run.ExtractionRun._write
-def write(self, batch):
-    original(self, batch)
-    if batch:
-        print("committed", len(batch), flush=True)
-run.ExtractionRun._write = write
+original = run.ExtractionRun._load
+def load(self, lines):  # the commit of a batch (in the writer thread for new documents)
+    lines = list(lines)
+    original(self, lines)
+    if any("ns#Document>" in line for line in lines):
+        print("committed", flush=True)
+run.ExtractionRun._load = load
 run.extract(sys.argv[1], sys.argv[2], batch_size=2, engine="ray", address=sys.argv[3], workers=2)
 print("done", flush=True)
 """

@@ -217,12 +217,13 @@ def test_cli_extract_and_bad_corpora(tmp_path: Path) -> None:
 RESUME_SCRIPT = """
 import sys
 from kgforge.extract import run
-original = run.ExtractionRun._write
-def write(self, batch):
-    original(self, batch)
-    if batch:
-        print("committed", len(batch), flush=True)
-run.ExtractionRun._write = write
+original = run.ExtractionRun._load
+def load(self, lines):  # the commit of a batch (in the writer thread for new documents)
+    lines = list(lines)
+    original(self, lines)
+    if any("ns#Document>" in line for line in lines):
+        print("committed", flush=True)
+run.ExtractionRun._load = load
 run.extract(sys.argv[1], sys.argv[2], "default", batch_size=2)
 print("done", flush=True)
 """

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Span, Token
 
 from kgforge.extract.config import CorefConfig
+from kgforge.extract.patterns import children, use_tree
 from kgforge.extract.types import Mention
 
 # spaCy NER label -> nouns that name a thing of that type ("the company" -> ORG). Extended or
@@ -142,6 +143,7 @@ class Coreference:
     def topic(self, doc: Doc, text: str, mentions: list[Mention]) -> tuple[list[Mention], int]:
         """The mentions, with the topic's added when NER missed it, and the topic's index
         (-1: none). The topic is the subject of the first sentence."""
+        use_tree(doc)
         first = next(iter(doc.sents), None)
         if first is None:
             return mentions, -1
@@ -189,6 +191,7 @@ class Coreference:
         pronouns and definite descriptions of ``doc``; ``canonical[i]`` is the mention that
         mention ``i`` aliases, ``token_mention[t]`` the mention token ``t`` is part of (-1:
         none), ``topic`` the topic's mention index (-1: none)."""
+        use_tree(doc)
         entities = {c: _Entity(c, mentions[c].label) for c in canonical}
         topic_entity = entities[canonical[topic]] if topic >= 0 else None
         for tok in doc:
@@ -268,7 +271,7 @@ def _name_like(tok: Token) -> bool:
     return (
         tok.pos_ == "NOUN"
         and tok.is_title
-        and not any(c.dep_ in ("det", "amod", "poss") for c in tok.children)
+        and not any(c.dep_ in ("det", "amod", "poss") for c in children(tok))
     )
 
 
@@ -281,7 +284,7 @@ def _name_span(tok: Token) -> tuple[int, int]:
     right = tok
     for prep in tok.rights:
         if prep.dep_ == "prep" and prep.lower_ == "of" and prep.i == right.i + 1:
-            objs = [c for c in prep.children if c.dep_ == "pobj" and c.pos_ == "PROPN"]
+            objs = [c for c in children(prep) if c.dep_ == "pobj" and c.pos_ == "PROPN"]
             if objs and objs[0].left_edge.i == prep.i + 1:
                 right = objs[0]
     return left.idx, right.idx + len(right)
@@ -289,14 +292,14 @@ def _name_span(tok: Token) -> tuple[int, int]:
 
 def _classes_of(subject: Token) -> list[Token]:
     """The nouns a subject is said to be: "X is a film", "X, an actor", "X is one of the cities"."""
-    out = [c for c in subject.children if c.dep_ == "appos" and c.pos_ == "NOUN"]
+    out = [c for c in children(subject) if c.dep_ == "appos" and c.pos_ == "NOUN"]
     verb = subject.head
     if subject.dep_ == "nsubj" and verb.lemma_ in _COPULAS:
-        for attr in verb.children:
+        for attr in children(verb):
             if attr.dep_ != "attr":
                 continue
             if attr.pos_ == "NUM":  # "one of the largest cities"
-                attr = next((p for c in attr.children if c.dep_ == "prep" for p in c.children
+                attr = next((p for c in children(attr) if c.dep_ == "prep" for p in children(c)
                              if p.dep_ == "pobj" and p.pos_ == "NOUN"), attr)  # fmt: skip
             if attr.pos_ == "NOUN":
                 out.append(attr)
@@ -306,16 +309,16 @@ def _classes_of(subject: Token) -> list[Token]:
 
 def _definite(tok: Token) -> bool:
     """ "the company" alone: not "the city of Paris", not part of a longer compound."""
-    if not any(c.dep_ == "det" and c.lower_ == "the" for c in tok.children):
+    if not any(c.dep_ == "det" and c.lower_ == "the" for c in children(tok)):
         return False
     if tok.dep_ == "compound":
         return False
     return not any(c.dep_ in ("prep", "appos", "compound", "acl", "relcl") and
-                   (c.dep_ != "prep" or c.lower_ == "of") for c in tok.children)  # fmt: skip
+                   (c.dep_ != "prep" or c.lower_ == "of") for c in children(tok))  # fmt: skip
 
 
 def _det(tok: Token) -> Token:
-    return next((c for c in tok.children if c.dep_ == "det"), tok)
+    return next((c for c in children(tok) if c.dep_ == "det"), tok)
 
 
 def _gender(tok: Token, fallback: str) -> str:
@@ -326,4 +329,4 @@ def _gender(tok: Token, fallback: str) -> str:
 def _pleonastic(tok: Token) -> bool:
     """ "It is known that ...", "it was decided to ...": an ``it`` that names nothing."""
     verb = tok.head
-    return tok.dep_ == "nsubj" and any(c.dep_ in ("ccomp", "xcomp") for c in verb.children)
+    return tok.dep_ == "nsubj" and any(c.dep_ in ("ccomp", "xcomp") for c in children(verb))

@@ -36,7 +36,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from spacy.tokens import Span, Token
+import numpy as np
+from spacy.attrs import HEAD
+from spacy.tokens import Doc, Span, Token
 
 from kgforge.extract.config import PatternRelations
 from kgforge.extract.types import CLASS_LABEL, IS_A, Mention, Statement
@@ -65,8 +67,42 @@ _NAMING = frozenset({
 })  # fmt: skip
 
 
+class _Tree:
+    """The children of every token of the document being walked, built once: spaCy makes a new
+    ``Token`` object on every ``token.children`` walk, and the patterns and the coreference
+    walk the same tokens' children many times."""
+
+    doc: Doc | None = None
+    kids: list[list[Token]] = []
+
+    def use(self, doc: Doc) -> None:
+        if doc is self.doc:
+            return
+        tokens = list(doc)
+        kids: list[list[Token]] = [[] for _ in tokens]
+        heads = doc.to_array(HEAD).astype(np.int64)  # relative offsets; 0 for a root
+        for i in np.flatnonzero(heads).tolist():
+            kids[i + int(heads[i])].append(tokens[i])
+        self.doc, self.kids = doc, kids
+
+
+_TREE = _Tree()
+
+
+def use_tree(doc: Doc) -> None:
+    """Walk ``doc`` with cached children (``children``) until another document is used."""
+    _TREE.use(doc)
+
+
+def children(token: Token) -> list[Token]:
+    """``list(token.children)``, from the cache when ``token`` is of the document in use."""
+    if token.doc is _TREE.doc:
+        return _TREE.kids[token.i]
+    return list(token.children)
+
+
 def _children(token: Token, deps: tuple[str, ...]) -> list[Token]:
-    return [c for c in token.children if c.dep_ in deps]
+    return [c for c in children(token) if c.dep_ in deps]
 
 
 def _with_conjuncts(tokens: Iterable[Token]) -> list[tuple[Token, float]]:
@@ -80,7 +116,7 @@ def _with_conjuncts(tokens: Iterable[Token]) -> list[tuple[Token, float]]:
 
 def _verb_label(verb: Token, passive_form: bool = False) -> str:
     head = verb.lower_ if passive_form else verb.lemma_.lower()
-    parts = [head] + [c.lower_ for c in verb.children if c.dep_ == "prt"]
+    parts = [head] + [c.lower_ for c in children(verb) if c.dep_ == "prt"]
     return "_".join(parts)
 
 
@@ -114,6 +150,7 @@ class PatternExtractor:
         (default: spaCy's)."""
         found: dict[tuple[int, int, str, int, int], Statement] = {}
         span = span or (sent.start_char, sent.end_char)
+        use_tree(sent.doc)
         self._text = text
         self._arg = argument = self._argument(arg)
 
@@ -132,7 +169,7 @@ class PatternExtractor:
         try:
             for tok in sent:
                 if tok.pos_ in ("VERB", "AUX"):
-                    if any(c.dep_ == "neg" for c in tok.children):
+                    if any(c.dep_ == "neg" for c in children(tok)):
                         continue
                     self._verb(tok, emit)
                 elif tok.pos_ == "NOUN":
@@ -232,7 +269,7 @@ class PatternExtractor:
                 emit(s, label, o, svo, fs * fo)
         agents = [p for a in _children(verb, ("agent",)) for p in _children(a, ("pobj",))]
         if not agents and verb.tag_ == "VBN":  # "written and directed by Rod Lurie"
-            for c in verb.children:
+            for c in children(verb):
                 if c.dep_ == "conj" and c.tag_ == "VBN" and not _children(c, ("dobj",)):
                     agents = [p for a in _children(c, ("agent",)) for p in _children(a, ("pobj",))]
                     break

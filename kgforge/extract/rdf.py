@@ -56,8 +56,10 @@ class DocumentResolver(Protocol):
     def resolve_document(self, doc_id: str, entities: list[dict]) -> list[Decision]: ...
 
 
+@lru_cache(maxsize=1 << 16)
 def iri(term: str) -> str:
-    """An IRI in N-Quads syntax; ``ValueError`` if ``term`` is not a valid IRI."""
+    """An IRI in N-Quads syntax; ``ValueError`` if ``term`` is not a valid IRI (cached: entity
+    and predicate IRIs recur in every statement)."""
     return str(ox.NamedNode(term))
 
 
@@ -74,6 +76,11 @@ def typed(text: str, datatype: ox.NamedNode) -> str:
 @lru_cache(maxsize=1 << 16)
 def integer(value: int) -> str:
     return typed(str(value), _INTEGER)
+
+
+@lru_cache(maxsize=1 << 12)
+def double(value: float) -> str:
+    return typed(repr(float(value)), _DOUBLE)
 
 
 _TYPE, _LABEL = iri(RDF.type), iri(RDFS.label)
@@ -232,7 +239,7 @@ def document_quads(
             n + k["subjectEnd"] + " " + integer(st.subject.end) + g,
             n + k["objectStart"] + " " + integer(st.object.start) + g,
             n + k["objectEnd"] + " " + integer(st.object.end) + g,
-            n + k["confidence"] + " " + typed(repr(float(st.confidence)), _DOUBLE) + g,
+            n + k["confidence"] + " " + double(st.confidence) + g,
             n + k["extractor"] + " " + literal(st.extractor) + g,
         ]
         if st.surface:  # canonicalised: the predicate as found ("held_at")

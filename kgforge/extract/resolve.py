@@ -29,11 +29,13 @@ store again with other settings without parsing its documents again.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 
 from rdflib import URIRef
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -104,6 +106,7 @@ _MINOR = frozenset(
 _STOP = STOP_WORDS | {"born", "known", "called", "named", "became", "later", "part"}
 
 
+@lru_cache(maxsize=1 << 16)
 def display_label(text: str) -> str:
     """The label shown for a mention: "the Nobel Prize's" -> "Nobel Prize"."""
     label = " ".join(text.split()).strip(_EDGE_PUNCT)
@@ -130,6 +133,7 @@ def name_key(text: str) -> str:
     return " ".join(tokens).casefold()
 
 
+@lru_cache(maxsize=1 << 16)
 def acronym_of(label: str) -> str | None:
     """The letters of a name that is an acronym ("USA", "U.S." -> "US"), else None."""
     label = display_label(label)
@@ -138,6 +142,7 @@ def acronym_of(label: str) -> str | None:
     return label if _ACRONYM.fullmatch(label) else None
 
 
+@lru_cache(maxsize=1 << 16)
 def initials(label: str) -> str | None:
     """The acronym a multi-word name would have ("United States of America" -> "USA"): the
     first letters of its capitalised words, skipping "of", "the" and the like; None for a name
@@ -161,17 +166,33 @@ def context_bag(
     own = {w for n in names for w in name_key(n).split()}
     bag: Counter = Counter()
     for sentence in contexts:
-        bag.update(w for w in _WORD.findall(sentence.casefold()) if w not in _STOP and w not in own)
+        words = _content_words(sentence)
+        bag.update(words if own.isdisjoint(words) else [w for w in words if w not in own])
     bag.update("@" + k for k in cooccurring)
     return bag
+
+
+@lru_cache(maxsize=1 << 14)
+def _content_words(sentence: str) -> tuple[str, ...]:
+    """The content words of a sentence (each sentence is the context of several entities)."""
+    return tuple(w for w in _WORD.findall(sentence.casefold()) if w not in _STOP)
 
 
 def cosine(a: Counter, b: Counter) -> float:
     if not a or not b:
         return 0.0
     small, large = (a, b) if len(a) < len(b) else (b, a)
-    dot = sum(v * large.get(t, 0) for t, v in small.items())
-    return dot / math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
+    return _dot(small, large) / math.sqrt(_norm2(a) * _norm2(b))
+
+
+def _dot(small: Counter, large: Counter) -> int:
+    """Dot product of two bags, iterating the small one (in C: ``map`` over ``dict.get``)."""
+    return sum(map(operator.mul, small.values(), map(large.get, small, repeat(0))))
+
+
+def _norm2(bag: Counter) -> int:
+    values = bag.values()
+    return sum(map(operator.mul, values, values))
 
 
 def full_names(label: str, aliases: Iterable[str]) -> list[str]:
@@ -299,10 +320,9 @@ class Sense:
         self.names.update(names)
         self.types.update(types)
         context = self.context
-        for term, count in bag.items():
-            old = context.get(term, 0)
-            context[term] = old + count
-            self.norm2 += 2 * old * count + count * count
+        # |c + b|^2 = |c|^2 + 2 c.b + |b|^2
+        self.norm2 += 2 * _dot(bag, context) + _norm2(bag)
+        context.update(bag)
         if len(context) > 2 * _MAX_TERMS:
             self.context = Counter(dict(context.most_common(_MAX_TERMS)))
             self.norm2 = float(sum(v * v for v in self.context.values()))
@@ -311,9 +331,7 @@ class Sense:
         """Cosine of ``bag`` (squared norm ``bag_norm2``) and this entity's context."""
         if not bag or not self.norm2:
             return 0.0
-        context = self.context
-        dot = sum(v * context.get(t, 0) for t, v in bag.items())
-        return dot / math.sqrt(bag_norm2 * self.norm2)
+        return _dot(bag, self.context) / math.sqrt(bag_norm2 * self.norm2)
 
     @property
     def type(self) -> str | None:
@@ -513,7 +531,7 @@ class EntityResolver:
     def _sim(self, bag: Counter, iri: URIRef) -> float:
         """Context similarity of ``bag`` and a known entity (the bag's norm computed once)."""
         if self._bag is not bag:
-            self._bag, self._bag_norm2 = bag, float(sum(v * v for v in bag.values()))
+            self._bag, self._bag_norm2 = bag, float(_norm2(bag))
         return self.senses[iri].similarity(bag, self._bag_norm2)
 
     def _linkable(self, iri: URIRef, bag: Counter) -> bool:

@@ -25,7 +25,9 @@ import gc
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -156,6 +158,8 @@ class ExtractionRun:
         self._touched: set[URIRef] = set()  # entities whose evidence this run changed
         self._written = [0, 0]  # documents and evidence rows this run wrote
         self._relations: dict[str, str] = {}  # canonical mapping in the store: surface -> canonical
+        self._writer: ThreadPoolExecutor | None = None  # the document writes of ``run``
+        self._writes: deque[Future] = deque()
         self.merger = (
             EmbeddingMerger(kg, resolution.embedding) if resolution.embedding is not None else None
         )
@@ -224,6 +228,8 @@ class ExtractionRun:
         )
         bar = progress(unit="doc", desc="extract", smoothing=0.1)
         batch: list[tuple[URIRef, DocQuads, bool]] = []
+        if self.kg.threaded_loads:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgforge-write")
         try:
             for extraction, (doc, old) in results:
                 doc_iri = document_iri(doc.id)
@@ -254,8 +260,12 @@ class ExtractionRun:
                     batch = []
             self._write(batch)
             bar.update(len(batch))
+            self._drain()
         finally:
             bar.close()
+            if self._writer is not None:  # a failed run still ends its last write first
+                self._writer.shutdown(wait=True)
+            self._writer, self._writes = None, deque()
         summary.extracted = summary.new + summary.changed
         summary.skipped = reader.stats.skipped
         summary.errors = list(reader.stats.errors)
@@ -271,34 +281,56 @@ class ExtractionRun:
 
     def _write(self, batch: list[tuple[URIRef, DocQuads, bool]]) -> None:
         """Documents and their pending entities in one transaction; changed documents have
-        their graph dropped first."""
+        their graph dropped first.
+
+        A batch that only adds (new documents) is handed to the writer thread as one N-Quads
+        text that the store parses and writes in one transaction without holding the GIL, so
+        the write overlaps the parsing of the next batch; at most two such writes wait, and any
+        other write first waits for them (the store's transactions are not shared by threads).
+        """
         if not batch:
             return
         pending: set[URIRef] = set()
         lines: list[str] = []
-        with self.kg.transaction():
-            for doc_iri, quads, replace in batch:
-                if replace:
+        drops = [doc_iri for doc_iri, _, replace in batch if replace]
+        for _, quads, _ in batch:
+            lines += quads.lines
+            pending |= quads.entities
+        relation, remapped = self._relation_lines()
+        lines += relation
+        self._touched |= pending
+        if self._mark_entities:
+            lines += _pending_lines(pending)
+        if drops or remapped or self._writer is None:
+            self._drain()
+            with self.kg.transaction():
+                for doc_iri in drops:
                     self.kg.drop_graph(doc_iri)
-                lines += quads.lines
-                pending |= quads.entities
-            lines += self._relation_lines()
-            self._touched |= pending
-            if self._mark_entities:
-                lines += _pending_lines(pending)
-            self._load(lines)
+                for surface in remapped:
+                    self.kg.remove(
+                        (relation_iri(surface), KGF.canonicalRelation, None), RELATIONS_GRAPH
+                    )
+                self._load(lines)
+            return
+        while len(self._writes) >= 2:
+            self._writes.popleft().result()  # re-raises the write's error here
+        self._writes.append(self._writer.submit(self._load, lines))
 
-    def _relation_lines(self) -> list[str]:
-        """The canonical mapping's pairs not yet in the store (inside ``_write``'s transaction);
-        a pair the config now maps elsewhere replaces the stored one."""
+    def _drain(self) -> None:
+        """Wait for the writer thread's writes (raising the first that failed)."""
+        while self._writes:
+            self._writes.popleft().result()
+
+    def _relation_lines(self) -> tuple[list[str], list[str]]:
+        """The canonical mapping's pairs not yet in the store, and the surfaces whose stored
+        pair the config now maps elsewhere (``_write`` removes those first)."""
         canonical = self.pipeline.canonical
         if canonical is None:
-            return []
+            return [], []
         new = {s: c for s, c in canonical.mapping().items() if self._relations.get(s) != c}
-        for surface in new.keys() & self._relations.keys():
-            self.kg.remove((relation_iri(surface), KGF.canonicalRelation, None), RELATIONS_GRAPH)
+        remapped = sorted(new.keys() & self._relations.keys())
         self._relations.update(new)
-        return relation_lines(new)
+        return relation_lines(new), remapped
 
     def _replace_graphs(self, graphs: list[tuple[URIRef, list[str]]]) -> int:
         """Replace whole document graphs with new lines, in one transaction."""

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 TripleOrQuad = tuple[Node, Node, Node] | tuple[Node, Node, Node, Node | None]
 """What `add` takes: ``(s, p, o)`` (into the graph argument) or ``(s, p, o, g)``."""
+_LINE_FORMATS = (ox.RdfFormat.N_QUADS, ox.RdfFormat.N_TRIPLES)  # one statement per line
 
 # the first keyword after the prologue (comments, PREFIX and BASE declarations)
 _PROLOGUE = r"(?:\s+|#[^\n]*|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)*"
@@ -171,6 +172,12 @@ class KnowledgeGraph:
 
     def __repr__(self) -> str:
         return f"KnowledgeGraph({self.location!r}, backend={self.backend!r})"
+
+    @property
+    def threaded_loads(self) -> bool:
+        """Whether ``load_data`` of N-Quads outside a transaction is written by the engine
+        without holding the GIL, safely from a thread while others read (Oxigraph)."""
+        return self._backend.capabilities.text_load and not self.read_only
 
     def close(self) -> None:
         if self._batch:
@@ -342,7 +349,14 @@ class KnowledgeGraph:
         malformed text changes nothing."""
         if self.read_only:
             raise KGForgeError(f"{self.location} is open read-only")
-        quads = parse_data(data, rdf_format(format), graph)
+        fmt = rdf_format(format)
+        if (
+            self.threaded_loads and self._batch is None and graph is None and fmt in _LINE_FORMATS
+        ):  # parsed and written in one transaction by the engine, off the GIL
+            self._backend.load_text(data, fmt)  # type: ignore[attr-defined]
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            return sum(1 for line in map(str.strip, text.splitlines()) if line and line[0] != "#")
+        quads = parse_data(data, fmt, graph)
         if quads:
             self._write(AddParsed(quads))
         return len(quads)

@@ -39,6 +39,8 @@ class Capabilities:
         stream_results: ``write_results(sparql, bindings, fmt, out)`` streams query results
             row by row in SPARQL CSV/TSV/JSON.
         remote: the data lives behind a network endpoint (requests can time out).
+        text_load: ``load_text(data, fmt)`` parses and adds N-Quads/N-Triples text in one
+            transaction without holding the GIL, and may run in a thread beside readers.
         stream_load: ``load_stream(chunks, fmt, graph)``: RDF bytes streamed to the store in
             one request (the SPARQL Graph Store protocol), loaded all or nothing.
     """
@@ -49,6 +51,7 @@ class Capabilities:
     memory_copy: bool = False
     stream_results: bool = False
     remote: bool = False
+    text_load: bool = False
     stream_load: bool = False
 
 

@@ -27,6 +27,7 @@ from kgforge.graph.backends.base import (
     query_error,
     with_values,
 )
+from kgforge.graph.formats import syntax_error
 from kgforge.graph.terms import Quad, from_ox, from_ox_quad, to_ox, to_ox_graph, to_ox_quad
 
 
@@ -112,6 +113,9 @@ class MirroredStore:
     def bulk_extend(self, quads: Iterable[ox.Quad]) -> None:
         self._write("bulk_extend", list(quads))
 
+    def load(self, **kwargs: Any) -> None:
+        self._write("load", **kwargs)
+
     def remove(self, quad: ox.Quad) -> None:
         self._write("remove", quad)
 
@@ -168,7 +172,12 @@ class OxigraphBackend:
     name: ClassVar[str] = "oxigraph"
     title: ClassVar[str] = "the embedded Oxigraph store"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        bulk_load=True, native_export=True, transactions=True, memory_copy=True, stream_results=True
+        bulk_load=True,
+        native_export=True,
+        transactions=True,
+        memory_copy=True,
+        stream_results=True,
+        text_load=True,
     )
     options: ClassVar[frozenset[str]] = frozenset({"memory_cache"})
 
@@ -266,6 +275,15 @@ class OxigraphBackend:
             raise query_error(str(exc)) from None
         except (ValueError, OSError, RuntimeError) as exc:
             raise QueryError(f"SPARQL update failed: {exc}") from None
+
+    def load_text(self, data: str | bytes, fmt: ox.RdfFormat) -> None:
+        """Parse and add RDF text in one transaction inside pyoxigraph, which releases the GIL
+        meanwhile (a writer thread then overlaps other Python work); nothing is written on a
+        syntax error."""
+        try:
+            self.store.load(input=data, format=fmt)
+        except SyntaxError as exc:
+            raise syntax_error(exc, None) from None
 
     def extend_ox(self, quads: Iterable[ox.Quad], *, bulk: bool) -> None:
         if bulk:
