@@ -129,11 +129,10 @@ def _quiet() -> None:
     for name, value in _QUIET_ENV.items():
         _saved_env.setdefault(name, os.environ.get(name))
         os.environ[name] = value
-    if "transformers" in sys.modules:
+    if "transformers" in sys.modules:  # model-loading bars follow set_progress (library_bars)
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_warning()
-        hf_logging.disable_progress_bar()
     if "huggingface_hub" in sys.modules:
         from huggingface_hub.utils import disable_progress_bars
 
@@ -894,16 +893,18 @@ def search_command(
 ) -> None:
     """Find entities of a store by text: BM25 over their records, dense vectors, or both (the
     index is saved as STORE.search beside an on-disk store and rebuilt when its records change)."""
-    from rdflib import URIRef
-
-    from kgforge.graph.results import short
+    from kgforge.graph.namespaces import shorten
     from kgforge.transfer.retrieval import EntityIndex
 
-    with _open_store(store, backend, write=False) as kg:  # kept beside an on-disk store
-        index = EntityIndex.for_store(kg, model=model, dense=mode != "bm25")
+    index = None
+    if backend in (None, "oxigraph"):  # an up-to-date saved index: the store is not opened
+        index = EntityIndex.saved(store, model=model, dense=mode != "bm25")
+    if index is None:
+        with _open_store(store, backend, write=False) as kg:  # kept beside an on-disk store
+            index = EntityIndex.for_store(kg, model=model, dense=mode != "bm25")
     for rank, hit in enumerate(index.search(query, k=k, mode=mode), start=1):
         text = hit.text if len(hit.text) <= 80 else hit.text[:77] + "..."
-        typer.echo(f"{rank:3d}  {hit.score:7.3f}  {short(URIRef(hit.entity))}  {text}")
+        typer.echo(f"{rank:3d}  {hit.score:7.3f}  {shorten(hit.entity)}  {text}")
 
 
 if __name__ == "__main__":

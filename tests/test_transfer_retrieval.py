@@ -136,3 +136,27 @@ def test_saved_dense_index_gives_the_same_hits(tmp_path: Path):
         want = [(h.entity, round(h.score, 5)) for h in built.search("a scientist", k=3, mode=mode)]
         got = [(h.entity, round(h.score, 5)) for h in loaded.search("a scientist", k=3, mode=mode)]
         assert got == want
+
+
+def test_a_fresh_saved_index_answers_without_opening_the_store(tmp_path: Path, monkeypatch):
+    """The CLI's later searches load STORE.search without opening the store (its start-up is
+    most of a call); once the store is written, ``saved`` refuses the stale index."""
+    store = tmp_path / "kg"
+    with KnowledgeGraph.open(store) as kg:
+        _fill(kg)
+    args = ["search", str(store), "largest city of Poland", "--mode", "bm25", "-k", "1"]
+    assert CliRunner().invoke(app, args).exit_code == 0  # builds the index
+
+    def no_open(*a, **k):
+        raise AssertionError("the store was opened")
+
+    with monkeypatch.context() as m:
+        m.setattr(KnowledgeGraph, "open", no_open)
+        out = CliRunner().invoke(app, args)
+        assert out.exit_code == 0, out.output
+        assert "ent:warsaw" in out.output
+    assert EntityIndex.saved(store, dense=False) is not None
+    assert EntityIndex.saved(store) is None  # no vectors saved: a dense search builds them
+    with KnowledgeGraph.open(store) as kg:
+        kg.add_many([(entity_iri("Krakow"), RDFS.label, Literal("Krakow"))], graph=ENTITIES_GRAPH)
+    assert EntityIndex.saved(store, dense=False) is None

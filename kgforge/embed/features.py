@@ -12,22 +12,17 @@ run keeps its finished shards and a crash never leaves a half-written file behin
 from __future__ import annotations
 
 import collections
-import functools
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from kgforge.cache import cache_path, model_fingerprint
-from kgforge.device import resolve_device
-from kgforge.errors import ConfigError
 from kgforge.fileio import atomic_write
-from kgforge.models import default_text_model
+from kgforge.models import default_text_model, load_sentence_model
 from kgforge.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -48,22 +43,6 @@ def model_cache_dir(model: str, cache_dir: str | Path | None = None) -> Path:
 def text_key(text: str) -> bytes:
     """Cache key of one text."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest().encode("ascii")
-
-
-@functools.lru_cache(maxsize=2)
-def load_sentence_model(model: str, device: str | None = None) -> Any:
-    """Load (once per process) a sentence-transformers model by hub name or local path."""
-    from sentence_transformers import SentenceTransformer
-
-    device = str(resolve_device(device))
-    looks_like_path = model.startswith((".", "/", "~")) or os.sep in model.strip("/")
-    if looks_like_path and not Path(model).expanduser().exists():
-        raise ConfigError("no such sentence-transformers model folder", model)
-    try:
-        return SentenceTransformer(model, device=device)
-    except (OSError, ValueError) as exc:  # not installed, and no hub to download it from
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"cannot load sentence-transformers model {model!r}: {reason}") from None
 
 
 FEW_TEXTS = 16

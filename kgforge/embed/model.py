@@ -23,6 +23,7 @@ from kgforge.device import resolve_device
 from kgforge.embed.encoders import EntityEncoder, FrozenTextEncoder, encoder_resolver
 from kgforge.embed.prior import CHANNELS, PriorRep, TextPrior
 from kgforge.embed.scorers import Scorer, scorer_resolver
+from kgforge.embed.shortlist import HalfKeys, shortlist
 from kgforge.errors import DataError, KGForgeError
 from kgforge.fileio import atomic_write, first_line, read_torch_file
 from kgforge.graph.namespaces import ENT, REL, UnknownNameError, close_names, expand, lookup
@@ -131,6 +132,7 @@ class LinkPredictor(nn.Module):
                 text_model=getattr(enc, "text_model", None),
             )
         self._cache: tuple[tuple, torch.Tensor] | None = None  # (state key, vectors)
+        self._half_keys: dict[bool, tuple[tuple, HalfKeys]] = {}  # by direction (heads?)
 
     @classmethod
     def from_data(cls, data: Any, **kwargs: Any) -> LinkPredictor:
@@ -180,6 +182,7 @@ class LinkPredictor(nn.Module):
         """Forget the cached entity vectors (changes the cache key cannot see: a graph encoder's
         context graph swapped in place)."""
         self._cache = None
+        self._half_keys.clear()
 
     def _state_key(self) -> tuple:
         """What the entity vectors depend on, cheap to compute (microseconds): the vocabulary
@@ -258,16 +261,17 @@ class LinkPredictor(nn.Module):
         r_ids: torch.Tensor,
         candidates: torch.Tensor | None,
         head: bool = False,
+        channels: Sequence[str] | None = None,
     ) -> torch.Tensor | None:
         """Text-prior scores ``[B, C]`` of queries (ids or a prior view) for tails, or for heads
-        with ``head``; None without a prior."""
+        with ``head``; None without a prior. ``channels``: only these of the prior's."""
         if self.prior is None:
             return None
         q = self.prior.rep(query) if isinstance(query, torch.Tensor) else query
         c = self.prior.all if candidates is None else self.prior.rep(candidates)
         if head and self.inverse_relations:
-            return self.prior.score(q, r_ids + self.num_relations, c)
-        return self.prior.score(q, r_ids, c, query_is_head=not head)
+            return self.prior.score(q, r_ids + self.num_relations, c, channels=channels)
+        return self.prior.score(q, r_ids, c, query_is_head=not head, channels=channels)
 
     def mask_self(
         self, scores: torch.Tensor, query: torch.Tensor, candidates: torch.Tensor | None
@@ -300,6 +304,9 @@ class LinkPredictor(nn.Module):
         prior = self.prior_scores(hr[:, 0], hr[:, 1], candidates)
         if prior is not None:
             scores = scores + prior
+        paths = self.path_scores(hr[:, 0], hr[:, 1], candidates)
+        if paths is not None:
+            scores = scores + paths
         return self.mask_self(scores, hr[:, 0], candidates)
 
     def score_h(
@@ -317,6 +324,9 @@ class LinkPredictor(nn.Module):
         prior = self.prior_scores(rt[:, 1], rt[:, 0], candidates, head=True)
         if prior is not None:
             scores = scores + prior
+        paths = self.path_scores(rt[:, 1], rt[:, 0], candidates, head=True)
+        if paths is not None:
+            scores = scores + paths
         return self.mask_self(scores, rt[:, 1], candidates)
 
     def _score_excluding(
@@ -351,7 +361,38 @@ class LinkPredictor(nn.Module):
         prior = self.prior_scores(query_ids, r_ids, candidates, head=heads)
         if prior is not None:
             scores = scores + prior
+        paths = self.path_scores(query_ids, r_ids, candidates, head=heads, drop_keys=keys)
+        if paths is not None:
+            scores = scores + paths
         return self.mask_self(scores, query_ids, candidates)
+
+    def path_scores(
+        self,
+        query: torch.Tensor | None,
+        r_ids: torch.Tensor,
+        candidates: torch.Tensor | None,
+        head: bool = False,
+        drop_keys: torch.Tensor | None = None,
+        first: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor | None:
+        """Scores ``[B, C]`` of the context paths from each query entity to each candidate
+        (a ``graph`` encoder with ``paths``; else None): tails of ``(q, r, ?)``, heads of
+        ``(?, r, q)`` with ``head``. ``drop_keys``: the scored edges, on no path; ``first``:
+        first hops of new entities (see ``NeighbourhoodAggregator.path_scores``)."""
+        graph = self.neighbourhood
+        if graph is None or not graph.paths:
+            return None
+        r_ids = r_ids.to(self.device)
+        qtype = r_ids + self.num_relations if head else r_ids
+        column = None
+        width = self.num_entities
+        if candidates is not None:
+            candidates = candidates.to(self.device)
+            column = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
+            column[candidates] = torch.arange(len(candidates), device=self.device)
+            width = len(candidates)
+        query = None if query is None else query.to(self.device)
+        return graph.path_scores(query, qtype, column, width, drop_keys, first)
 
     def _pair_scores(
         self, query: torch.Tensor, r_ids: torch.Tensor, cands: torch.Tensor, heads: bool
@@ -571,19 +612,143 @@ class LinkPredictor(nn.Module):
             refs = list(entities[start : start + chunk])
             known = None if edges is None else list(edges[start : start + chunk])
             x, xp = self._resolve_entities(refs, known)
+            query, first = self._first_hops(refs, known)
             rows: list[list[list[Prediction]]] = [[] for _ in refs]
+            half = self._half_keys_for(heads)
             for j, r in enumerate(r_all):
                 r_ids = r.expand(len(refs))
-                scores = given(x, r_ids, self._candidates(None))
-                prior = self.prior_scores(xp, r_ids, None, head=heads) if xp is not None else None
-                if prior is not None:
-                    scores = scores + prior
+                keep = None
                 if allowed is not None and allowed[j] is not None:
-                    keep = allowed[j].to(scores.device)  # type: ignore[union-attr]
-                    scores = scores.masked_fill(~keep, float("-inf"))
+                    keep = allowed[j].to(self.device)  # type: ignore[union-attr]
+                if half is not None:
+                    scores = self._shortlisted(half, x, xp, r_ids, heads, k, keep)
+                else:
+                    scores = given(x, r_ids, self._candidates(None))
+                    prior = None if xp is None else self.prior_scores(xp, r_ids, None, head=heads)
+                    if prior is not None:
+                        scores = scores + prior
+                    if first is not None:
+                        paths = self.path_scores(query, r_ids, None, head=heads, first=first)
+                        if paths is not None:
+                            scores = scores + paths
+                    if keep is not None:
+                        scores = scores.masked_fill(~keep, float("-inf"))
                 for row, ref, entity_scores in zip(rows, refs, scores, strict=True):
                     row.append(self._top(entity_scores, k, exclude=ref))
             out += rows
+        return out
+
+    def _first_hops(
+        self, refs: Sequence[EntityRef], edges: Sequence[Sequence[Edge]] | None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None]:
+        """Query ids (-1 for texts) and the first hops ``(row, neighbour, type)`` of the path
+        scores of ``refs``: a known entity's context edges, plus ``edges[i]`` where given."""
+        graph = self.neighbourhood
+        ids = [
+            -1 if (known := self.entity_id(ref)) is None else self.entity_index[known]
+            for ref in refs
+        ]
+        query = torch.tensor(ids, dtype=torch.long, device=self.device)
+        if graph is None or not graph.paths:
+            return query, None
+        rows, others, types = [], [], []
+        known_rows = (query >= 0).nonzero().squeeze(1)
+        if len(known_rows):
+            row, pos = graph._edges_of(query[known_rows], None, graph.path_fanout, False)
+            incidence = graph._graph()
+            rows.append(known_rows[row])
+            others.append(incidence.neighbour[pos])
+            types.append(incidence.type[pos])
+        for i, given in enumerate(edges or []):
+            pairs = [self._edge(e) for e in given]
+            rows.append(torch.full((len(pairs),), i, dtype=torch.long, device=self.device))
+            others.append(torch.tensor([u for _, u in pairs], dtype=torch.long, device=self.device))
+            types.append(torch.tensor([t for t, _ in pairs], dtype=torch.long, device=self.device))
+        if not rows:
+            return query, None
+        return query, (torch.cat(rows), torch.cat(others), torch.cat(types))
+
+    #: queries over at least this many entities (on a CPU, dot-product scorers) take the
+    #: half-precision shortlist path (:mod:`kgforge.embed.shortlist`)
+    shortlist_min_entities: int = 20_000
+
+    def _half_keys_for(self, heads: bool) -> HalfKeys | None:
+        """fp16 keys of every entity for queries in this direction (with the prior's features as
+        extra columns), made once per state of the weights; None where exact scoring is used."""
+        graph = self.neighbourhood
+        if (
+            self.scorer.compare != "dot"
+            or self.device.type != "cpu"
+            or self.num_entities < self.shortlist_min_entities
+            or (graph is not None and graph.paths)  # path scores are not in the shortlist
+        ):
+            return None
+        key = self._state_key()
+        cached = self._half_keys.get(heads)
+        if cached is None or cached[0] != key:
+            reps = self.all_entity_repr()
+            flip = heads and not self.inverse_relations
+            keys = self.scorer.head_keys(reps) if flip else self.scorer.tail_keys(reps)
+            extra = self.prior.features if self._prior_cosine() is not None else None
+            cached = (key, HalfKeys(keys, extra))
+            self._half_keys[heads] = cached
+        return cached[1] if cached[1].usable else None
+
+    def _prior_cosine(self) -> int | None:
+        """The prior's cosine channel (its column in the prior's weights), if it has one."""
+        if self.prior is None or self.prior.features is None:
+            return None
+        return self.prior.channels.index("cosine") if "cosine" in self.prior.channels else None
+
+    def _shortlisted(
+        self,
+        half: HalfKeys,
+        x: torch.Tensor,
+        xp: PriorRep | None,
+        r_ids: torch.Tensor,
+        heads: bool,
+        k: int,
+        keep: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Scores ``[B, N]``: exact for each row's shortlist, chosen by a half-precision pass,
+        ``-inf`` elsewhere (so the top ``k`` of a row are among its exact scores)."""
+        if heads and self.inverse_relations:
+            queries = self.scorer.tail_query(x, self.relation_repr(r_ids, inverse=True))
+            rel = r_ids + self.num_relations
+        elif heads:
+            queries = self.scorer.head_query(self.relation_repr(r_ids), x)
+            rel = r_ids
+        else:
+            queries = self.scorer.tail_query(x, self.relation_repr(r_ids))
+            rel = r_ids
+        # the prior's dense channel joins the fp16 pass as extra columns; its word channels are
+        # computed exactly for every entity (a few postings) and reused for the shortlist
+        cosine = self._prior_cosine() if xp is not None else None
+        dense = None
+        if cosine is not None:
+            weight = self.prior.weight[rel, cosine].unsqueeze(1)  # type: ignore[union-attr]
+            dense = weight * xp.features.to(queries.dtype)  # type: ignore[union-attr]
+        approx = half.scores(queries if dense is None else torch.cat([queries, dense], dim=1))
+        words = None
+        if xp is not None and self.prior is not None:
+            rest = [c for c in self.prior.channels if c != "cosine" or cosine is None]
+            if rest:
+                words = self.prior_scores(xp, r_ids, None, head=heads, channels=rest)
+                approx = approx + words
+        if keep is not None:
+            approx = approx.masked_fill(~keep, float("-inf"))
+        best = shortlist(approx, k)
+        given = self.heads_given if heads else self.tails_given
+        reps = self.all_entity_repr()
+        out = torch.full_like(approx, float("-inf"))
+        for b, cands in enumerate(best):
+            exact = given(x[b : b + 1], r_ids[b : b + 1], reps[cands])[0]
+            if dense is not None:
+                exact = exact + self.prior.features[cands] @ dense[b]  # type: ignore[union-attr]
+            if words is not None:
+                exact = exact + words[b, cands]
+            masked = approx[b, cands] == float("-inf")
+            out[b, cands] = torch.where(masked, approx[b, cands], exact)
         return out
 
     def _top(self, scores: torch.Tensor, k: int, exclude: EntityRef) -> list[Prediction]:

@@ -39,6 +39,11 @@ class PriorRep:
     names: sp.csr_matrix  # [n, V] unit rows
     defs: sp.csr_matrix  # [n, V] unit rows
 
+    def take(self, rows: list[int]) -> PriorRep:
+        """The view of these rows only."""
+        feats = None if self.features is None else self.features[rows]
+        return PriorRep(feats, self.names[rows], self.defs[rows])
+
 
 NAME_SEPARATORS = (" -- ", ",")
 """Where a name may end: ``"Name -- description"`` (Freebase/Wikipedia style) or ``"name,
@@ -160,12 +165,33 @@ class TextPrior(nn.Module):
         if pairwise:
             values = np.asarray(left.multiply(right).sum(axis=1)).ravel()
         elif right is self.all.names or right is self.all.defs:  # queries against all
-            values = (left @ self._transposed(right)).toarray()
+            values = self._against_all(left, right)
         elif left is self.all.names or left is self.all.defs:  # all against queries
-            values = (right @ self._transposed(left)).toarray().T
+            values = self._against_all(right, left).T
         else:
             values = (left @ right.T).toarray()
         return torch.from_numpy(np.asarray(values, dtype=np.float32)).to(device)
+
+    FEW_ROWS = 32
+    """Up to this many query rows are scored against all entities from the postings of their
+    words (a query has a handful: building scipy's product costs more than its arithmetic)."""
+
+    def _against_all(self, rows: sp.csr_matrix, every: sp.csr_matrix) -> np.ndarray:
+        """``rows @ every.T`` as a dense ``[B, N]`` array, ``every`` a matrix of all entities."""
+        postings = self._transposed(every)
+        if rows.shape[0] > self.FEW_ROWS:
+            return (rows @ postings).toarray()
+        out = np.zeros((rows.shape[0], every.shape[0]), dtype=np.float32)
+        for b in range(rows.shape[0]):
+            lo, hi = rows.indptr[b], rows.indptr[b + 1]
+            starts = postings.indptr[rows.indices[lo:hi]]
+            lengths = postings.indptr[rows.indices[lo:hi] + 1] - starts
+            if not lengths.sum():
+                continue
+            at = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths, strict=True)])
+            weights = np.repeat(rows.data[lo:hi], lengths) * postings.data[at]
+            out[b] = np.bincount(postings.indices[at], weights, minlength=every.shape[0])
+        return out
 
     def _transposed(self, m: sp.csr_matrix) -> sp.csr_matrix:
         """``m.T`` as CSR, made once per matrix of all entities: a few queries times it then
@@ -182,13 +208,17 @@ class TextPrior(nn.Module):
         cands: PriorRep,
         query_is_head: bool = True,
         pairwise: bool = False,
+        channels: Sequence[str] | None = None,
     ) -> torch.Tensor:
         """Prior scores ``[B, C]`` of ``B`` queries against ``C`` candidates (``[B]`` for aligned
         pairs with ``pairwise``); ``r_ids`` ``[B]`` picks the weights. The query is the head of
-        the triple unless ``query_is_head`` is false."""
+        the triple unless ``query_is_head`` is false. ``channels``: only these of the prior's
+        (all by default)."""
         w = self.weight[r_ids.to(self.weight.device)]  # [B, K]
         total = None
         for k, name in enumerate(self.channels):
+            if channels is not None and name not in channels:
+                continue
             if query_is_head:
                 s = self._channel(name, query, cands, pairwise)
             else:
@@ -196,5 +226,6 @@ class TextPrior(nn.Module):
                 s = s if pairwise else s.T
             term = s * (w[:, k] if pairwise else w[:, k : k + 1])
             total = term if total is None else total + term
-        assert total is not None
+        if total is None:  # none of the chosen channels: adds nothing (broadcasts)
+            return torch.zeros((), device=w.device)
         return total

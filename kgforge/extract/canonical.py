@@ -33,7 +33,7 @@ from kgforge.extract.config import CanonicalConfig
 from kgforge.extract.rdf import iri, literal
 from kgforge.extract.types import IS_A, DocExtraction
 from kgforge.graph.namespaces import KGF, RELATIONS_GRAPH, relation_iri
-from kgforge.models import default_text_model
+from kgforge.models import default_text_model, load_sentence_model
 
 _PREPOSITIONS = frozenset({
     "about", "across", "after", "against", "along", "among", "around", "as", "at", "before",
@@ -122,10 +122,8 @@ class PredicateCanonicalizer:
         if not todo or self.config.embedding is None:
             return
         if self._model is None:
-            from sentence_transformers import SentenceTransformer
-
             name = self.config.embedding.model or default_text_model()
-            self._model = SentenceTransformer(name, device="cpu")
+            self._model = load_sentence_model(name, "cpu")
         phrases = [k.replace("_", " ") for k in todo]
         vectors = self._model.encode(phrases, normalize_embeddings=True, batch_size=256)
         self._vectors.update(zip(todo, vectors, strict=True))

@@ -19,7 +19,7 @@ from kgforge.extract.config import EmbeddingMerge
 from kgforge.extract.resolve import entity_key_iri
 from kgforge.graph.namespaces import ENTITIES_GRAPH, type_iri
 from kgforge.graph.store import KnowledgeGraph
-from kgforge.models import default_text_model
+from kgforge.models import default_text_model, load_sentence_model
 
 
 class EmbeddingMerger:
@@ -35,9 +35,7 @@ class EmbeddingMerger:
 
     def _encode(self, label: str) -> np.ndarray:
         if self._model is None:
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(self.model_name, device="cpu")
+            self._model = load_sentence_model(self.model_name, "cpu")
         return self._model.encode([label], normalize_embeddings=True)[0]
 
     def _known(self) -> dict[URIRef, tuple[list[URIRef], list[np.ndarray]]]:

@@ -16,7 +16,7 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from spacy.attrs import IS_SPACE
 from spacy.language import Language
@@ -37,10 +37,19 @@ from kgforge.extract.resolve import Aliaser
 from kgforge.extract.types import DocExtraction, Mention, Statement
 
 if TYPE_CHECKING:
-    from kgforge.extract.ray_engine import RayEngine
     from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier
 
 T = TypeVar("T")
+
+
+class Engine(Protocol):
+    """Where texts are parsed and extracted when not in this process (``RayEngine`` in
+    ``kgforge.extract.ray_engine``): results in the order of the texts."""
+
+    def map(
+        self, pipeline: ExtractionPipeline, texts: Iterable[str], batch_size: int
+    ) -> Iterator[DocExtraction]: ...
+
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 PIPELINE_DIRS = (_PACKAGE.parent / "pipelines", _PACKAGE / "pipelines")
@@ -264,7 +273,7 @@ class ExtractionPipeline:
         pairs: Iterable[tuple[str, T]],
         batch_size: int = 64,
         n_process: int = 1,
-        engine: RayEngine | None = None,
+        engine: Engine | None = None,
     ) -> Iterator[tuple[DocExtraction, T]]:
         """Like ``process`` for ``(text, context)`` pairs; each result keeps its context.
         ``engine``: extract on Ray actors instead of here (``kgforge.extract.ray_engine``)."""
@@ -298,7 +307,7 @@ class ExtractionPipeline:
         pairs: Iterable[tuple[str, T]],
         batch_size: int,
         n_process: int,
-        engine: RayEngine | None = None,
+        engine: Engine | None = None,
     ) -> Iterator[tuple[DocExtraction, T]]:
         if engine is not None:  # texts out to the actors, contexts wait here, in order
             waiting: deque[T] = deque()

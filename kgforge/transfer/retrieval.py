@@ -17,13 +17,15 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from kgforge.errors import KGForgeError
-from kgforge.graph.store import KnowledgeGraph
 from kgforge.progress import progress_enabled
+
+if TYPE_CHECKING:  # the store is not imported to load a saved index (a CLI call's start-up)
+    from kgforge.graph.store import KnowledgeGraph
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES = ("bm25", "dense", "hybrid")
@@ -98,16 +100,35 @@ class EntityIndex:
         if folder is None:
             return cls.from_graph(kg, model=model, dense=dense)
         key = _state_key(Path(str(kg.location)), model)  # before reading: a write during
-        if (folder / META).is_file():  # the build makes the next call rebuild
-            try:
-                meta = json.loads((folder / META).read_text(encoding="utf-8"))
-                if meta.get("key") == key and (meta.get("dense") or not dense):
-                    return cls.load(folder, dense=dense)
-            except (OSError, ValueError, KeyError):
-                logger.warning("%s: unreadable search index, building it again", folder)
+        saved = cls._saved(folder, key, dense)  # the build makes the next call rebuild
+        if saved is not None:
+            return saved
         index = cls.from_graph(kg, model=model, dense=dense)
         index.save(folder, key)
         return index
+
+    @classmethod
+    def saved(
+        cls, store: str | Path, model: str | None = None, dense: bool = True
+    ) -> EntityIndex | None:
+        """The saved index of the on-disk store folder ``store`` if it is up to date, without
+        opening the store (None otherwise: then :meth:`for_store` builds it)."""
+        store = Path(store)
+        if not store.is_dir():
+            return None
+        return cls._saved(_beside(store), _state_key(store, model), dense)
+
+    @classmethod
+    def _saved(cls, folder: Path, key: str, dense: bool) -> EntityIndex | None:
+        if not (folder / META).is_file():
+            return None
+        try:
+            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+            if meta.get("key") == key and (meta.get("dense") or not dense):
+                return cls.load(folder, dense=dense)
+        except (OSError, ValueError, KeyError):
+            logger.warning("%s: unreadable search index, building it again", folder)
+        return None
 
     def save(self, folder: str | Path, key: str = "") -> Path:
         """Write the index to ``folder`` (replaced as a whole: a new folder, then renamed)."""
@@ -173,8 +194,7 @@ class EntityIndex:
     def _dense(self, query: str, depth: int) -> tuple[list[int], list[float]]:
         if self.vectors is None:
             raise KGForgeError("this index has no vectors (built with dense=False)")
-        from kgforge.embed.features import load_sentence_model
-        from kgforge.models import default_text_model
+        from kgforge.models import default_text_model, load_sentence_model
 
         model = load_sentence_model(self.model or default_text_model())
         q = model.encode(
@@ -196,9 +216,11 @@ def index_folder(kg: KnowledgeGraph) -> Path | None:
     """Where the search index of an on-disk store lives: ``<store>.search`` beside its folder
     (None for stores without one: in memory, remote)."""
     location = Path(str(kg.location))
-    if not location.is_dir():
-        return None
-    return location.with_name(location.name + ".search")
+    return _beside(location) if location.is_dir() else None
+
+
+def _beside(store: Path) -> Path:
+    return store.with_name(store.name + ".search")
 
 
 def _state_key(store: Path, model: str | None) -> str:

@@ -12,7 +12,7 @@ import torch
 
 from kgforge.cache import cache_path, model_fingerprint
 from kgforge.fileio import atomic_write
-from kgforge.models import default_text_model
+from kgforge.models import default_text_model, load_sentence_model
 from kgforge.progress import progress
 
 
@@ -30,14 +30,12 @@ class TokenEncoder:
         batch_size: int = 32,
         cache: bool = False,
     ) -> None:
-        from sentence_transformers import SentenceTransformer
-
         self.name = model or default_text_model()
         self.max_length = max_length
         self.batch_size = batch_size
         self.cache = cache
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        st = SentenceTransformer(self.name, device=device)
+        st = load_sentence_model(self.name, device)
         self.tokenizer = st[0].tokenizer
         self.model = st[0].auto_model.eval()
         self.device = device

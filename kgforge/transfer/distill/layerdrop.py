@@ -17,6 +17,7 @@ import numpy as np
 from torch import nn
 
 from kgforge.errors import KGForgeError
+from kgforge.models import open_sentence_model
 from kgforge.transfer.distill.base import Student
 
 
@@ -39,9 +40,7 @@ class LayerDropStudent(Student):
         max_seq_length: int | None = None,
     ) -> None:
         super().__init__(text_model)
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(text_model, device="cpu")
+        self.model = open_sentence_model(text_model, "cpu")  # its own: layers are dropped
         if max_seq_length is not None:
             if max_seq_length < 2:
                 raise KGForgeError(f"max_seq_length must be at least 2, got {max_seq_length}")

@@ -479,7 +479,7 @@ def texts_per_second(model: LinkPredictor, texts: Sequence[str], batch_size: int
     """Entity texts embedded per second (text encoder + projection) on the current threads."""
     import torch
 
-    from kgforge.embed.features import load_sentence_model
+    from kgforge.models import load_sentence_model
 
     encoder = model.encoder
     st = load_sentence_model(encoder.text_model, "cpu")  # type: ignore[attr-defined]

@@ -43,7 +43,7 @@ class StaticStudent(Student):
         from sentence_transformers import SentenceTransformer
         from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
-        from kgforge.embed.features import load_sentence_model
+        from kgforge.models import load_sentence_model
 
         teacher = load_sentence_model(text_model, "cpu")
         tokenizer = teacher.tokenizer.backend_tokenizer
