@@ -30,7 +30,7 @@ RANDOM_MRR = 0.1  # ~ a random order over the 66 tiny entities
 CONFIG = {
     "model": {
         "encoder": "graph",
-        "encoder_kwargs": {"hidden": 64, "fanout": 4, "isolate": 0.2},
+        "encoder_kwargs": {"hidden": 64, "fanout": 4, "isolate": 0.2, "paths": 2},
         "scorer": "complex",
         "dim": 32,
         "inverse_relations": True,
@@ -65,7 +65,9 @@ def leaky(tiny, tmp_path_factory) -> LinkPredictor:
     off the query edge, so it shows what a leak would do."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KGFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        config = load_config(CONFIG, {"model": {"encoder_kwargs": {"hidden": 64, "isolate": 0}}})
+        config = load_config(
+            CONFIG, {"model": {"encoder_kwargs": {"hidden": 64, "isolate": 0, "paths": 2}}}
+        )
         trainer = Trainer(config, KGData.load_dir(tiny), tmp_path_factory.mktemp("leaky"))
         trainer.compute_loss = trainer._compute_loss  # no exclusion: the leak
         return trainer.fit()
@@ -108,6 +110,20 @@ def test_the_scored_triple_never_reaches_its_score(leaky, tiny, eval_fanout):
             assert torch.allclose(heads_in[i], heads_out[0], atol=1e-5)
     finally:
         leaky.neighbourhood.eval_fanout = None
+
+
+def test_a_ranked_subsample_keeps_the_whole_split_as_context(trained):
+    """``evaluate(..., triples=...)`` ranks the given triples with the context, candidates and
+    filter of the whole split: all of them give the plain result, and triples ranked one at a
+    time average to it (a thinned-out context would change their ranks)."""
+    data = KGData.load_dir(trained.config.data)
+    full = evaluate(trained.model, data, context="split")
+    assert evaluate(trained.model, data, context="split", triples=data.test) == full
+    singles = [
+        evaluate(trained.model, data, context="split", triples=triple[None])["both"]["mrr"]
+        for triple in data.test
+    ]
+    assert sum(singles) / len(singles) == pytest.approx(full["both"]["mrr"], abs=1e-9)
 
 
 def test_a_model_given_the_answer_edge_scores_it_higher(leaky, tiny):

@@ -281,7 +281,10 @@ class GraphEncoder(FrozenTextEncoder):
     """The ``frozen`` text vector plus relation-aware 1-hop message passing over the entity's
     neighbourhood (PyG; :mod:`kgforge.embed.graph_encoder` has the formula, the context rules
     and the sampling). ``fanout``/``eval_fanout``: edges per entity in training / evaluation
-    (``None``: all); ``isolate``: probability of hiding an entity's edges in training.
+    (``None``: all); ``isolate``: probability of hiding an entity's edges in training;
+    ``paths``: score the 1-hop (``1``) or 1- and 2-hop (``2``) context paths between a query
+    entity and each candidate too (``NeighbourhoodAggregator.path_scores``; ``path_rank`` and
+    ``path_fanout``: its rank and edges per entity and hop).
     """
 
     #: takes ``num_relations`` from the link predictor and has a context graph
@@ -302,6 +305,9 @@ class GraphEncoder(FrozenTextEncoder):
         eval_fanout: int | None = None,
         isolate: float = 0.0,
         message_dropout: float = 0.1,
+        paths: int = 0,
+        path_rank: int = 16,
+        path_fanout: int | None = 64,
         cache_dir: str | None = None,
     ) -> None:
         super().__init__(
@@ -321,6 +327,9 @@ class GraphEncoder(FrozenTextEncoder):
             dropout=dropout,
             message_dropout=message_dropout,
             layer_norm=layer_norm,
+            paths=paths,
+            path_rank=path_rank,
+            path_fanout=path_fanout,
         )
 
     def forward(self, ids: torch.Tensor, drop_keys: torch.Tensor | None = None) -> torch.Tensor:

@@ -161,6 +161,7 @@ def evaluate(
     device: str | torch.device | None = None,
     filtered: bool = True,
     context: str = "none",
+    triples: torch.Tensor | None = None,
     distributed: bool = False,
 ) -> dict[str, Any]:
     """Filtered rank metrics of ``model`` on one split of ``data``.
@@ -177,6 +178,9 @@ def evaluate(
         filtered: leave the other known true triples out of each ranking.
         context: the graph context of a graph-encoder model: "none" (text only) or "split"
             (the evaluated split's other edges too; see docs/link-prediction.md).
+        triples: rank only these triples of ``split`` (e.g. a seeded subsample); the graph
+            context and the filter still hold the whole split, so a subsample estimates the
+            full split's metrics instead of ranking with a thinned-out context.
         distributed: inside a ``torch.distributed`` group, rank only this rank's slice of the
             triples and gather every rank's ranks: each rank returns the metrics of all of them.
 
@@ -202,7 +206,7 @@ def evaluate(
         raise _unknown_protocol(protocol)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}", field="batch_size")
-    triples = data.triples(split)
+    triples = data.triples(split) if triples is None else triples.long().reshape(-1, 3).cpu()
     if len(triples) == 0:
         where = source / f"{split}.tsv" if source is not None else None
         raise DataError(f"the {split} split has no triples to evaluate", where)

@@ -50,6 +50,9 @@ from kgforge.errors import KGForgeError
 Context = Literal["none", "split"]
 CONTEXTS: tuple[str, ...] = ("none", "split")
 _HASH = 0x9E3779B1  # Knuth's multiplicative hash: a fixed, well-spread priority per edge
+PATH_SCALE = 10.0
+"""Path weights are this times their parameters: a path is worth several units of score (a
+rank-1 answer), which Adam's lr-sized steps would take thousands of steps to reach."""
 
 
 class RelationalCompConv(MessagePassing):
@@ -115,6 +118,11 @@ class _Incidence:
         return row, start[row] + within
 
 
+def _col(column: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
+    """Candidate columns of entity ids (the ids themselves when every entity is one)."""
+    return ids if column is None else column.to(ids.device)[ids]
+
+
 def _cap(row: torch.Tensor, priority: torch.Tensor, n: int, fanout: int) -> torch.Tensor:
     """Mask keeping the ``fanout`` lowest-priority edges of each row."""
     order = torch.argsort(row.double() + priority.double() / (1 << 31) * 0.999, stable=True)
@@ -146,8 +154,24 @@ class NeighbourhoodAggregator(nn.Module):
         dropout: float = 0.1,
         message_dropout: float = 0.1,
         layer_norm: bool = True,
+        paths: int = 0,
+        path_rank: int = 16,
+        path_fanout: int | None = 64,
     ) -> None:
         super().__init__()
+        if paths not in (0, 1, 2):
+            raise KGForgeError(f"paths must be 0 (off), 1 or 2 (hops), got {paths}")
+        if path_fanout is not None and path_fanout < 1:
+            raise KGForgeError("path_fanout must be at least 1 (or null for all edges)")
+        self.paths, self.path_fanout = paths, path_fanout
+        types = 2 * num_relations
+        if paths:
+            # zero at the start: the text scores alone, until paths prove useful
+            self.path1 = nn.Parameter(torch.zeros(types, types))
+        if paths >= 2:
+            self.path_query = nn.Parameter(torch.zeros(types, path_rank))
+            self.path_first = nn.Parameter(1.0 + 0.1 * torch.randn(types, path_rank))
+            self.path_second = nn.Parameter(1.0 + 0.1 * torch.randn(types, path_rank))
         if not 0.0 <= isolate < 1.0:
             raise KGForgeError(f"isolate must be in [0, 1), got {isolate}")
         for name, value in (("fanout", fanout), ("eval_fanout", eval_fanout)):
@@ -225,6 +249,21 @@ class NeighbourhoodAggregator(nn.Module):
         self, ids: torch.Tensor, drop_keys: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(row in ``ids``, neighbour, relation-direction type) of the edges each row sees."""
+        fanout = self.fanout if self.training else self.eval_fanout
+        row, pos = self._edges_of(ids, drop_keys, fanout, self.training and self.isolate > 0)
+        graph = self._graph()
+        return row, graph.neighbour[pos], graph.type[pos]
+
+    def _edges_of(
+        self,
+        ids: torch.Tensor,
+        drop_keys: torch.Tensor | None,
+        fanout: int | None,
+        isolate: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row in ``ids`` and incidence position of the context edges each row may see: the
+        batch's hidden positives and ``drop_keys[row]`` removed, then capped at ``fanout``
+        (random draws in training, a fixed hash order in evaluation)."""
         graph = self._graph()
         row, pos = graph.gather(ids)
         keep = torch.ones_like(row, dtype=torch.bool)
@@ -233,11 +272,10 @@ class NeighbourhoodAggregator(nn.Module):
             keep &= ~torch.isin(key, self._exclude)
         if drop_keys is not None:
             keep &= key != drop_keys.to(key.device)[row]
-        if self.training and self.isolate > 0:
+        if isolate:
             hidden = torch.rand(len(ids), device=ids.device) < self.isolate
             keep &= ~hidden[row]
         row, pos = row[keep], pos[keep]
-        fanout = self.fanout if self.training else self.eval_fanout
         if fanout is not None and len(row):
             if self.training:
                 priority = torch.randint(1 << 31, (len(row),), device=row.device)
@@ -245,7 +283,63 @@ class NeighbourhoodAggregator(nn.Module):
                 priority = graph.priority[pos]
             keep = _cap(row, priority, len(ids), fanout)
             row, pos = row[keep], pos[keep]
-        return row, graph.neighbour[pos], graph.type[pos]
+        return row, pos
+
+    # -- paths between a query and its candidates ------------------------------------------
+    def path_scores(
+        self,
+        query: torch.Tensor | None,
+        qtype: torch.Tensor,
+        column: torch.Tensor | None,
+        num_columns: int,
+        drop_keys: torch.Tensor | None = None,
+        first: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor | None:
+        """Scores ``[B, C]`` from the context paths that join each query entity to each
+        candidate (None when ``paths`` is 0).
+
+        A query ``(q, rho_q)`` asks for ``c`` with ``(q, r, c)`` (``rho_q = r``) or
+        ``(c, r, q)`` (``rho_q = r + R``). A one-hop path ``q -rho-> c`` adds ``P[rho_q, rho]``;
+        a two-hop path ``q -rho1-> u -rho2-> c`` adds ``<Q[rho_q], A[rho1] * B[rho2]> /
+        deg(u)`` (a random walk's share, so hubs do not swamp the rest). Paths run over the
+        same context as the messages, with the same exclusions, at both hops: the scored edge
+        (``drop_keys[b]``) and a training batch's positives are on no path. ``column[e]`` is
+        entity ``e``'s candidate column (-1: not a candidate; None: columns are entity ids);
+        ``first`` gives the first hops ``(row, neighbour, type)`` of new entities instead of
+        the context graph's."""
+        if not self.paths:
+            return None
+        graph = self._graph()
+        device = qtype.device
+        if first is None:
+            assert query is not None
+            row, pos = self._edges_of(query, drop_keys, self.path_fanout, False)
+            u, rho1 = graph.neighbour[pos], graph.type[pos]
+        else:
+            row, u, rho1 = (x.to(device) for x in first)
+        flat = [row * num_columns + _col(column, u)]
+        weight = [PATH_SCALE * self.path1[qtype[row], rho1]]
+        valid = [_col(column, u) >= 0]
+        if self.paths >= 2 and len(row):
+            keys = None if drop_keys is None else drop_keys.to(device)[row]
+            row2, pos2 = self._edges_of(u, keys, self.path_fanout, False)
+            c, rho2 = graph.neighbour[pos2], graph.type[pos2]
+            via = row[row2]
+            if query is not None and len(query):
+                ok = c != query.to(device)[via]  # a walk back to the query is no answer
+                row2, pos2, c, rho2, via = row2[ok], pos2[ok], c[ok], rho2[ok], via[ok]
+            degree = torch.bincount(row2, minlength=len(row)).clamp_min(1)
+            mix = PATH_SCALE * self.path_query[qtype[via]] * self.path_first[rho1[row2]]
+            w = (mix * self.path_second[rho2]).sum(1) / degree[row2].to(mix.dtype)
+            flat.append(via * num_columns + _col(column, c))
+            weight.append(w)
+            valid.append(_col(column, c) >= 0)
+        index = torch.cat(flat)
+        keep = torch.cat(valid)
+        values = torch.cat(weight)[keep]
+        out = values.new_zeros(len(qtype) * num_columns)
+        out = out.index_add(0, index[keep], values)
+        return out.view(len(qtype), num_columns)
 
     def aggregate(
         self,

@@ -304,6 +304,9 @@ class LinkPredictor(nn.Module):
         prior = self.prior_scores(hr[:, 0], hr[:, 1], candidates)
         if prior is not None:
             scores = scores + prior
+        paths = self.path_scores(hr[:, 0], hr[:, 1], candidates)
+        if paths is not None:
+            scores = scores + paths
         return self.mask_self(scores, hr[:, 0], candidates)
 
     def score_h(
@@ -321,6 +324,9 @@ class LinkPredictor(nn.Module):
         prior = self.prior_scores(rt[:, 1], rt[:, 0], candidates, head=True)
         if prior is not None:
             scores = scores + prior
+        paths = self.path_scores(rt[:, 1], rt[:, 0], candidates, head=True)
+        if paths is not None:
+            scores = scores + paths
         return self.mask_self(scores, rt[:, 1], candidates)
 
     def _score_excluding(
@@ -355,7 +361,38 @@ class LinkPredictor(nn.Module):
         prior = self.prior_scores(query_ids, r_ids, candidates, head=heads)
         if prior is not None:
             scores = scores + prior
+        paths = self.path_scores(query_ids, r_ids, candidates, head=heads, drop_keys=keys)
+        if paths is not None:
+            scores = scores + paths
         return self.mask_self(scores, query_ids, candidates)
+
+    def path_scores(
+        self,
+        query: torch.Tensor | None,
+        r_ids: torch.Tensor,
+        candidates: torch.Tensor | None,
+        head: bool = False,
+        drop_keys: torch.Tensor | None = None,
+        first: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor | None:
+        """Scores ``[B, C]`` of the context paths from each query entity to each candidate
+        (a ``graph`` encoder with ``paths``; else None): tails of ``(q, r, ?)``, heads of
+        ``(?, r, q)`` with ``head``. ``drop_keys``: the scored edges, on no path; ``first``:
+        first hops of new entities (see ``NeighbourhoodAggregator.path_scores``)."""
+        graph = self.neighbourhood
+        if graph is None or not graph.paths:
+            return None
+        r_ids = r_ids.to(self.device)
+        qtype = r_ids + self.num_relations if head else r_ids
+        column = None
+        width = self.num_entities
+        if candidates is not None:
+            candidates = candidates.to(self.device)
+            column = torch.full((self.num_entities,), -1, dtype=torch.long, device=self.device)
+            column[candidates] = torch.arange(len(candidates), device=self.device)
+            width = len(candidates)
+        query = None if query is None else query.to(self.device)
+        return graph.path_scores(query, qtype, column, width, drop_keys, first)
 
     def _pair_scores(
         self, query: torch.Tensor, r_ids: torch.Tensor, cands: torch.Tensor, heads: bool
@@ -575,6 +612,7 @@ class LinkPredictor(nn.Module):
             refs = list(entities[start : start + chunk])
             known = None if edges is None else list(edges[start : start + chunk])
             x, xp = self._resolve_entities(refs, known)
+            query, first = self._first_hops(refs, known)
             rows: list[list[list[Prediction]]] = [[] for _ in refs]
             half = self._half_keys_for(heads)
             for j, r in enumerate(r_all):
@@ -589,12 +627,46 @@ class LinkPredictor(nn.Module):
                     prior = None if xp is None else self.prior_scores(xp, r_ids, None, head=heads)
                     if prior is not None:
                         scores = scores + prior
+                    if first is not None:
+                        paths = self.path_scores(query, r_ids, None, head=heads, first=first)
+                        if paths is not None:
+                            scores = scores + paths
                     if keep is not None:
                         scores = scores.masked_fill(~keep, float("-inf"))
                 for row, ref, entity_scores in zip(rows, refs, scores, strict=True):
                     row.append(self._top(entity_scores, k, exclude=ref))
             out += rows
         return out
+
+    def _first_hops(
+        self, refs: Sequence[EntityRef], edges: Sequence[Sequence[Edge]] | None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None]:
+        """Query ids (-1 for texts) and the first hops ``(row, neighbour, type)`` of the path
+        scores of ``refs``: a known entity's context edges, plus ``edges[i]`` where given."""
+        graph = self.neighbourhood
+        ids = [
+            -1 if (known := self.entity_id(ref)) is None else self.entity_index[known]
+            for ref in refs
+        ]
+        query = torch.tensor(ids, dtype=torch.long, device=self.device)
+        if graph is None or not graph.paths:
+            return query, None
+        rows, others, types = [], [], []
+        known_rows = (query >= 0).nonzero().squeeze(1)
+        if len(known_rows):
+            row, pos = graph._edges_of(query[known_rows], None, graph.path_fanout, False)
+            incidence = graph._graph()
+            rows.append(known_rows[row])
+            others.append(incidence.neighbour[pos])
+            types.append(incidence.type[pos])
+        for i, given in enumerate(edges or []):
+            pairs = [self._edge(e) for e in given]
+            rows.append(torch.full((len(pairs),), i, dtype=torch.long, device=self.device))
+            others.append(torch.tensor([u for _, u in pairs], dtype=torch.long, device=self.device))
+            types.append(torch.tensor([t for t, _ in pairs], dtype=torch.long, device=self.device))
+        if not rows:
+            return query, None
+        return query, (torch.cat(rows), torch.cat(others), torch.cat(types))
 
     #: queries over at least this many entities (on a CPU, dot-product scorers) take the
     #: half-precision shortlist path (:mod:`kgforge.embed.shortlist`)
@@ -603,10 +675,12 @@ class LinkPredictor(nn.Module):
     def _half_keys_for(self, heads: bool) -> HalfKeys | None:
         """fp16 keys of every entity for queries in this direction (with the prior's features as
         extra columns), made once per state of the weights; None where exact scoring is used."""
+        graph = self.neighbourhood
         if (
             self.scorer.compare != "dot"
             or self.device.type != "cpu"
             or self.num_entities < self.shortlist_min_entities
+            or (graph is not None and graph.paths)  # path scores are not in the shortlist
         ):
             return None
         key = self._state_key()

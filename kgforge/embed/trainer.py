@@ -291,6 +291,9 @@ class Trainer:
             prior = self.model.prior_scores(query, batch[:, 1], cand_ids, head=side == "head")
             if prior is not None:
                 scores = scores + prior
+            paths = self.model.path_scores(query, batch[:, 1], cand_ids, head=side == "head")
+            if paths is not None:
+                scores = scores + paths
             ans_col = column[answer]
             pos = scores.gather(1, ans_col.unsqueeze(1)).squeeze(1)
             if side == "tail":
@@ -470,14 +473,16 @@ class Trainer:
     def validate(self) -> dict[str, Any]:
         ec = self.config.evaluation
         data = self.data
+        sample = None
         if ec.max_valid_triples and len(data.valid) > ec.max_valid_triples:
             g = torch.Generator().manual_seed(self.config.seed)
             pick = torch.randperm(len(data.valid), generator=g)[: ec.max_valid_triples]
-            data = _with_valid(data, data.valid[pick])
+            sample = data.valid[pick]  # ranked; the context keeps the whole split
         with quiet():  # inside the training bar
             return evaluate(
                 self.model,
                 data,
+                triples=sample,
                 split="valid",
                 protocol=ec.protocol,
                 batch_size=ec.batch_size,
@@ -615,9 +620,3 @@ class _LossModule(torch.nn.Module):
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self._trainer[0].compute_loss(batch)
-
-
-def _with_valid(data: Any, valid: torch.Tensor) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(data, valid=valid)
