@@ -325,7 +325,7 @@ def test_resolve_again_without_parsing(tmp_path: Path, monkeypatch: pytest.Monke
     corpus = _corpus(tmp_path / "c", GEORGIA_DOCS)
     default = (ROOT / "pipelines" / "default.yaml").read_text(encoding="utf-8")
     split, merge = tmp_path / "split.yaml", tmp_path / "merge.yaml"
-    split.write_text(default + "  split_below: 0.1\n", encoding="utf-8")
+    split.write_text(default + "  split_below: 0.2\n", encoding="utf-8")
     merge.write_text(default + "  split_classes: false\n  split_topics: false\n", encoding="utf-8")
     with KnowledgeGraph.open(tmp_path / "store") as kg:
         extract(corpus, kg, merge)
@@ -352,6 +352,19 @@ def test_resolve_again_without_parsing(tmp_path: Path, monkeypatch: pytest.Monke
         assert "split" in rules
         after = {d: len(list(kg.triples(statements, graph=document_iri(d)))) for d in GEORGIA_DOCS}
         assert after == before  # nothing lost, nothing parsed
+        # every document records the settings it was resolved with; pipelineHash still names
+        # the pipeline that parsed it
+        resolved = {
+            (str(r.p), str(r.h), str(r.fp))
+            for r in kg.query(
+                "SELECT ?p ?h ?fp { GRAPH ?g { ?g kgf:resolvedWith ?p ; kgf:resolutionHash ?h ;"
+                " kgf:pipelineHash ?fp } }"
+            )
+        }
+        split_pipe = load_pipeline(split)
+        assert split_pipe.resolution_fingerprint() != load_pipeline(merge).resolution_fingerprint()
+        fp = load_pipeline(merge).fingerprint()
+        assert resolved == {(split_pipe.name, split_pipe.resolution_fingerprint(), fp)}
         # and back: with no context split one Georgia again
         assert resolve_store(kg, load_pipeline(merge)) >= 1
         assert len({_entity_in(kg, d, "Georgia") for d in GEORGIA_DOCS}) == 1
@@ -404,3 +417,19 @@ def test_cli_extract_link_to_and_resolve(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["extract", str(corpus), "--store", str(fresh), "--link-to", "no"])
     assert missing.exit_code == 1 and "--link-to no" in str(missing.exception)
     assert not fresh.exists()  # a typo creates no store
+
+
+def test_context_vectors_split_a_name_by_its_contexts() -> None:
+    from kgforge.extract.context import ContextVectors
+
+    def entity(text: str) -> dict:
+        return {"label": "King Lear", "types": {"Work": 1}, "contexts": [text]}
+
+    play = entity("King Lear is a tragedy written by William Shakespeare.")
+    film = entity("King Lear is a 1987 film directed by Jean-Luc Godard.")
+    again = entity("Shakespeare wrote King Lear in 1606; it was first performed at court.")
+    resolver = EntityResolver(split_below=0.2, context=ContextVectors(), context_weight=0.5)
+    docs = zip("abc", (play, film, again), strict=True)
+    a, b, c = (resolver.resolve_document(d, [e])[0] for d, e in docs)
+    assert b.rule == "split" and b.iri != a.iri and b.score < 0.2  # the score is recorded
+    assert c.iri == a.iri and c.score >= 0.2  # the same play in a like context joins it

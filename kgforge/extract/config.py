@@ -34,6 +34,9 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
         model: null                  #   type whose label embedding is this similar
         threshold: 0.92              #   (null model = kgforge.models.default_text_model())
       split_below: null              # same name, context similarity below this: a new entity
+      context:                       # optional: context similarity from mention-context vectors
+        model: null                  #   (MiniLM's word-piece embeddings; null = the packaged one)
+        weight: 0.5                  #   share of the bag of context words and co-occurring names
       split_classes: true            # same name, disjoint "is a" classes (film / city): split
       split_topics: false            # same name, each the topic of a document: split (corpora
                                      #   of one entity per document, e.g. encyclopaedias)
@@ -123,6 +126,13 @@ class EmbeddingMerge(StrictModel):
     threshold: float = Field(0.92, gt=0, le=1)
 
 
+class ContextConfig(StrictModel):
+    """Mention-context vectors for resolution (``kgforge.extract.context``)."""
+
+    model: str | None = None  # a local model folder; null: the packaged offline MiniLM
+    weight: float = Field(0.5, ge=0, le=1)  # share of the bag of words and co-occurring names
+
+
 class ResolutionConfig(StrictModel):
     """How mentions become entities (``kgforge.extract.resolve``)."""
 
@@ -131,6 +141,7 @@ class ResolutionConfig(StrictModel):
     description_sentences: int = Field(3, ge=0)
     embedding: EmbeddingMerge | None = None
     split_below: float | None = Field(None, ge=0, le=1)
+    context: ContextConfig | None = None
     split_classes: bool = True
     split_topics: bool = False
     acronyms: bool = True

@@ -53,8 +53,9 @@ def _read(kg: KnowledgeGraph, resolver: EntityResolver) -> int:
     for s in sorted(names.keys() - classes):
         labels = sorted(set(names[s]))
         all_names = labels + sorted(set(aliases.get(s, [])) - set(labels))
-        bag = context_bag(sorted(set(texts.get(s, []))), all_names, [])
-        resolver.known(s, all_names, types.get(s, {}), bag, reference=True)
+        contexts = sorted(set(texts.get(s, [])))
+        bag = context_bag(contexts, all_names, [])
+        resolver.known(s, all_names, types.get(s, {}), bag, reference=True, contexts=contexts)
         count += 1
     return count
 

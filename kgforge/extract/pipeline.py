@@ -232,6 +232,15 @@ class ExtractionPipeline:
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def resolution_fingerprint(self, link_to: str | Path | None = None) -> str:
+        """Names the settings an entity layer was resolved with (``resolution`` and the
+        reference graph linked to): what a document graph records as ``kgf:resolutionHash``,
+        so that ``kgforge resolve`` with other settings shows in the store."""
+        blob = json.dumps(
+            [self.config.resolution.model_dump(mode="json"), str(link_to or "")], sort_keys=True
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
     def _load_trained(self) -> None:
         if self._classifiers is not None:
             return

@@ -86,8 +86,12 @@ class RayEngine:
                 where = self.address or "a local cluster"
                 raise KGForgeError(f"cannot start or join Ray at {where}: {exc}") from None
             self._started = True
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         if self.workers is None:
-            self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            self.workers = cpus
+        elif self.workers > cpus:  # actors beyond the CPUs would wait for one forever
+            log.warning("%d Ray workers asked for, the cluster has %d CPUs", self.workers, cpus)
+            self.workers = cpus
         return self
 
     def map(

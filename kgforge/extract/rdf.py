@@ -3,7 +3,9 @@
 A document's named graph (``document_iri(doc_id)``) holds, all in that one graph:
 
 - document metadata: ``<doc> a kgf:Document ; kgf:docId ; kgf:contentHash ; kgf:source ;
-  kgf:corpus ; kgf:pipeline ; kgf:pipelineHash``;
+  kgf:corpus ; kgf:pipeline ; kgf:pipelineHash`` (the pipeline that parsed it) and
+  ``kgf:resolvedWith ; kgf:resolutionHash`` (the pipeline whose ``resolution`` settings, and
+  reference graph, last named its entities: ``kgforge resolve`` rewrites these two);
 - the plain facts ``<ent:s> <rel:p> <ent:o>``, and type statements ``<ent:s> kgf:isA <type:c>``
   for "X, a C" / "X is a C" (``rdf:type`` with ``resolution.is_a: rdf:type``), with
   ``<type:c> rdfs:label "c" ; a kgf:Class``;
@@ -93,7 +95,7 @@ _K = {name: iri(KGF[name]) for name in (
     "pipelineHash", "mentions", "sentence", "sentenceStart", "subjectStart",
     "subjectEnd", "objectStart", "objectEnd", "confidence", "extractor", "Class",
     "MergeDecision", "entity", "mentionLabel", "rule", "score", "matchedLabel", "typeConfidence",
-    "surfacePredicate",
+    "surfacePredicate", "resolvedWith", "resolutionHash",
 )}  # fmt: skip
 
 MENTIONS = KGF.mentions
@@ -110,6 +112,8 @@ class DocMeta:
     corpus: str
     pipeline: str
     pipeline_hash: str
+    resolution: str = ""  # the pipeline whose resolution settings named its entities
+    resolution_hash: str = ""  # ``ExtractionPipeline.resolution_fingerprint``
 
 
 @dataclass
@@ -144,6 +148,8 @@ def document_quads(
         d + " " + k["pipeline"] + " " + literal(meta.pipeline) + g,
         d + " " + k["pipelineHash"] + " " + literal(meta.pipeline_hash) + g,
     ]
+    if meta.resolution_hash:
+        lines += resolution_meta_lines(d, meta.resolution, meta.resolution_hash, g)
     # one local entity per canonical mention: the names, type votes and sentences of its mentions
     mentions, canonical, sentences = extraction.mentions, extraction.canonical, extraction.sentences
     local: dict[int, tuple[str, Counter, set[str], list[tuple[int, int]]]] = {}
@@ -247,6 +253,16 @@ def document_quads(
     for t, label in class_labels.items():
         lines += [f"{iri(t)} {_LABEL} {literal(label)}{g}", f"{iri(t)} {_TYPE} {k['Class']}{g}"]
     return DocQuads(lines, {e for e, _ in evidence}, len(nodes), evidence)
+
+
+def resolution_meta_lines(doc: str, pipeline: str, resolution_hash: str, g: str) -> list[str]:
+    """``<doc> kgf:resolvedWith "pipeline" ; kgf:resolutionHash "..."`` (``doc`` and ``g`` in
+    N-Quads syntax): the settings the document's entities were last resolved with."""
+    k = _K
+    return [
+        doc + " " + k["resolvedWith"] + " " + literal(pipeline) + g,
+        doc + " " + k["resolutionHash"] + " " + literal(resolution_hash) + g,
+    ]
 
 
 def resolved_lines(

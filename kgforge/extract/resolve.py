@@ -36,12 +36,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
+from typing import TYPE_CHECKING
 
+import numpy as np
 from rdflib import URIRef
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from kgforge.extract.types import Mention
 from kgforge.graph.namespaces import ENT, document_iri, mint
+
+if TYPE_CHECKING:
+    from kgforge.extract.context import ContextVectors
 
 _LEADING_THE = re.compile(r"^(the)\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"\s*['\u2019]s?$")
@@ -315,6 +320,24 @@ class Sense:
     classes: frozenset[str] = frozenset()  # of its "X is a C" statements
     topics: set[str] = field(default_factory=set)  # documents it is the topic of (opens them)
     norm2: float = 0.0  # squared norm of ``context``, kept up to date
+    vector: np.ndarray | None = None  # sum of its mentions' unit context vectors
+    sources: list[tuple[Iterable[str], list[str]]] = field(default_factory=list)  # not embedded
+
+    vector_norm: float = 0.0  # of ``vector``, kept up to date
+
+    def add_vector(self, vector: np.ndarray | None) -> None:
+        if vector is not None:
+            self.vector = vector.copy() if self.vector is None else self.vector + vector
+            self.vector_norm = float(np.sqrt(self.vector @ self.vector))
+
+    def vector_similarity(self, vector: np.ndarray, context: ContextVectors) -> float | None:
+        """Cosine of a unit context vector and this entity's mean one (None: it has none);
+        its mentions' contexts are embedded now, the first time it is compared."""
+        while self.sources:
+            self.add_vector(context.vector(*self.sources.pop()))
+        if self.vector is None or self.vector_norm <= 0:
+            return None
+        return float(self.vector @ vector) / self.vector_norm
 
     def add(self, names: Iterable[str], types: dict[str, int], bag: Counter) -> None:
         self.names.update(names)
@@ -352,6 +375,11 @@ class EntityResolver:
         link_min_score: the context similarity a reference entity needs (the NIL threshold).
         split_classes: split same-name entities whose "is a" classes are disjoint.
         split_topics: split same-name entities that are each the topic of a document.
+        context: mention-context vectors (``kgforge.extract.context.ContextVectors``); with
+            them a context similarity is ``(1 - context_weight)`` times the cosine of the
+            context vectors plus ``context_weight`` times that of the bags of context words
+            and co-occurring entity names (the bag's cosine alone without them).
+        context_weight: the bag's share of the context similarity.
     """
 
     def __init__(
@@ -365,6 +393,8 @@ class EntityResolver:
         link_min_score: float = 0.0,
         split_classes: bool = True,
         split_topics: bool = False,
+        context: ContextVectors | None = None,
+        context_weight: float = 0.5,
     ) -> None:
         self.split_below = split_below
         self.acronyms = acronyms
@@ -375,6 +405,11 @@ class EntityResolver:
         self.link_min_score = link_min_score
         self.split_classes = split_classes
         self.split_topics = split_topics
+        self.context = context
+        self.context_weight = context_weight
+        # the entity being resolved: its contexts and names, and their vector once computed
+        self._source: tuple[Iterable[str], list[str]] = ((), [])
+        self._vector: np.ndarray | None | bool = False  # False: not computed
         self.reference: set[URIRef] = set()  # entities of a reference graph (link targets)
         self.senses: dict[URIRef, Sense] = {}
         self._bag: Counter | None = None  # the bag whose squared norm is _bag_norm2
@@ -394,13 +429,16 @@ class EntityResolver:
         reference: bool = False,
         classes: Iterable[str] = (),
         topic: str | None = None,
+        contexts: Iterable[str] = (),
     ) -> None:
-        """Register an entity that exists already (from a store's evidence, with its classes
-        and the document graph it is the topic of; or a reference graph's entity to link to
-        when ``reference``)."""
+        """Register an entity that exists already (from a store's evidence, with its classes,
+        the document graph it is the topic of and its context sentences; or a reference
+        graph's entity to link to when ``reference``)."""
         if reference:
             self.reference.add(iri)
-        self._register(iri, list(names), types, bag, frozenset(classes), topic)
+        names = list(names)
+        self._source, self._vector = (tuple(contexts), names), False
+        self._register(iri, names, types, bag, frozenset(classes), topic)
 
     def resolve_document(self, doc_id: str, entities: list[dict]) -> list[Decision]:
         """IRIs for one document's entities, given as evidence dicts (``label``, ``aliases``,
@@ -414,6 +452,8 @@ class EntityResolver:
             bag = context_bag(e.get("contexts", ()), names, others)
             classes = frozenset(e.get("classes", ()))
             topic = str(document_iri(doc_id)) if e.get("topic") else None
+            # context vectors are computed when a comparison needs them: only names met before
+            self._source, self._vector = (tuple(e.get("contexts", ())), names), False
             if not self.cross_document:
                 decision = Decision(entity_key_iri(e["label"], doc_id), "new")
             else:
@@ -532,7 +572,18 @@ class EntityResolver:
         """Context similarity of ``bag`` and a known entity (the bag's norm computed once)."""
         if self._bag is not bag:
             self._bag, self._bag_norm2 = bag, float(_norm2(bag))
-        return self.senses[iri].similarity(bag, self._bag_norm2)
+        sense = self.senses[iri]
+        words = sense.similarity(bag, self._bag_norm2)
+        if self.context is None:
+            return words
+        if self._vector is False:
+            self._vector = self.context.vector(*self._source)
+        if self._vector is None:
+            return words
+        vector = sense.vector_similarity(self._vector, self.context)
+        if vector is None:
+            return words
+        return (1 - self.context_weight) * max(vector, 0.0) + self.context_weight * words
 
     def _linkable(self, iri: URIRef, bag: Counter) -> bool:
         """A reference entity is a candidate only at context similarity >= the NIL threshold."""
@@ -552,6 +603,11 @@ class EntityResolver:
         sense = self.senses.get(iri)
         if sense is None:
             sense = self.senses[iri] = Sense(iri)
+        if self.context is not None:
+            if self._vector is False:
+                sense.sources.append(self._source)
+            else:
+                sense.add_vector(self._vector)  # type: ignore[arg-type]
         sense.classes |= classes
         if topic is not None:
             sense.topics.add(topic)

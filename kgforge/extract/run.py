@@ -39,6 +39,7 @@ from kgforge.corpus import CorpusReader, Document, read_corpus
 from kgforge.corpus.reader import Format, OnError
 from kgforge.errors import CorpusError
 from kgforge.extract.canonical import MAPPING_QUERY, relation_lines
+from kgforge.extract.config import ContextConfig
 from kgforge.extract.link import load_reference
 from kgforge.extract.merge import EmbeddingMerger
 from kgforge.extract.pipeline import ExtractionPipeline, load_pipeline
@@ -49,6 +50,7 @@ from kgforge.extract.rdf import (
     document_quads,
     iri,
     merge_evidence,
+    resolution_meta_lines,
     resolved_lines,
     term,
     type_label_lines,
@@ -66,6 +68,7 @@ from kgforge.graph.store import KnowledgeGraph
 from kgforge.progress import progress
 
 if TYPE_CHECKING:
+    from kgforge.extract.context import ContextVectors
     from kgforge.extract.ray_engine import RayEngine
 
 log = logging.getLogger(__name__)
@@ -174,7 +177,10 @@ class ExtractionRun:
             link_min_score=resolution.link_min_score,
             split_classes=resolution.split_classes,
             split_topics=resolution.split_topics,
+            context=_context_vectors(resolution.context),
+            context_weight=resolution.context.weight if resolution.context else 0.5,
         )
+        self.resolution_hash = pipeline.resolution_fingerprint(link_to)
         if link_to is not None:
             linked = load_reference(link_to, self.resolver)
             log.info("%d reference entities to link to from %s", linked, link_to)
@@ -240,6 +246,8 @@ class ExtractionRun:
                     corpus_key,
                     self.pipeline.name,
                     fingerprint,
+                    self.pipeline.name,
+                    self.resolution_hash,
                 )
                 quads = document_quads(
                     doc_iri, meta, extraction, self.resolver, self.description_sentences, self.is_a
@@ -437,7 +445,10 @@ def resolve_store(
 
     Documents are taken in the order of their graph IRIs; each one whose entities change IRI
     has its graph rewritten (facts, provenance, evidence, merge decisions), a batch of documents
-    per transaction, and then every entity record is rebuilt. Also ``kgforge resolve``.
+    per transaction, and then every entity record is rebuilt. Every document graph then records
+    the pipeline and settings it was resolved with (``kgf:resolvedWith``,
+    ``kgf:resolutionHash``); ``kgf:pipelineHash`` keeps naming the pipeline that parsed it.
+    Also ``kgforge resolve``.
 
     Returns:
         The number of documents whose graph was rewritten.
@@ -452,6 +463,9 @@ def resolve_store(
             by_graph.setdefault(URIRef(graph), []).append((entity, blob))
         changed: list[tuple[URIRef, list[str]]] = []
         rewritten = 0
+        meta = (pipe.name, runner.resolution_hash)
+        stale = {g for g, *old in kg.query(_RESOLVED_QUERY) if (str(old[0]), str(old[1])) != meta}
+        stale |= doc_ids.keys() - {g for g, _, _ in kg.query(_RESOLVED_QUERY)}
         for graph in sorted(by_graph):
             if graph not in doc_ids:
                 continue
@@ -464,16 +478,22 @@ def resolve_store(
             ):
                 continue
             moved = {e: d.iri for (e, _), d in zip(rows, decisions, strict=True)}
-            changed.append(
-                (graph, _rewritten_graph(kg, graph, doc_ids[graph], blobs, decisions, moved))
-            )
+            lines = _rewritten_graph(kg, graph, doc_ids[graph], blobs, decisions, moved)
+            lines += resolution_meta_lines(iri(graph), *meta, f" {iri(graph)} .\n")
+            changed.append((graph, lines))
+            stale.discard(graph)
             runner._touched |= set(moved) | set(moved.values())
             if len(changed) >= batch_size:
                 rewritten += runner._replace_graphs(changed)
                 changed = []
         rewritten += runner._replace_graphs(changed)
-        with kg.transaction():
-            runner._load(_pending_lines([ALL_ENTITIES]))
+        with kg.transaction():  # the other documents: only their resolution metadata
+            lines = []
+            for graph in sorted(stale):
+                for p in (KGF.resolvedWith, KGF.resolutionHash):
+                    kg.remove((graph, p, None), graph)
+                lines += resolution_meta_lines(iri(graph), *meta, f" {iri(graph)} .\n")
+            runner._load(lines + _pending_lines([ALL_ENTITIES]))
         runner.rebuild_entities()
         return rewritten
     finally:
@@ -494,11 +514,24 @@ def _rewritten_graph(
     decision_nodes = {s for s, _, _ in kg.triples((None, RDF.type, KGF.MergeDecision), graph=graph)}
     lines = []
     for s, p, o in kg.triples((None, None, None), graph=graph):
-        if p == MENTIONS or s in decision_nodes:
+        if p in _REPLACED or s in decision_nodes:
             continue
         s, o = moved.get(s, s), moved.get(o, o)  # type: ignore[arg-type]
         lines.append(f"{term(s)} {term(p)} {term(o)}{g}")
     return lines + resolved_lines(doc_id, blobs, decisions, g)[1]
+
+
+def _context_vectors(config: ContextConfig | None) -> ContextVectors | None:
+    if config is None:
+        return None
+    from kgforge.extract.context import context_vectors
+
+    return context_vectors(config.model)
+
+
+_REPLACED = (MENTIONS, KGF.resolvedWith, KGF.resolutionHash)  # written anew by a re-resolve
+_RESOLVED_QUERY = """SELECT ?g ?p ?h WHERE { GRAPH ?g { ?g a kgf:Document ;
+  kgf:resolvedWith ?p ; kgf:resolutionHash ?h } }"""
 
 
 def seed_resolver(resolver: EntityResolver, evidence: Iterable[tuple[str, URIRef, dict]]) -> None:
@@ -517,7 +550,15 @@ def seed_resolver(resolver: EntityResolver, evidence: Iterable[tuple[str, URIRef
             bag = context_bag(blob.get("contexts", ()), names, others)
             types = blob.get("types") or {blob.get("type", ""): 1}
             topic = graph if blob.get("topic") else None
-            resolver.known(entity, names, types, bag, classes=blob.get("classes", ()), topic=topic)
+            resolver.known(
+                entity,
+                names,
+                types,
+                bag,
+                classes=blob.get("classes", ()),
+                topic=topic,
+                contexts=blob.get("contexts", ()),
+            )
 
 
 def _pending_lines(entities: Iterable[URIRef]) -> list[str]:
