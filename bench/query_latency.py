@@ -109,11 +109,11 @@ def main() -> None:
         model.shortlist_min_entities = 10**12  # every entity scored exactly in float32
         before = summary(timed(uncached(fn), calls[: args.before]))
         exact = summary(timed(fn, calls[: args.queries]))
-        exact_top = [[p.score for p in fn(*c)] for c in calls[: args.queries]]
+        exact_top = [[round(p.score, 4) for p in fn(*c)] for c in calls[: args.queries]]
         model.shortlist_min_entities = shortlist_at  # the default: fp16 shortlist, exact top k
         fn(*calls[0])  # builds the half-precision keys (timed below as their own row)
         after = summary(timed(fn, calls[: args.queries]))
-        fast_top = [[p.score for p in fn(*c)] for c in calls[: args.queries]]
+        fast_top = [[round(p.score, 4) for p in fn(*c)] for c in calls[: args.queries]]
         same = sum(a == b for a, b in zip(exact_top, fast_top, strict=True)) / len(exact_top)
         ratio = before["median_ms"] / after["median_ms"]
         results[name] = {
