@@ -130,7 +130,10 @@ def _student_dir(path: Path) -> Path:
     if (path / "modules.json").exists():
         return path.resolve()
     spec = json.loads((path / "model" / "model.json").read_text(encoding="utf-8"))
-    return Path(spec["encoder_kwargs"]["text_model"])
+    text_model = Path(spec["encoder_kwargs"]["text_model"])
+    if not text_model.is_absolute():  # saved relative to the model folder (a run that moves)
+        text_model = path / spec.get("text_model_relative_to", "model") / text_model
+    return text_model.resolve()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -85,9 +86,11 @@ def main() -> None:
     args = parser.parse_args()
 
     results = json.loads((args.from_run / "results.json").read_text(encoding="utf-8"))
+    load_before = os.getloadavg()
     test = rank_test(args.from_run, args.data, args.test_triples)
     published = PUBLISHED.get(args.data.name, {})
     record = {
+        "command": " ".join(["python", *sys.argv]),
         "run": str(args.from_run),
         "data": str(args.data),
         "config": (args.from_run / "config.yaml").read_text(encoding="utf-8"),
@@ -101,6 +104,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
         },
+        "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
         "published": published,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -325,7 +325,7 @@ def test_resolve_again_without_parsing(tmp_path: Path, monkeypatch: pytest.Monke
     corpus = _corpus(tmp_path / "c", GEORGIA_DOCS)
     default = (ROOT / "pipelines" / "default.yaml").read_text(encoding="utf-8")
     split, merge = tmp_path / "split.yaml", tmp_path / "merge.yaml"
-    split.write_text(default + "  split_below: 0.1\n", encoding="utf-8")
+    split.write_text(default + "  split_below: 0.2\n", encoding="utf-8")
     merge.write_text(default + "  split_classes: false\n  split_topics: false\n", encoding="utf-8")
     with KnowledgeGraph.open(tmp_path / "store") as kg:
         extract(corpus, kg, merge)

@@ -21,8 +21,7 @@ positives of the current batch (:meth:`NeighbourhoodAggregator.excluding`); in e
 whatever :meth:`NeighbourhoodAggregator.use_context` sets (see :func:`context_triples`).
 Neighbourhoods are capped at ``fanout`` edges per entity in training (sampled afresh each step
 from the torch RNG, so the messages of a step, the costly part, number at most ``entities x
-fanout`` whatever the degrees; only integer indices are gathered per incident edge) and at
-``eval_fanout`` in
+fanout`` whatever the degrees, and a hub's other edges are never read) and at ``eval_fanout`` in
 evaluation (``None``: the full neighbourhood; otherwise a deterministic choice by a hash of each
 edge, made after the excluded edge is removed, so a capped evaluation is still exactly the one
 of a graph without the scored triple).
@@ -116,6 +115,22 @@ class _Incidence:
         first = torch.cumsum(count, 0) - count
         within = torch.arange(len(row), device=ids.device) - first[row]
         return row, start[row] + within
+
+
+def _sample(graph: _Incidence, ids: torch.Tensor, fanout: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like ``graph.gather(ids)``, but at most ``fanout`` edges per row, drawn without
+    gathering a hub's other edges: ``fanout`` evenly spaced positions from a random offset
+    (distinct, so no edge twice), costing ``len(ids) x fanout`` whatever the degrees."""
+    start = graph.ptr[ids]
+    count = graph.ptr[ids + 1] - start
+    take = count.clamp(max=fanout)
+    row = torch.repeat_interleave(torch.arange(len(ids), device=ids.device), take)
+    first = torch.cumsum(take, 0) - take
+    j = torch.arange(len(row), device=ids.device) - first[row]
+    n = count[row]
+    offset = (torch.rand(len(ids), device=ids.device) * count).long()[row]
+    step = torch.where(n > fanout, j * n // fanout, j)  # all edges where the row has few
+    return row, start[row] + (offset + step) % n.clamp_min(1)
 
 
 def _col(column: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
@@ -263,9 +278,12 @@ class NeighbourhoodAggregator(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Row in ``ids`` and incidence position of the context edges each row may see: the
         batch's hidden positives and ``drop_keys[row]`` removed, then capped at ``fanout``
-        (random draws in training, a fixed hash order in evaluation)."""
+        (in training ``fanout`` edges are drawn before the hidden ones are dropped, so a row
+        may see fewer; in evaluation the hidden ones go first, then a fixed hash order caps)."""
         graph = self._graph()
-        row, pos = graph.gather(ids)
+        sampled = self.training and fanout is not None
+        # training: draw first, then drop the hidden edges (a hub's edges are never all read)
+        row, pos = _sample(graph, ids, fanout) if sampled else graph.gather(ids)
         keep = torch.ones_like(row, dtype=torch.bool)
         key = graph.key[pos]
         if self._exclude is not None and len(self._exclude):
@@ -276,12 +294,8 @@ class NeighbourhoodAggregator(nn.Module):
             hidden = torch.rand(len(ids), device=ids.device) < self.isolate
             keep &= ~hidden[row]
         row, pos = row[keep], pos[keep]
-        if fanout is not None and len(row):
-            if self.training:
-                priority = torch.randint(1 << 31, (len(row),), device=row.device)
-            else:
-                priority = graph.priority[pos]
-            keep = _cap(row, priority, len(ids), fanout)
+        if fanout is not None and not sampled and len(row):
+            keep = _cap(row, graph.priority[pos], len(ids), fanout)
             row, pos = row[keep], pos[keep]
         return row, pos
 

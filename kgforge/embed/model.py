@@ -555,7 +555,9 @@ class LinkPredictor(nn.Module):
 
     @torch.no_grad()
     def score_triples(self, triples: Sequence[tuple[EntityRef, int | str, EntityRef]]) -> list:
-        """Scores of ``(head, relation, tail)`` triples; entities by index, id or text."""
+        """Scores of ``(head, relation, tail)`` triples; entities by index, id or text. A graph
+        encoder's path scores (``paths``) enter rankings (``score_t``, ``predict_*``), not
+        these pairwise scores."""
         self.eval()
         if not triples:
             return []

@@ -36,24 +36,28 @@ class ContextVectors:
     """
 
     def __init__(self, model: str | None = None) -> None:
-        from safetensors import safe_open
-        from tokenizers import Tokenizer
-
-        folder = Path(model or default_text_model())
-        weights, vocab = folder / "model.safetensors", folder / "tokenizer.json"
+        self.folder = Path(model or default_text_model())
+        weights, vocab = self.folder / "model.safetensors", self.folder / "tokenizer.json"
         if not weights.is_file() or not vocab.is_file():
             raise ConfigError(
                 "a context model needs a local folder with tokenizer.json and model.safetensors",
-                folder,
+                self.folder,
                 field="resolution.context.model",
             )
+        self.matrix: np.ndarray | None = None  # loaded on first use: a corpus may need none
+        self._ids = lru_cache(maxsize=1 << 15)(self._piece_ids)
+
+    def _load(self) -> np.ndarray:
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        weights = self.folder / "model.safetensors"
         with safe_open(str(weights), "np") as f:
             name = next((k for k in f.keys() if k.endswith(_WEIGHT)), None)  # noqa: SIM118
             if name is None:
                 raise ConfigError(f"no {_WEIGHT} in the model", weights)
             matrix = f.get_tensor(name).astype(np.float32)
-        self.matrix = matrix - matrix.mean(axis=0)
-        self.tokenizer = Tokenizer.from_file(str(vocab))
+        self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self._stop = {
@@ -61,21 +65,38 @@ class ContextVectors:
             for w in STOP_WORDS
             if len(ids := self.tokenizer.encode(w, add_special_tokens=False).ids) == 1
         }
-        self._ids = lru_cache(maxsize=1 << 15)(self._piece_ids)
+        self.matrix = matrix - matrix.mean(axis=0)
+        return self.matrix
 
-    def _piece_ids(self, text: str) -> tuple[int, ...]:
+    def _piece_ids(self, text: str) -> np.ndarray:
         """Word pieces of ``text`` that carry content: no stop words, and none of the first
         2,000 ids (BERT's special tokens, single characters and punctuation)."""
         ids = self.tokenizer.encode(text.casefold(), add_special_tokens=False).ids
-        return tuple(i for i in ids if i >= _FIRST_WORD and i not in self._stop)
+        return np.array([i for i in ids if i >= _FIRST_WORD and i not in self._stop], np.int64)
 
     def vector(self, contexts: Iterable[str], names: Iterable[str]) -> np.ndarray | None:
         """The unit vector of a mention's context sentences, less its names' pieces (None when
         nothing is left)."""
-        own = {i for n in names for i in self._ids(n)}
-        ids = [i for s in contexts for i in self._ids(s) if i not in own]
-        if not ids:
+        if self.matrix is None:
+            self._load()
+        pieces = [self._ids(s) for s in contexts]
+        if not pieces:
             return None
-        v = self.matrix[ids].mean(axis=0)
-        norm = float(np.linalg.norm(v))
+        ids = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+        own = {i for n in names for i in self._ids(n).tolist()}
+        if own and ids.size:  # a name has a few pieces: a comparison each beats np.isin
+            keep = np.ones(ids.size, dtype=bool)
+            for i in own:
+                keep &= ids != i
+            ids = ids[keep]
+        if not ids.size:
+            return None
+        v = self.matrix[ids].sum(axis=0)  # type: ignore[index]  # (the mean, once normalised)
+        norm = float(np.sqrt(v @ v))
         return v / norm if norm > 0 else None
+
+
+@lru_cache(maxsize=4)
+def context_vectors(model: str | None = None) -> ContextVectors:
+    """One ``ContextVectors`` per model and process (loaded once, its caches kept across runs)."""
+    return ContextVectors(model)

@@ -321,17 +321,23 @@ class Sense:
     topics: set[str] = field(default_factory=set)  # documents it is the topic of (opens them)
     norm2: float = 0.0  # squared norm of ``context``, kept up to date
     vector: np.ndarray | None = None  # sum of its mentions' unit context vectors
+    sources: list[tuple[Iterable[str], list[str]]] = field(default_factory=list)  # not embedded
+
+    vector_norm: float = 0.0  # of ``vector``, kept up to date
 
     def add_vector(self, vector: np.ndarray | None) -> None:
         if vector is not None:
             self.vector = vector.copy() if self.vector is None else self.vector + vector
+            self.vector_norm = float(np.sqrt(self.vector @ self.vector))
 
-    def vector_similarity(self, vector: np.ndarray) -> float | None:
-        """Cosine of a unit context vector and this entity's mean one (None: it has none)."""
-        if self.vector is None:
+    def vector_similarity(self, vector: np.ndarray, context: ContextVectors) -> float | None:
+        """Cosine of a unit context vector and this entity's mean one (None: it has none);
+        its mentions' contexts are embedded now, the first time it is compared."""
+        while self.sources:
+            self.add_vector(context.vector(*self.sources.pop()))
+        if self.vector is None or self.vector_norm <= 0:
             return None
-        norm = float(np.linalg.norm(self.vector))
-        return float(self.vector @ vector) / norm if norm > 0 else None
+        return float(self.vector @ vector) / self.vector_norm
 
     def add(self, names: Iterable[str], types: dict[str, int], bag: Counter) -> None:
         self.names.update(names)
@@ -401,7 +407,9 @@ class EntityResolver:
         self.split_topics = split_topics
         self.context = context
         self.context_weight = context_weight
-        self._vector: np.ndarray | None = None  # the context vector of the entity resolving
+        # the entity being resolved: its contexts and names, and their vector once computed
+        self._source: tuple[Iterable[str], list[str]] = ((), [])
+        self._vector: np.ndarray | None | bool = False  # False: not computed
         self.reference: set[URIRef] = set()  # entities of a reference graph (link targets)
         self.senses: dict[URIRef, Sense] = {}
         self._bag: Counter | None = None  # the bag whose squared norm is _bag_norm2
@@ -429,8 +437,8 @@ class EntityResolver:
         if reference:
             self.reference.add(iri)
         names = list(names)
-        vector = self.context.vector(contexts, names) if self.context is not None else None
-        self._register(iri, names, types, bag, frozenset(classes), topic, vector)
+        self._source, self._vector = (tuple(contexts), names), False
+        self._register(iri, names, types, bag, frozenset(classes), topic)
 
     def resolve_document(self, doc_id: str, entities: list[dict]) -> list[Decision]:
         """IRIs for one document's entities, given as evidence dicts (``label``, ``aliases``,
@@ -444,15 +452,13 @@ class EntityResolver:
             bag = context_bag(e.get("contexts", ()), names, others)
             classes = frozenset(e.get("classes", ()))
             topic = str(document_iri(doc_id)) if e.get("topic") else None
-            vector = None
-            if self.context is not None:
-                vector = self.context.vector(e.get("contexts", ()), names)
-            self._vector = vector
+            # context vectors are computed when a comparison needs them: only names met before
+            self._source, self._vector = (tuple(e.get("contexts", ())), names), False
             if not self.cross_document:
                 decision = Decision(entity_key_iri(e["label"], doc_id), "new")
             else:
                 decision = self._decide(doc_id, e["label"], names, types, bag, classes, topic)
-            self._register(decision.iri, names, types, bag, classes, topic, vector)
+            self._register(decision.iri, names, types, bag, classes, topic)
             out.append(decision)
         return out
 
@@ -568,9 +574,13 @@ class EntityResolver:
             self._bag, self._bag_norm2 = bag, float(_norm2(bag))
         sense = self.senses[iri]
         words = sense.similarity(bag, self._bag_norm2)
+        if self.context is None:
+            return words
+        if self._vector is False:
+            self._vector = self.context.vector(*self._source)
         if self._vector is None:
             return words
-        vector = sense.vector_similarity(self._vector)
+        vector = sense.vector_similarity(self._vector, self.context)
         if vector is None:
             return words
         return (1 - self.context_weight) * max(vector, 0.0) + self.context_weight * words
@@ -589,12 +599,15 @@ class EntityResolver:
         bag: Counter,
         classes: frozenset[str] = frozenset(),
         topic: str | None = None,
-        vector: np.ndarray | None = None,
     ) -> None:
         sense = self.senses.get(iri)
         if sense is None:
             sense = self.senses[iri] = Sense(iri)
-        sense.add_vector(vector)
+        if self.context is not None:
+            if self._vector is False:
+                sense.sources.append(self._source)
+            else:
+                sense.add_vector(self._vector)  # type: ignore[arg-type]
         sense.classes |= classes
         if topic is not None:
             sense.topics.add(topic)

@@ -524,9 +524,9 @@ def _rewritten_graph(
 def _context_vectors(config: ContextConfig | None) -> ContextVectors | None:
     if config is None:
         return None
-    from kgforge.extract.context import ContextVectors
+    from kgforge.extract.context import context_vectors
 
-    return ContextVectors(config.model)
+    return context_vectors(config.model)
 
 
 _REPLACED = (MENTIONS, KGF.resolvedWith, KGF.resolutionHash)  # written anew by a re-resolve
