@@ -241,19 +241,34 @@ class LinkPredictor(nn.Module):
         return self.all_entity_repr()[ids]
 
     # -- scoring (evaluation interface) ----------------------------------------------------
+    def _queries(self, x: torch.Tensor, r_ids: torch.Tensor, heads: bool) -> torch.Tensor:
+        """The scorer's query vectors of ``(x, r, ?)``, or of ``(?, r, x)`` with ``heads`` (by
+        the inverse relation where the model has them), compared with :meth:`_keys`."""
+        if heads and self.inverse_relations:
+            return self.scorer.tail_query(x, self.relation_repr(r_ids, inverse=True))
+        if heads:
+            return self.scorer.head_query(self.relation_repr(r_ids), x)
+        return self.scorer.tail_query(x, self.relation_repr(r_ids))
+
+    def _keys(self, candidates: torch.Tensor, heads: bool) -> torch.Tensor:
+        """The scorer's keys of candidate vectors for queries of :meth:`_queries`."""
+        if heads and not self.inverse_relations:
+            return self.scorer.head_keys(candidates)
+        return self.scorer.tail_keys(candidates)
+
     def tails_given(
         self, h: torch.Tensor, r_ids: torch.Tensor, candidates: torch.Tensor
     ) -> torch.Tensor:
         """Scores ``[B, C]`` of head vectors ``h`` with relations ``r_ids`` against tail vectors."""
-        return self.scorer.score_tails(h, self.relation_repr(r_ids), candidates)
+        return self.scorer.compare_all(
+            self._queries(h, r_ids, False), self._keys(candidates, False)
+        )
 
     def heads_given(
         self, t: torch.Tensor, r_ids: torch.Tensor, candidates: torch.Tensor
     ) -> torch.Tensor:
         """Scores ``[B, C]`` of head candidates for relations ``r_ids`` and tail vectors ``t``."""
-        if self.inverse_relations:
-            return self.scorer.score_tails(t, self.relation_repr(r_ids, inverse=True), candidates)
-        return self.scorer.score_heads(candidates, self.relation_repr(r_ids), t)
+        return self.scorer.compare_all(self._queries(t, r_ids, True), self._keys(candidates, True))
 
     def prior_scores(
         self,
@@ -688,9 +703,7 @@ class LinkPredictor(nn.Module):
         key = self._state_key()
         cached = self._half_keys.get(heads)
         if cached is None or cached[0] != key:
-            reps = self.all_entity_repr()
-            flip = heads and not self.inverse_relations
-            keys = self.scorer.head_keys(reps) if flip else self.scorer.tail_keys(reps)
+            keys = self._keys(self.all_entity_repr(), heads)
             extra = self.prior.features if self._prior_cosine() is not None else None
             cached = (key, HalfKeys(keys, extra))
             self._half_keys[heads] = cached
@@ -714,15 +727,8 @@ class LinkPredictor(nn.Module):
     ) -> torch.Tensor:
         """Scores ``[B, N]``: exact for each row's shortlist, chosen by a half-precision pass,
         ``-inf`` elsewhere (so the top ``k`` of a row are among its exact scores)."""
-        if heads and self.inverse_relations:
-            queries = self.scorer.tail_query(x, self.relation_repr(r_ids, inverse=True))
-            rel = r_ids + self.num_relations
-        elif heads:
-            queries = self.scorer.head_query(self.relation_repr(r_ids), x)
-            rel = r_ids
-        else:
-            queries = self.scorer.tail_query(x, self.relation_repr(r_ids))
-            rel = r_ids
+        queries = self._queries(x, r_ids, heads)
+        rel = r_ids + self.num_relations if heads and self.inverse_relations else r_ids
         # the prior's dense channel joins the fp16 pass as extra columns; its word channels are
         # computed exactly for every entity (a few postings) and reused for the shortlist
         cosine = self._prior_cosine() if xp is not None else None
