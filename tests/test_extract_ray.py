@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from killed_run import commit_reporting_script
 from typer.testing import CliRunner
 
 from kgforge.cli import app
@@ -75,19 +76,9 @@ def test_ray_run_writes_what_a_local_run_writes(cluster: str, tmp_path: Path) ->
     assert set(_quads(local)) == set(_quads(on_ray))
 
 
-KILLED = """
-import sys
-from kgforge.extract import run
-original = run.ExtractionRun._load
-def load(self, lines):  # the commit of a batch (in the writer thread for new documents)
-    lines = list(lines)
-    original(self, lines)
-    if any("ns#Document>" in line for line in lines):
-        print("committed", flush=True)
-run.ExtractionRun._load = load
-run.extract(sys.argv[1], sys.argv[2], batch_size=2, engine="ray", address=sys.argv[3], workers=2)
-print("done", flush=True)
-"""
+KILLED = commit_reporting_script(
+    'run.extract(sys.argv[1], sys.argv[2], batch_size=2, engine="ray", address=sys.argv[3], workers=2)'
+)
 
 
 def test_killed_ray_run_resumes_without_duplicates_or_losses(cluster: str, tmp_path: Path) -> None:

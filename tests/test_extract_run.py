@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from killed_run import commit_reporting_script
 from rdflib import Literal
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
 from typer.testing import CliRunner
@@ -214,19 +215,9 @@ def test_cli_extract_and_bad_corpora(tmp_path: Path) -> None:
     assert records[0]["doc_id"] == "a" and records[0]["object"]["start"] == 19
 
 
-RESUME_SCRIPT = """
-import sys
-from kgforge.extract import run
-original = run.ExtractionRun._load
-def load(self, lines):  # the commit of a batch (in the writer thread for new documents)
-    lines = list(lines)
-    original(self, lines)
-    if any("ns#Document>" in line for line in lines):
-        print("committed", flush=True)
-run.ExtractionRun._load = load
-run.extract(sys.argv[1], sys.argv[2], "default", batch_size=2)
-print("done", flush=True)
-"""
+RESUME_SCRIPT = commit_reporting_script(
+    'run.extract(sys.argv[1], sys.argv[2], "default", batch_size=2)'
+)
 
 
 def test_resume_after_kill(tmp_path: Path) -> None:
