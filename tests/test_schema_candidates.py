@@ -52,7 +52,32 @@ def test_dates_parse_and_render(text, parsed, rendered) -> None:
 
 def test_surface_forms_put_the_date_rendering_first() -> None:
     assert surface_forms("1998", DateRenderer("iso")) == ["1998-01-01", "1998"]
-    assert surface_forms("the Beatles", DateRenderer("text")) == ["the Beatles", "Beatles"]
+    # a lower-case leading article is the sentence's, not the name's; "The Hard Life" keeps it
+    assert surface_forms("the Beatles", DateRenderer("text")) == ["Beatles", "the Beatles"]
+    assert surface_forms("The Hard Life", DateRenderer("text")) == ["The Hard Life", "Hard Life"]
+
+
+def test_topic_candidates_open_the_sentence(nlp) -> None:
+    texts = {
+        "I am a werewolf cub (Swedish: Jag) is a 1972 Swedish novel by Gunnel Linde.":
+            "I am a werewolf cub",  # before the first parenthesis
+        "Gay Sex in the 70s is a 2005 American documentary film.": "Gay Sex in the 70s",
+    }  # fmt: skip
+    for text, topic in texts.items():
+        cands = {c.text: c for c in candidates(nlp(text)[:])}
+        assert "TOPIC" in cands[topic].kinds, sorted(cands)
+    # no topic when the sentence does not open with its subject
+    cands = candidates(nlp("Early on in his career he rose to fame as a tenor.")[:])
+    assert not any("TOPIC" in c.kinds for c in cands)
+
+
+def test_capitalised_runs_without_an_opening_common_word_or_split_at_commas(nlp) -> None:
+    doc = nlp("On September 14, 2010, Earache Records released Need to Control.")
+    texts = {c.text for c in candidates(doc[:])}
+    assert "Earache Records" in texts  # a part of "On September 14, 2010, Earache Records"
+    doc = nlp("Early on in Daniele Barioni's career he sang at the Metropolitan Opera.")
+    texts = {c.text for c in candidates(doc[:])}
+    assert "Daniele Barioni" in texts and "he" not in texts  # possessive off; no pronouns
 
 
 def test_type_table_filters_by_kinds_seen_for_a_class() -> None:
@@ -103,3 +128,44 @@ def test_alias_table_maps_a_span_to_a_value_never_in_the_text(tmp_path) -> None:
     model.aliases = aliases
     assert model.forms("country_of_origin", feats[0].cands[1])[0] == usa
     assert model.forms("country_of_origin", feats[-1].cands[1]) == ["French"]
+
+
+def _onto(tmp_path, relations):  # type: ignore[no-untyped-def]
+    import json
+
+    from kgforge.extract.schema.ontology import load_ontology
+
+    path = tmp_path / "o.json"
+    rels = [
+        {"pid": f"P{i}", "label": r, "domain": "", "range": ""} for i, r in enumerate(relations)
+    ]
+    path.write_text(json.dumps({"concepts": [], "relations": rels}))
+    return load_ontology(path)
+
+
+def test_multi_shares_count_sentences_with_several_objects() -> None:
+    from kgforge.extract.schema.model import Example, _multi_shares
+
+    examples = [
+        Example(
+            "a", (("F", "cast_member", "A"), ("F", "cast_member", "B"), ("F", "director", "C"))
+        ),
+        Example("b", (("G", "cast_member", "A"), ("G", "director", "D"))),
+    ]
+    assert _multi_shares(examples) == {"cast_member": 0.5, "director": 0.0}
+
+
+def test_select_keeps_one_object_of_a_functional_relation_and_drops_equal_forms(tmp_path):  # type: ignore[no-untyped-def]
+    from kgforge.extract.schema.model import Featurizer, SchemaModel, Thresholds
+
+    model = SchemaModel(_onto(tmp_path, ["cast member", "director"]), Featurizer())
+    model.multi = {"cast_member": 0.5, "director": 0.0}
+    f = _features("Red Sky stars Ann Lee, Bo Kim and the Bo Kim.",
+                  ["Red Sky", "Ann Lee", "Bo Kim", "the Bo Kim"])  # fmt: skip
+    scored = [  # "the Bo Kim" does not overlap "Bo Kim" but has its form
+        (0, 0.9, 0, [(1, 0.9, "Ann Lee"), (2, 0.85, "Bo Kim"), (3, 0.84, "Bo Kim")]),
+        (1, 0.9, 0, [(1, 0.9, "Ann Lee"), (2, 0.85, "Bo Kim")]),
+    ]
+    t = Thresholds(relation=0.5, object=0.5, more_objects=0.8, multi_share=0.2)
+    got = [(p.relation, p.object_text) for p in model._select(f, scored, t)]
+    assert got == [("cast_member", "Ann Lee"), ("cast_member", "Bo Kim"), ("director", "Ann Lee")]

@@ -193,3 +193,14 @@ def test_schema_entry_is_validated_with_its_field(tmp_path: Path) -> None:
     cfg.write_text("relations:\n  - kind: schema\n    ontology: o.ttl\n    objective: recall\n")
     with pytest.raises(ConfigError, match="relations.0.objective"):
         load_pipeline(cfg)
+
+
+@pytest.mark.usefixtures("one_thread_and_private_cache")
+def test_pair_model_votes_for_the_relation_of_its_best_argument(files) -> None:
+    pipe = schema_pipeline(files["ontology"], files["train"])
+    pipe._load_trained()
+    model = pipe._schema[0].backend
+    assert "director" in model.pair_w  # trained on every example's candidates
+    docs = [pipe.nlp("Blue Harbor was directed by Mei Tanaka."), pipe.nlp("Blue Harbor is quiet.")]
+    votes = model._best_pair(model.pair_w["director"], model.featurizer(docs, cache=False))
+    assert votes[0] > 0.5 > votes[1]

@@ -21,7 +21,7 @@ from spacy.tokens import Span
 KINDS = (
     "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
     "LANGUAGE", "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL",
-    "NP", "CAP", "NUM", "QUOTE",
+    "NP", "CAP", "NUM", "QUOTE", "TOPIC",
 )  # fmt: skip
 _CONNECTORS = {"of", "the", "and", "de", "la", "le", "del", "della", "von", "van", "der", "&", "for",
                "du", "des", "da", "di", "in", "on", "to", "a", "an", "'s", "-", ":", "!", "?", ","}  # fmt: skip
@@ -53,13 +53,16 @@ def candidates(sent: Span) -> list[Candidate]:
             start += 1
         while end > start and text[end - 1] in " \"'“”«»),.;:":
             end -= 1
-        if end > start:
+        if end > start and text[start:end].lower() not in _NOT_ARGUMENTS:
             found.setdefault((start, end), set()).add(kind)
+            if text.endswith(("'s", "’s"), start, end) and end - start > 2:  # a possessive
+                found.setdefault((start, end - 2), set()).add(kind)
 
     for ent in sent.ents:
         add(ent.start_char - base, ent.end_char - base, ent.label_)
         if ent[0].lower_ in _DETERMINERS and len(ent) > 1:
             add(ent[1].idx - base, ent.end_char - base, ent.label_)
+    _topic(sent, base, add)
     for chunk in sent.noun_chunks:
         toks = [t for t in chunk if not (t.i == chunk.start and t.lower_ in _DETERMINERS)]
         toks = [t for t in toks if t.tag_ != "POS"]
@@ -92,7 +95,41 @@ def _capitalised(sent: Span, base: int, add) -> None:  # type: ignore[no-untyped
             else:
                 break
         add(toks[i].idx - base, toks[last].idx + len(toks[last]) - base, "CAP")
+        # a run opened by a sentence-initial common word ("Early on in Daniele Barioni") also
+        # without it, and a run with commas inside also as its comma-separated parts
+        starts = [k for k in range(i, last + 1) if _is_cap(toks[k])]
+        if toks[i].i == sent.start and toks[i].pos_ != "PROPN" and len(starts) > 1:
+            add(toks[starts[1]].idx - base, toks[last].idx + len(toks[last]) - base, "CAP")
+        piece = i
+        for k in range(i, last + 2):
+            if k == last + 1 or toks[k].text == ",":
+                end = k - 1
+                if end >= piece and (piece, end) != (i, last) and _is_cap(toks[piece]):
+                    add(toks[piece].idx - base, toks[end].idx + len(toks[end]) - base, "CAP")
+                piece = k + 1
         i = last + 1
+
+
+def _topic(sent: Span, base: int, add) -> None:  # type: ignore[no-untyped-def]
+    """What an encyclopaedic sentence is about, when it opens the sentence: the words before a
+    first parenthesis ("I am a werewolf cub (Swedish: ...) is a novel"), or the subject of the
+    main verb ("Gay Sex in the 70s is a 2005 film"), at most :data:`MAX_TOKENS` tokens."""
+    toks = list(sent)
+    if not toks or not toks[0].text[:1].isupper():
+        return
+    first = toks[0].idx - base
+    for k, tok in enumerate(toks[: MAX_TOKENS + 1]):
+        if tok.text in (",", ";"):
+            break
+        if tok.text == "(" and k > 0:
+            add(first, toks[k - 1].idx + len(toks[k - 1]) - base, "TOPIC")
+            break
+    for child in sent.root.children:
+        if child.dep_ in ("nsubj", "nsubjpass") and child.left_edge.i == toks[0].i:
+            right = child.right_edge
+            inside = sent.doc[toks[0].i : right.i + 1]
+            if right.i - toks[0].i < MAX_TOKENS and not any(t.text == "(" for t in inside):
+                add(first, right.idx + len(right) - base, "TOPIC")
 
 
 def _is_cap(tok) -> bool:  # type: ignore[no-untyped-def]
@@ -173,6 +210,13 @@ class DateRenderer:
         )
 
 
+def lower_article(text: str) -> str:
+    """ "the National Film Award" -> "National Film Award": a leading article in lower case
+    belongs to the sentence, not the name ("The Beatles" keeps its article)."""
+    head, _, rest = text.partition(" ")
+    return rest if head in ("the", "a", "an") and rest else text
+
+
 def strip_article(text: str) -> str:
     """ "the Beatles" -> "Beatles"; a name that is only an article stays."""
     head, _, rest = text.partition(" ")
@@ -185,8 +229,8 @@ def surface_forms(text: str, dates: DateRenderer) -> list[str]:
     date = dates.render(text)
     if date is not None:
         out.append(date)
-    out.append(text)
-    plain = strip_article(text)
-    if plain != text:
-        out.append(plain)
+    out.append(lower_article(text))
+    for plain in (text, strip_article(text)):
+        if plain not in out:
+            out.append(plain)
     return out

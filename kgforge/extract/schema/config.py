@@ -7,7 +7,7 @@
         encoder: null                      # sentence-transformers name or path (null: MiniLM)
         objective: strict_f1               # what dev thresholds are tuned for: strict_f1 (every
                                            #   triple counts) or f1 (Text2KGBench's filtered F1)
-        dev_share: 0.2                     # share of examples the thresholds are tuned on
+        dev_share: 0.2                     # thresholds: 1/dev_share-fold cross-validation
         seed: 0
         min_confidence: 0.0                # statements below are not written
         generative:                        # optional LLM backend instead of the trained scorer

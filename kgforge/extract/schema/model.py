@@ -58,7 +58,7 @@ from kgforge.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 _KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
-FORMAT = 2  # bump when features or saved models change: cached models are then retrained
+FORMAT = 3  # bump when features or saved models change: cached models are then retrained
 _SPACE = re.compile(r"(_|\s+)")
 
 
@@ -128,6 +128,10 @@ def _pair(cands: list[Candidate], subj: int | None) -> np.ndarray:
         out[i, 1] = float(c.end <= s.start)
         out[i, 2] = min(abs(c.start - s.start), 200) / 200
     return out
+
+
+# (relation index, its score, subject index, [(object index, score, canonical form)])
+Scored = tuple[int, float, int, list[tuple[int, float, str]]]
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:
@@ -308,6 +312,9 @@ class Thresholds:
     object: float = 0.3
     more_objects: float = 0.8
     zero_shot_relation: float = 0.35
+    # further objects only for relations whose example sentences have several objects at
+    # least this often (a functional relation such as a birth date keeps one)
+    multi_share: float = 0.0
 
 
 @dataclass
@@ -325,6 +332,11 @@ class SchemaModel:
     thresholds: Thresholds = field(default_factory=Thresholds)
     words: BagOfWords = field(default_factory=BagOfWords)
     memory: dict[str, list[list[str]]] = field(default_factory=dict)  # norm(text) -> triples
+    # per relation: share of its example sentences that state it with several objects
+    multi: dict[str, float] = field(default_factory=dict)
+    # per relation: p(candidate is an object of the relation) over every example sentence's
+    # candidates, the relation's own or not: "directed by X" votes for director
+    pair_w: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._dates = DateRenderer(self.date_template)
@@ -361,8 +373,21 @@ class SchemaModel:
             w = self.relation_w.get(r.name)
             if w is not None:
                 out[:, j] = _prob(w, sent)
+                pair = self.pair_w.get(r.name)
+                if pair is not None:  # the sentence's vote and its best argument's, averaged
+                    out[:, j] = (out[:, j] + self._best_pair(pair, feats)) / 2
             else:  # zero-shot: similarity t.zero_shot_relation scores t.relation
                 out[:, j] = np.clip(t.relation + (plain @ rel_vecs[j] - t.zero_shot_relation), 0, 1)
+        return out
+
+    @staticmethod
+    def _best_pair(w: np.ndarray, feats: Sequence[SentFeatures]) -> np.ndarray:
+        """Per sentence, the highest probability that one of its candidates is an object of
+        the relation (0 without candidates)."""
+        out = np.zeros(len(feats), dtype=np.float32)
+        for i, f in enumerate(feats):
+            if f.cands:
+                out[i] = float(_prob(w, np.hstack([f.span, f.extra])).max())
         return out
 
     def _relation_features(self, feats: Sequence[SentFeatures]) -> np.ndarray:
@@ -387,12 +412,11 @@ class SchemaModel:
             return np.clip(0.5 + (v @ range_vecs[j] - 0.3), 0, 1)
         return _prob(w, np.hstack([f.span, f.extra, _pair(f.cands, subj)]))
 
-    def _scored(
-        self, f: SentFeatures, rel_scores: np.ndarray, min_relation: float
-    ) -> list[tuple[int, float, int, list[tuple[int, float]]]]:
+    def _scored(self, f: SentFeatures, rel_scores: np.ndarray, min_relation: float) -> list[Scored]:
         """Per relation scoring at least ``min_relation``: (relation index, its score, the best
-        subject fitting the domain, objects fitting the range with scores, best first)."""
-        out: list[tuple[int, float, int, list[tuple[int, float]]]] = []
+        subject fitting the domain, objects fitting the range with scores and canonical forms,
+        best first)."""
+        out: list[Scored] = []
         if not f.cands:
             return out
         subj_scores = self.subject_scores(f)
@@ -411,7 +435,7 @@ class SchemaModel:
             s = f.cands[subj]
             obj_scores = self.object_scores(f, int(j), subj)
             objs = [
-                (int(i), float(obj_scores[i]))
+                (int(i), float(obj_scores[i]), self.forms(r.name, f.cands[i])[0])
                 for i in np.argsort(-obj_scores)
                 if not _overlaps(f.cands[i], s) and self.types.allows(r.range, f.cands[i])
             ]
@@ -421,7 +445,7 @@ class SchemaModel:
     def _select(
         self,
         f: SentFeatures,
-        scored: list[tuple[int, float, int, list[tuple[int, float]]]],
+        scored: list[Scored],
         t: Thresholds,
     ) -> list[SchemaTriple]:
         out: list[SchemaTriple] = []
@@ -430,14 +454,17 @@ class SchemaModel:
                 continue
             r, s = self.ontology.relations[j], f.cands[subj]
             chosen: list[Candidate] = []
-            for i, p in objs:
-                if p < (t.object if not chosen else t.more_objects):
+            written = set()
+            several = self.multi.get(r.name, 1.0) >= t.multi_share
+            for i, p, form in objs:
+                if p < (t.object if not chosen else t.more_objects) or (chosen and not several):
                     break
                 c = f.cands[i]
-                if any(_overlaps(c, o) for o in chosen):
+                if any(_overlaps(c, o) for o in chosen) or norm(form) in written:
                     continue
                 chosen.append(c)
-                out.append(SchemaTriple(s, s.text, r.name, c, self.forms(r.name, c)[0], p_rel * p))
+                written.add(norm(form))
+                out.append(SchemaTriple(s, s.text, r.name, c, form, p_rel * p))
         return out
 
     def decode(
@@ -450,7 +477,10 @@ class SchemaModel:
 
     def predict(self, sents: Sequence[Any]) -> list[list[SchemaTriple]]:
         """Triples of each parsed sentence (spaCy ``Span`` or ``Doc``)."""
-        feats = self.featurizer(sents, cache=False)  # new text: nothing to reuse
+        return self.predict_features(self.featurizer(sents, cache=False))  # new text: no reuse
+
+    def predict_features(self, feats: Sequence[SentFeatures]) -> list[list[SchemaTriple]]:
+        """Triples of each featurised sentence."""
         rel = self.relation_scores(feats)
         return [self.recall(f) or self.decode(f, rel[i]) for i, f in enumerate(feats)]
 
@@ -478,23 +508,44 @@ class SchemaModel:
         of them for ``objective`` (``strict_f1`` or the benchmark's ``f1``), then every model
         refitted on all examples."""
         featurizer = featurizer or Featurizer()
-        names = set(ontology.relation_names)
-        examples = [Example(e.text, tuple(t for t in e.triples if t[1] in names)) for e in examples]
-        examples = [e for e in examples if e.triples]
+        examples = _known(ontology, examples)
         docs = list(nlp.pipe([e.text for e in examples], batch_size=64))
-        feats = featurizer(docs)
+        return cls.fit_features(
+            ontology, examples, featurizer(docs), featurizer, dev_share, seed, objective
+        )
+
+    @classmethod
+    def fit_features(
+        cls,
+        ontology: Ontology,
+        examples: Sequence[Example],
+        feats: Sequence[SentFeatures],
+        featurizer: Featurizer,
+        dev_share: float = 0.2,
+        seed: int = 0,
+        objective: str = "strict_f1",
+    ) -> SchemaModel:
+        """:meth:`fit` on examples already featurised (``feats[i]`` of ``examples[i]``; only
+        examples with a triple of the ontology's relations count)."""
+        known = _known(ontology, examples, drop_empty=False)
+        keep = [i for i, e in enumerate(known) if e.triples]
+        examples, feats = [known[i] for i in keep], [feats[i] for i in keep]
         model = cls(ontology, featurizer)
         if not examples:
             return model
         order = list(range(len(examples)))
         random.Random(seed).shuffle(order)
-        n_dev = int(len(order) * dev_share) if len(order) >= 20 else 0
-        dev, train = order[:n_dev], order[n_dev:]
-        if dev:
-            model._fit_parts([examples[i] for i in train], [feats[i] for i in train])
-            model.thresholds = model._tune(
-                [examples[i] for i in dev], [feats[i] for i in dev], objective
-            )
+        if dev_share > 0 and len(order) >= 20:
+            # cross-validation: every example is scored once by a model fitted without it, and
+            # the thresholds are tuned on all of them (a single 20 % part is too few sentences)
+            folds = max(2, round(1 / dev_share))
+            held: list[tuple[Example, SentFeatures, list[Scored]]] = []
+            for k in range(folds):
+                dev = set(order[k::folds])
+                train = [i for i in order if i not in dev]
+                model._fit_parts([examples[i] for i in train], [feats[i] for i in train])
+                held.extend(model._score_held([examples[i] for i in dev], [feats[i] for i in dev]))
+            model.thresholds = model._tune(held, objective)
             log.info("schema %s: thresholds %s", ontology.id, model.thresholds)
         model._fit_parts(examples, feats)
         return model
@@ -508,10 +559,12 @@ class SchemaModel:
         self.types = TypeTable()
         self.words = BagOfWords.fit([e.text for e in examples])
         self.memory = {norm(e.text): [list(t) for t in e.triples] for e in examples}
+        self.multi = _multi_shares(examples)
         # positives: candidates whose surface forms equal a gold argument
         subj_x, subj_y = [], []
         obj_rows: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
         present: dict[str, list[int]] = {r.name: [] for r in onto.relations}
+        pair_y: dict[str, dict[int, np.ndarray]] = defaultdict(dict)
         for k, (e, f) in enumerate(zip(examples, feats, strict=True)):
             rels = {t[1] for t in e.triples}
             for r in rels:
@@ -538,6 +591,7 @@ class SchemaModel:
                 if yo.any():
                     x = np.hstack([f.span, f.extra, _pair(f.cands, subj)])
                     obj_rows[r].append((x, yo))
+                    pair_y[r][k] = yo
         self.subject_w = _fit_lr(np.vstack(subj_x), np.concatenate(subj_y), 0.5) if subj_x else None
         self.object_w = {}
         for r, rows in obj_rows.items():
@@ -552,22 +606,42 @@ class SchemaModel:
                 y = np.zeros(len(feats), dtype=np.float32)
                 y[ks] = 1
                 self.relation_w[r] = _fit_lr(sent, y, 4.0)
+        self.pair_w = {}
+        pair_x = [np.hstack([f.span, f.extra]) for f in feats if f.cands]
+        if pair_x:
+            x = np.vstack(pair_x)
+            for r, ys in pair_y.items():
+                y = np.concatenate([ys.get(k, np.zeros(len(f.cands), np.float32))
+                                    for k, f in enumerate(feats) if f.cands])  # fmt: skip
+                if r in self.relation_w and y.sum() >= 3:
+                    self.pair_w[r] = _fit_lr(x, y, 0.5)
+
+    def _score_held(
+        self, examples: Sequence[Example], feats: Sequence[SentFeatures]
+    ) -> list[tuple[Example, SentFeatures, list[Scored]]]:
+        """Held-out examples with everything :meth:`_select` needs, down to the lowest
+        relation threshold tried."""
+        rel = self.relation_scores(feats)
+        low = min(_GRID_RELATION)
+        return [
+            (e, f, self._scored(f, rel[i], low))
+            for i, (e, f) in enumerate(zip(examples, feats, strict=True))
+        ]
 
     def _tune(
-        self, examples: Sequence[Example], feats: Sequence[SentFeatures], objective: str
+        self, held: Sequence[tuple[Example, SentFeatures, list[Scored]]], objective: str
     ) -> Thresholds:
-        rel = self.relation_scores(feats)
-        grid_rel = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-        scored = [self._scored(f, rel[i], min(grid_rel)) for i, f in enumerate(feats)]
-        gold = [{normalize_triple(*t) for t in e.triples} for e in examples]
-        gold_rels = [{t[1] for t in e.triples} for e in examples]
+        feats = [f for _, f, _ in held]
+        scored = [s for _, _, s in held]
+        gold = [{normalize_triple(*t) for t in e.triples} for e, _, _ in held]
+        gold_rels = [{t[1] for t in e.triples} for e, _, _ in held]
         best, best_t = -1.0, self.thresholds
-        for tr in grid_rel:
+        for tr in _GRID_RELATION:
             for to in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
-                for tm in (0.7, 0.8, 0.9, 1.01):
+                for tm, ms in _MORE_GRID:
                     if tm < to:
                         continue
-                    t = Thresholds(tr, to, tm, self.thresholds.zero_shot_relation)
+                    t = Thresholds(tr, to, tm, self.thresholds.zero_shot_relation, ms)
                     total = 0.0
                     for i, f in enumerate(feats):
                         preds = self._select(f, scored[i], t)
@@ -587,6 +661,8 @@ class SchemaModel:
             arrays[f"rel:{r}"] = w
         for r, w in self.object_w.items():
             arrays[f"obj:{r}"] = w
+        for r, w in self.pair_w.items():
+            arrays[f"pair:{r}"] = w
         if self.subject_w is not None:
             arrays["subject"] = self.subject_w
         import json
@@ -599,6 +675,7 @@ class SchemaModel:
             "relations": self.ontology.relation_names,
             "vocab": self.words.vocab,
             "memory": self.memory,
+            "multi": self.multi,
         }
         arrays["idf"] = self.words.idf
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -617,6 +694,7 @@ class SchemaModel:
                 featurizer,
                 relation_w={k[4:]: data[k] for k in data.files if k.startswith("rel:")},
                 object_w={k[4:]: data[k] for k in data.files if k.startswith("obj:")},
+                pair_w={k[5:]: data[k] for k in data.files if k.startswith("pair:")},
                 subject_w=data["subject"] if "subject" in data.files else None,
                 types=TypeTable.from_state(meta["types"]),
                 aliases=meta["aliases"],
@@ -624,8 +702,39 @@ class SchemaModel:
                 thresholds=Thresholds(**meta["thresholds"]),
                 words=BagOfWords(meta["vocab"], data["idf"]),
                 memory=meta["memory"],
+                multi=meta["multi"],
             )
         return model
+
+
+_GRID_RELATION = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+_MORE_GRID = [(tm, ms) for tm in (0.5, 0.6, 0.7, 0.8, 0.9) for ms in (0.0, 0.1, 0.2, 0.4)]
+_MORE_GRID.append((1.01, 0.0))  # never more than one object
+
+
+def _multi_shares(examples: Sequence[Example]) -> dict[str, float]:
+    """Per relation, the share of example sentences stating it that give it several objects
+    (of one subject)."""
+    seen: Counter = Counter()
+    several: Counter = Counter()
+    for e in examples:
+        objs: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for s, r, o in e.triples:
+            objs[(norm(s), r)].add(norm(o))
+        for r in {r for _, r in objs}:
+            seen[r] += 1
+            several[r] += any(len(v) > 1 for (_, rr), v in objs.items() if rr == r)
+    return {r: several[r] / n for r, n in seen.items()}
+
+
+def _known(
+    ontology: Ontology, examples: Sequence[Example], drop_empty: bool = True
+) -> list[Example]:
+    """The examples with only the triples of the ontology's relations (and, with
+    ``drop_empty``, only those that keep one)."""
+    names = set(ontology.relation_names)
+    out = [Example(e.text, tuple(t for t in e.triples if t[1] in names)) for e in examples]
+    return [e for e in out if e.triples or not drop_empty]
 
 
 def _locate(text: str, arg: str) -> Candidate:
