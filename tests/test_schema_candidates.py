@@ -71,6 +71,13 @@ def test_topic_candidates_open_the_sentence(nlp) -> None:
     assert not any("TOPIC" in c.kinds for c in cands)
 
 
+def test_noun_chunks_also_without_adjectives_and_as_the_compound_before_the_head(nlp) -> None:
+    texts = {c.text for c in candidates(nlp("Mizukagami is a Japanese rekishi monogatari.")[:])}
+    assert {"Japanese rekishi monogatari", "rekishi monogatari"} <= texts
+    doc = nlp("The AMNRL was a rugby league organization in the United States.")
+    assert "rugby league" in {c.text for c in candidates(doc[:])}
+
+
 def test_capitalised_runs_without_an_opening_common_word_or_split_at_commas(nlp) -> None:
     doc = nlp("On September 14, 2010, Earache Records released Need to Control.")
     texts = {c.text for c in candidates(doc[:])}

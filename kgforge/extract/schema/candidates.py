@@ -68,6 +68,20 @@ def candidates(sent: Span) -> list[Candidate]:
         toks = [t for t in toks if t.tag_ != "POS"]
         if toks and len(toks) <= MAX_TOKENS:
             add(toks[0].idx - base, toks[-1].idx + len(toks[-1]) - base, "NP")
+            # without leading adjectives ("Japanese rekishi monogatari"), and the compound
+            # before a common-noun head ("rugby league organization" -> "rugby league")
+            k = 0
+            while k < len(toks) - 1 and toks[k].pos_ == "ADJ":
+                k += 1
+            if k:
+                add(toks[k].idx - base, toks[-1].idx + len(toks[-1]) - base, "NP")
+            head = chunk.root
+            mods = [t for t in toks if t.i < head.i and t.dep_ == "compound"]
+            if head.pos_ == "NOUN" and mods and toks[-1].i == head.i:
+                first = mods[0]
+                last = sent.doc[head.i - 1]
+                if all(t.dep_ == "compound" for t in sent.doc[first.i : head.i]):
+                    add(first.idx - base, last.idx + len(last) - base, "NP")
     _capitalised(sent, base, add)
     for tok in sent:
         if tok.like_num:
