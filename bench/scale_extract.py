@@ -8,11 +8,15 @@ is started once before the clock, its actors start inside the run). Every store 
 same quads.
 
 Memory: a fresh process per corpus size extracts documents of repeated text (50 distinct
-texts, cycled) with the local engine and reports its peak resident memory.
+texts, cycled) with the local engine and reports its peak resident memory, the resident memory
+every ``--sample-every`` documents (written in the main thread after each batch), the entities
+it made (with ``split_topics`` every copy of a text opens its own document, so about one
+entity in two documents is new) and the growth per document and per entity between the first
+sample past 10% of the run and the last one.
 
-    python bench/scale_extract.py [--docs 2000] [--memory-docs 10000 100000]
+    python bench/scale_extract.py [--docs 2000] [--memory-docs 10000 100000] [--skip-throughput]
 
-Writes bench/results/scale_extract.json.
+Writes bench/results/scale_extract.json and, with memory runs, scale_extract_memory.png.
 """
 
 from __future__ import annotations
@@ -75,9 +79,15 @@ def throughput(docs: int, work: Path) -> list[dict]:
     return rows
 
 
-def memory_child(docs: int, work: Path) -> dict:
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory_child(docs: int, work: Path, every: int) -> dict:
     from extract_bench import sentences
 
+    from kgforge.extract import run
     from kgforge.extract.run import extract
 
     pool = sentences()[:50]
@@ -85,14 +95,57 @@ def memory_child(docs: int, work: Path) -> dict:
     with corpus.open("w", encoding="utf-8") as fh:
         for i in range(docs):
             fh.write(json.dumps({"id": f"d{i}", "text": pool[i % len(pool)]}) + "\n")
+    series: list[dict] = []
+    written = [0]
+    write = run.ExtractionRun._write
+
+    def sampled(self, batch):  # after each batch: documents so far, resident memory
+        write(self, batch)
+        before = written[0]
+        written[0] += len(batch)
+        if written[0] // every > before // every or (batch and written[0] == docs):
+            row = {"documents": written[0], "rss_mib": round(_rss_mib(), 1)}
+            series.append({**row, "entities": len(self.resolver.senses)})
+
+    run.ExtractionRun._write = sampled  # type: ignore[method-assign]
     summary = extract(corpus, work / f"store-{docs}", batch_size=64)
+    first = next(r for r in series if r["documents"] >= docs // 10)
+    last = series[-1]
+    grown = (last["rss_mib"] - first["rss_mib"]) * 2**20
     return {
         "documents": docs,
         "seconds": round(summary.seconds, 1),
         "docs_per_second": round(summary.docs_per_second, 1),
         "statements": summary.statements,
+        "entities": summary.entities_updated,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "rss_growth_bytes_per_document": round(grown / (last["documents"] - first["documents"])),
+        "rss_growth_bytes_per_entity": round(grown / max(1, last["entities"] - first["entities"])),
+        "series": series,
     }
+
+
+def plot(memory: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for row in memory:
+        series = row.get("series") or []
+        ax.plot(
+            [r["documents"] for r in series],
+            [r["rss_mib"] for r in series],
+            label=f"{row['documents']:,} documents",
+        )
+    ax.set_xlabel("documents extracted")
+    ax.set_ylabel("resident memory (MiB)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("kgforge extract, repeated text, 1 process")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
 
 
 def main() -> None:
@@ -100,6 +153,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--memory-docs", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--sample-every", type=int, default=1000)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -110,7 +164,7 @@ def main() -> None:
 
     set_progress(False)
     if args.memory_child:
-        print(json.dumps(memory_child(args.memory_child, args.work)))
+        print(json.dumps(memory_child(args.memory_child, args.work, args.sample_every)))
         return
     record: dict = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -133,6 +187,7 @@ def main() -> None:
             record["memory"] = []
             for docs in args.memory_docs:
                 command = [sys.executable, __file__, "--memory-child", str(docs)]
+                command += ["--sample-every", str(args.sample_every)]
                 done = subprocess.run(
                     [*command, "--work", str(work)], capture_output=True, text=True, check=True
                 )
@@ -140,6 +195,7 @@ def main() -> None:
                 record["load_average_after_memory"] = os.getloadavg()
                 print(json.dumps(record["memory"][-1]), flush=True)
                 save()
+                plot(record["memory"], args.out.with_name(args.out.stem + "_memory.png"))
 
 
 if __name__ == "__main__":

@@ -321,18 +321,37 @@ def _class_iri(mention: Mention) -> URIRef:
 
 @dataclass
 class EntityRecord:
-    """An entity's consolidated record, merged from the evidence of every document."""
+    """An entity's consolidated record, merged from the evidence of every document.
+
+    Its size does not grow with the documents that mention the entity: labels, types and
+    surfaces are the distinct names and type votes, and of the context sentences it keeps only
+    the ``MAX_DESCRIPTION_SENTENCES`` that the description takes (each with the first document
+    graph, in IRI order, that has it), so a run can keep every record of a fresh store in memory.
+    """
 
     labels: Counter = field(default_factory=Counter)
     types: Counter = field(default_factory=Counter)  # type -> mentions that voted for it
     surfaces: set[str] = field(default_factory=set)
-    contexts: list[tuple[str, str]] = field(default_factory=list)  # (document graph, sentence)
+    contexts: dict[str, str] = field(default_factory=dict)  # sentence -> first document graph
 
     def add(self, graph: str, blob: dict) -> None:
         self.types.update(blob.get("types") or {blob["type"]: 1})
         self.labels[blob["label"]] += 1
         self.surfaces.update(blob["aliases"])
-        self.contexts += [(graph, c) for c in blob["contexts"]]
+        contexts = self.contexts
+        for sentence in blob["contexts"]:
+            have = contexts.get(sentence)
+            if have is None or graph < have:
+                contexts[sentence] = graph
+        if len(contexts) > 2 * MAX_DESCRIPTION_SENTENCES:
+            # a sentence dropped here has MAX others before it, which only move up later
+            self.contexts = dict(self._first_sentences())
+
+    def _first_sentences(self) -> list[tuple[str, str]]:
+        """The description's sentences: ordered by (first graph, sentence), the first
+        ``MAX_DESCRIPTION_SENTENCES``."""
+        ranked = sorted(self.contexts.items(), key=lambda kv: (kv[1], kv[0]))
+        return ranked[:MAX_DESCRIPTION_SENTENCES]
 
     @property
     def type(self) -> tuple[str, int]:
@@ -354,10 +373,9 @@ class EntityRecord:
             ]
         aliases = (self.surfaces | set(self.labels)) - {label}
         out += [e + _ALT_LABEL + " " + literal(a) + g for a in sorted(aliases)]
-        sentences = list(dict.fromkeys(s for _, s in sorted(self.contexts)))
+        sentences = [s for s, _ in self._first_sentences()]
         if sentences:
-            description = " ".join(sentences[:MAX_DESCRIPTION_SENTENCES])
-            out.append(e + _DESCRIPTION + " " + literal(description) + g)
+            out.append(e + _DESCRIPTION + " " + literal(" ".join(sentences)) + g)
         return out
 
 

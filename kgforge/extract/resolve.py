@@ -33,7 +33,7 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
 from typing import TYPE_CHECKING
@@ -309,21 +309,50 @@ _MAX_TERMS = 256  # context terms kept per sense
 _CLASS_CONFLICT_BELOW = 0.2  # disjoint classes split only contexts less similar than this
 
 
-@dataclass
+_NO_CLASSES: frozenset[str] = frozenset()
+
+
 class Sense:
-    """One known entity: its IRI, names, type votes and accumulated context."""
+    """One known entity: its IRI, names, type votes and accumulated context.
 
-    iri: URIRef
-    names: set[str] = field(default_factory=set)
-    types: Counter = field(default_factory=Counter)
-    context: Counter = field(default_factory=Counter)
-    classes: frozenset[str] = frozenset()  # of its "X is a C" statements
-    topics: set[str] = field(default_factory=set)  # documents it is the topic of (opens them)
-    norm2: float = 0.0  # squared norm of ``context``, kept up to date
-    vector: np.ndarray | None = None  # sum of its mentions' unit context vectors
-    sources: list[tuple[Iterable[str], list[str]]] = field(default_factory=list)  # not embedded
+    Its size is bounded whatever the number of its mentions (slots, no per-object dict): the
+    names and type votes are distinct values, the bag of context words keeps at most
+    ``2 * _MAX_TERMS`` terms, the context vector is one running sum (384 float32 for MiniLM),
+    ``topics`` a tuple of the (usually one) documents it opens, and ``sources`` (contexts not
+    yet embedded) holds only the mentions met before its first comparison. About 3 KB per
+    entity on short encyclopaedic text, half of it the vector (``bench/scale_extract.py``).
+    """
 
-    vector_norm: float = 0.0  # of ``vector``, kept up to date
+    __slots__ = (
+        "iri", "names", "types", "context", "classes", "topics", "norm2", "vector",
+        "vector_norm", "sources",
+    )  # fmt: skip
+
+    def __init__(self, iri: URIRef) -> None:
+        self.iri = iri
+        self.names: set[str] = set()
+        self.types: Counter = Counter()
+        self.context: Counter = Counter()
+        self.classes: frozenset[str] = _NO_CLASSES  # of its "X is a C" statements
+        self.topics: tuple[str, ...] = ()  # documents it is the topic of (opens them)
+        self.norm2 = 0.0  # squared norm of ``context``, kept up to date
+        self.vector: np.ndarray | None = None  # sum of its mentions' unit context vectors
+        self.vector_norm = 0.0  # of ``vector``, kept up to date
+        self.sources: list[tuple[Iterable[str], list[str]]] | None = None  # not embedded
+
+    def add_source(self, source: tuple[Iterable[str], list[str]]) -> None:
+        if self.sources is None:
+            self.sources = [source]
+        else:
+            self.sources.append(source)
+
+    def add_topic(self, topic: str) -> None:
+        if topic not in self.topics:
+            self.topics = (*self.topics, topic)
+
+    def add_classes(self, classes: frozenset[str]) -> None:
+        if classes and not classes <= self.classes:
+            self.classes = self.classes | classes
 
     def add_vector(self, vector: np.ndarray | None) -> None:
         if vector is not None:
@@ -333,8 +362,10 @@ class Sense:
     def vector_similarity(self, vector: np.ndarray, context: ContextVectors) -> float | None:
         """Cosine of a unit context vector and this entity's mean one (None: it has none);
         its mentions' contexts are embedded now, the first time it is compared."""
-        while self.sources:
-            self.add_vector(context.vector(*self.sources.pop()))
+        if self.sources is not None:
+            while self.sources:
+                self.add_vector(context.vector(*self.sources.pop()))
+            self.sources = None
         if self.vector is None or self.vector_norm <= 0:
             return None
         return float(self.vector @ vector) / self.vector_norm
@@ -473,7 +504,7 @@ class EntityResolver:
         if self.split_classes and disjoint and score < _CLASS_CONFLICT_BELOW:
             return True
         # a document's earlier version (a changed document extracted again) is no other topic
-        return self.split_topics and topic is not None and bool(sense.topics - {topic})
+        return self.split_topics and topic is not None and any(t != topic for t in sense.topics)
 
     def _decide(
         self,
@@ -605,12 +636,12 @@ class EntityResolver:
             sense = self.senses[iri] = Sense(iri)
         if self.context is not None:
             if self._vector is False:
-                sense.sources.append(self._source)
+                sense.add_source(self._source)
             else:
                 sense.add_vector(self._vector)  # type: ignore[arg-type]
-        sense.classes |= classes
+        sense.add_classes(classes)
         if topic is not None:
-            sense.topics.add(topic)
+            sense.add_topic(topic)
         new = [n for n in names if n not in sense.names]
         sense.add(names, types, bag)
         for name in new:

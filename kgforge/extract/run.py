@@ -25,7 +25,7 @@ import gc
 import json
 import logging
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -47,6 +47,7 @@ from kgforge.extract.rdf import (
     MENTIONS,
     DocMeta,
     DocQuads,
+    EntityRecord,
     document_quads,
     iri,
     merge_evidence,
@@ -80,6 +81,8 @@ ALL_ENTITIES = KGF.allEntities  # pending marker: rebuild every record
 _PENDING = iri(PENDING)
 _SCAN_ABOVE = 200  # pending entities above which evidence is read in one scan
 _REBUILD_ROUNDS = 10  # rebuilds of the entity records while other runs keep writing documents
+_FLUSH_BYTES = 8 << 20  # N-Quads characters written between flushes of the store's memtables
+_RECORDS_PER_WRITE = 5000  # entity records per transaction of a rebuild
 
 
 @dataclass
@@ -160,6 +163,7 @@ class ExtractionRun:
         self._mark_entities = True  # record pending entities per batch (off in fresh stores)
         self._touched: set[URIRef] = set()  # entities whose evidence this run changed
         self._written = [0, 0]  # documents and evidence rows this run wrote
+        self._unflushed = 0  # N-Quads characters written since the store's last flush
         self._relations: dict[str, str] = {}  # canonical mapping in the store: surface -> canonical
         self._writer: ThreadPoolExecutor | None = None  # the document writes of ``run``
         self._writes: deque[Future] = deque()
@@ -194,16 +198,17 @@ class ExtractionRun:
             self._relations = {str(a): str(b) for a, b in self.kg.query(MAPPING_QUERY)}
             self.pipeline.canonical.seed(self._relations.items())
         # Into a store with no documents and nothing pending, all evidence an entity record needs
-        # is what this run writes: keep it in memory rather than read it back at the end.
+        # is what this run writes: merge it into the records as it comes rather than read it
+        # back at the end (a record's size does not grow with its mentions: ``EntityRecord``).
         fresh = not known and next(self.kg.triples((STATE_GRAPH, PENDING, None)), None) is None
-        evidence: list[tuple[str, URIRef, dict]] | None = [] if fresh else None
+        records: dict[URIRef, EntityRecord] | None = defaultdict(EntityRecord) if fresh else None
         if fresh:  # one marker instead of one per entity; a killed run leaves it for the next
             with self.kg.transaction():
                 self._load(_pending_lines([ALL_ENTITIES]))
         self._mark_entities = not fresh
         if not fresh:
             seed_resolver(self.resolver, self._stored_evidence(None))
-        seen: set[str] = set()
+        seen: set[str] = set()  # document ids read: only ``prune`` needs them
 
         def todo() -> Iterator[tuple[str, tuple[Document, _Known | None]]]:
             for doc in reader:
@@ -220,7 +225,8 @@ class ExtractionRun:
                     )
                     continue
                 summary.documents += 1
-                seen.add(doc.id)
+                if prune:
+                    seen.add(doc.id)
                 if old and (old.content_hash, old.pipeline_hash) == (
                     doc.content_hash,
                     fingerprint,
@@ -255,8 +261,10 @@ class ExtractionRun:
                 if old is not None:
                     quads.entities |= _entities_of(self.kg, old.graph)
                 batch.append((doc_iri, quads, old is not None))
-                if evidence is not None:
-                    evidence += [(str(doc_iri), e, blob) for e, blob in quads.evidence]
+                if records is not None:
+                    graph = str(doc_iri)
+                    for entity, blob in quads.evidence:
+                        records[entity].add(graph, blob)
                 self._written[0] += 1
                 self._written[1] += len(quads.evidence)
                 summary.statements += quads.statements
@@ -279,13 +287,27 @@ class ExtractionRun:
         summary.errors = list(reader.stats.errors)
         if prune:
             summary.dropped = self._prune(known, seen, corpus_key)
-        summary.entities_updated = self.rebuild_entities(evidence)
+        summary.entities_updated = self.rebuild_entities(records)
         summary.seconds = time.perf_counter() - started
         return summary
 
     def _load(self, lines: Iterable[str]) -> None:
         """Add N-Quads lines through the store's parser (inside the caller's transaction)."""
-        self.kg.load_data("".join(lines), "nq")
+        text = "".join(lines)
+        self.kg.load_data(text, "nq")
+        self._unflushed += len(text)
+
+    def _flush_if_due(self) -> None:
+        """Flush the store's write buffers after every ``_FLUSH_BYTES`` of N-Quads written
+        (after a commit): RocksDB's memtables would otherwise grow with the whole run."""
+        if self._unflushed >= _FLUSH_BYTES:
+            self._unflushed = 0
+            self.kg.flush()
+
+    def _load_and_flush(self, lines: list[str]) -> None:
+        """The writer thread's job: one batch in one transaction, then a flush if due."""
+        self._load(lines)
+        self._flush_if_due()
 
     def _write(self, batch: list[tuple[URIRef, DocQuads, bool]]) -> None:
         """Documents and their pending entities in one transaction; changed documents have
@@ -319,10 +341,11 @@ class ExtractionRun:
                         (relation_iri(surface), KGF.canonicalRelation, None), RELATIONS_GRAPH
                     )
                 self._load(lines)
+            self._flush_if_due()
             return
         while len(self._writes) >= 2:
             self._writes.popleft().result()  # re-raises the write's error here
-        self._writes.append(self._writer.submit(self._load, lines))
+        self._writes.append(self._writer.submit(self._load_and_flush, lines))
 
     def _drain(self) -> None:
         """Wait for the writer thread's writes (raising the first that failed)."""
@@ -362,11 +385,10 @@ class ExtractionRun:
             self._touched |= pending
         return len(gone)
 
-    def rebuild_entities(self, evidence: list[tuple[str, URIRef, dict]] | None = None) -> int:
+    def rebuild_entities(self, records: dict[URIRef, EntityRecord] | None = None) -> int:
         """Rewrite the records of the entities this run touched and of those pending in the
-        store, from the evidence in all document graphs (``evidence``: all of it as
-        ``(graph, entity, evidence)`` rows, used while the store holds only this run's
-        documents)."""
+        store, from the evidence in all document graphs (``records``: those merged from all of
+        it, used while the store holds only this run's documents)."""
         markers = {o for _, _, o in self.kg.triples((STATE_GRAPH, PENDING, None))}
         targets = (markers | self._touched) - {ALL_ENTITIES}
         everything = ALL_ENTITIES in markers
@@ -375,9 +397,8 @@ class ExtractionRun:
         updated: set[URIRef] = set()
         for _ in range(_REBUILD_ROUNDS):
             before = self._store_state()
-            if evidence is None or before != tuple(self._written):
-                evidence = self._stored_evidence(None if everything else targets)
-            records = merge_evidence(evidence)
+            if records is None or before != tuple(self._written):
+                records = merge_evidence(self._stored_evidence(None if everything else targets))
             known = {s for s, _, _ in self.kg.triples((None, RDF.type, KGF.Entity), ENTITIES_GRAPH)}
             stale = known if everything else known & targets
             if stale:
@@ -387,14 +408,21 @@ class ExtractionRun:
                     else:
                         for entity in stale:
                             self.kg.remove((entity, None, None), graph=ENTITIES_GRAPH)
-            # additions alone take the store's fast path
-            lines = [line for e, rec in records.items() for line in rec.lines(e, ENTITIES_GRAPH)]
+            # additions alone take the store's fast path; records in chunks of transactions
+            # (a kill between them leaves the pending markers: the next run redoes them all)
+            entities = list(records)
+            for at in range(0, len(entities), _RECORDS_PER_WRITE):
+                chunk = entities[at : at + _RECORDS_PER_WRITE]
+                lines = [line for e in chunk for line in records[e].lines(e, ENTITIES_GRAPH)]
+                with self.kg.transaction():
+                    self._load(lines)
+                self._flush_if_due()
             with self.kg.transaction():
-                self._load(lines + type_label_lines(records, ENTITIES_GRAPH))
+                self._load(type_label_lines(records, ENTITIES_GRAPH))
             updated |= records.keys() | stale
             if self._store_state() == before:
                 break
-            evidence = None  # another run wrote documents meanwhile: read them all back
+            records = None  # another run wrote documents meanwhile: read them all back
         else:
             log.warning(
                 "entity records rebuilt %d times while other runs kept writing; "
@@ -420,17 +448,18 @@ class ExtractionRun:
         )
         return int(docs), int(rows)
 
-    def _stored_evidence(self, pending: set[URIRef] | None) -> list[tuple[str, URIRef, dict]]:
-        """The evidence rows of the ``pending`` entities (None: all) in the document graphs."""
+    def _stored_evidence(self, pending: set[URIRef] | None) -> Iterator[tuple[str, URIRef, dict]]:
+        """The evidence rows of the ``pending`` entities (None: all) in the document graphs,
+        read as they are consumed (a store's evidence need not fit in memory at once)."""
         if pending is None or len(pending) > _SCAN_ABOVE:  # one pass beats many lookups
-            quads = [
+            quads: Iterable = (
                 q
                 for q in self.kg.quads((None, MENTIONS, None, None))
                 if pending is None or q[0] in pending
-            ]
+            )
         else:
-            quads = [q for e in pending for q in self.kg.quads((e, MENTIONS, None, None))]
-        return [(str(g), s, json.loads(str(o))) for s, _, o, g in quads if g != ENTITIES_GRAPH]
+            quads = (q for e in pending for q in self.kg.quads((e, MENTIONS, None, None)))
+        return ((str(g), s, json.loads(str(o))) for s, _, o, g in quads if g != ENTITIES_GRAPH)
 
 
 def resolve_store(

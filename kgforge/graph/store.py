@@ -179,6 +179,18 @@ class KnowledgeGraph:
         without holding the GIL, safely from a thread while others read (Oxigraph)."""
         return self._backend.capabilities.text_load and not self.read_only
 
+    def flush(self) -> None:
+        """Write what the engine buffers in memory to disk (Oxigraph: RocksDB's memtables).
+
+        Oxigraph's RocksDB keeps recent writes in memtables that, on a long stream of
+        transactions, grow with everything written (some 24 KB per extracted document) before
+        it flushes them itself; a long writer calls this every few MiB written so that its
+        memory stays flat. A no-op on backends without such buffers and on read-only stores.
+        """
+        flush = getattr(self._backend, "flush", None)
+        if flush is not None and not self.read_only:
+            flush()
+
     def close(self) -> None:
         if self._batch:
             raise KGForgeError("close() inside an open transaction: its changes would be lost")

@@ -322,6 +322,10 @@ class OxigraphBackend:
             )
             ox.serialize(union, target, format=fmt, prefixes=PREFIX_IRIS)
 
+    def flush(self) -> None:
+        """Write RocksDB's in-memory write buffers (memtables) to disk files."""
+        self.store.flush()
+
     def close(self) -> None:
         if not self.read_only:
             self.store.flush()
