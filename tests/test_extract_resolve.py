@@ -433,3 +433,30 @@ def test_context_vectors_split_a_name_by_its_contexts() -> None:
     a, b, c = (resolver.resolve_document(d, [e])[0] for d, e in docs)
     assert b.rule == "split" and b.iri != a.iri and b.score < 0.2  # the score is recorded
     assert c.iri == a.iri and c.score >= 0.2  # the same play in a like context joins it
+
+
+def test_entity_record_stays_small_and_keeps_the_description() -> None:
+    """An entity record keeps the description's sentences only (the first ten by document
+    graph, then sentence), not every context of every mention: the same lines as merging all
+    the rows, in any order of the rows, at a bounded size."""
+    import random
+
+    from kgforge.extract.rdf import MAX_DESCRIPTION_SENTENCES, EntityRecord
+    from kgforge.graph.namespaces import ENT, ENTITIES_GRAPH
+
+    rows = [
+        (f"urn:doc:{d:03d}", {"label": "Paris", "type": "Place", "types": {"Place": 1},
+                              "aliases": [], "contexts": [f"Sentence {(d * 7) % 40}.", "Same."]})
+        for d in range(200)
+    ]  # fmt: skip
+    entity = ENT["paris"]
+    expected = [s for _, s in sorted((g, c) for g, b in rows for c in b["contexts"])]
+    description = " ".join(list(dict.fromkeys(expected))[:MAX_DESCRIPTION_SENTENCES])
+    for seed in range(3):
+        random.Random(seed).shuffle(rows)
+        record = EntityRecord()
+        for graph, blob in rows:
+            record.add(graph, blob)
+            assert len(record.contexts) <= 2 * MAX_DESCRIPTION_SENTENCES
+        (line,) = [x for x in record.lines(entity, ENTITIES_GRAPH) if "description" in x]
+        assert f'"{description}"' in line

@@ -283,3 +283,24 @@ def test_embedding_merge(tmp_path: Path) -> None:
         names = {str(o) for _, p, o in kg.triples((jobs, None, None), graph=ENTITIES_GRAPH)}
         assert {"Steve Jobs", "Steven Jobs"} <= names
         assert str(_label_iri(kg, "Bill Gates")) != str(jobs)
+
+
+def test_store_flushed_during_a_run_gives_the_same_graph(
+    tmp_path: Path, pipeline: ExtractionPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run flushes the store's write buffers every ``_FLUSH_BYTES`` written (what keeps its
+    memory flat on a long corpus); the graph is the one a run without flushes writes."""
+    from kgforge.extract import run
+
+    corpus = _corpus(tmp_path / "c", DOCS)
+    with KnowledgeGraph.open(tmp_path / "plain") as kg:
+        extract(corpus, kg, pipeline, batch_size=1)
+        plain = set(kg.quads())
+    flushes = []
+    flush = KnowledgeGraph.flush
+    monkeypatch.setattr(run, "_FLUSH_BYTES", 1)
+    monkeypatch.setattr(KnowledgeGraph, "flush", lambda kg: flushes.append(1) or flush(kg))
+    with KnowledgeGraph.open(tmp_path / "flushed") as kg:
+        extract(corpus, kg, pipeline, batch_size=1)
+        assert set(kg.quads()) == plain
+    assert len(flushes) >= len(DOCS)  # after every document batch, and after the records
