@@ -23,7 +23,7 @@ from typing import Any, Literal
 import typer
 from typer.core import TyperGroup
 
-from kgforge.errors import KGForgeError
+from kgforge.errors import ConfigError, KGForgeError
 from kgforge.progress import set_progress
 
 # Choices of the options below; tests/test_cli.py checks that they match the library's own.
@@ -508,6 +508,52 @@ def train_relations_command(
         seed=seed,
     )
     typer.echo(str(summary))
+
+
+@app.command("train-extractor")
+def train_extractor_command(
+    train: str = typer.Option(..., "--train", help="Gold JSONL (CoNLL04 format) to train on."),
+    output: str = typer.Option(..., "--output", "-o", help="Joint extractor model file to write."),
+    dev: str | None = typer.Option(
+        None, "--dev", help="Gold JSONL scored after every epoch (a report; never chooses)."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="YAML of JointConfig fields (a `joint:` section is read if there)."
+    ),
+    set_values: list[str] = typer.Option(
+        [], "--set", help="Override a config field: key=value (repeatable), e.g. epochs=20."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from OUTPUT.ckpt (written after every epoch)."
+    ),
+    json_out: str | None = typer.Option(None, "--json", help="Write the summary and history here."),
+) -> None:
+    """Train the joint entity + relation extractor (SpERT-style, fine-tuned transformer) of a
+    `kind: joint` pipeline, e.g. pipelines/conll04_joint.yaml."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from kgforge.extract.trained.joint import load_joint_config
+    from kgforge.extract.trained.joint_training import train_joint
+
+    overrides = {}
+    for item in set_values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            overrides[key.strip()] = raw
+    joint_config = load_joint_config(config, overrides)
+    summary = train_joint(train, output, joint_config, dev_path=dev, resume=resume)
+    typer.echo(str(summary))
+    if json_out is not None:
+        blob = {"config": joint_config.model_dump(mode="json"), **dataclasses.asdict(summary)}
+        Path(json_out).write_text(json.dumps(blob, indent=2) + "\n", encoding="utf-8")
 
 
 @app.command("evaluate-extraction")

@@ -53,3 +53,31 @@ def load_sentence_model(model: str, device: str | None = None) -> Any:
     """The process's shared sentence-transformers model for ``model`` on ``device`` (loaded once;
     do not modify it)."""
     return open_sentence_model(model, device)
+
+
+def transformer_layers(model: Any, name: str = "") -> Any:
+    """The ``encoder.layer`` list of a BERT-style Hugging Face model (``embeddings`` and
+    ``encoder.layer``, as MiniLM, BERT, RoBERTa): what top-layer fine-tuning over cached
+    lower-layer states splits. Another architecture is a :class:`ConfigError`."""
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    if layers is None or not hasattr(model, "embeddings"):
+        raise ConfigError(
+            "fine-tuning the top layers needs a BERT-style model (embeddings + encoder.layer); "
+            f"{name or 'this model'} is a {type(model).__name__}"
+        )
+    return layers
+
+
+def run_layers(layers: Any, hidden: Any, mask: Any) -> Any:
+    """``hidden`` [batch, length, dim] through transformer ``layers`` with an additive attention
+    mask made from ``mask`` [batch, length] (1 = token, 0 = padding). Eager and SDPA attention
+    both add it; a layer returns a tensor or, in older transformers, a tuple. Shared by the
+    link-prediction encoder and the joint extractor: both fine-tune the top layers over the
+    cached output of the lower ones, so both must run the layers exactly alike."""
+    import torch
+
+    additive = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+    for layer in layers:
+        out = layer(hidden, additive)
+        hidden = out[0] if isinstance(out, tuple) else out
+    return hidden

@@ -28,7 +28,7 @@ from kgforge.cache import cache_path
 from kgforge.embed.features import encode_texts, model_cache_dir
 from kgforge.errors import ConfigError, KGForgeError
 from kgforge.fileio import atomic_write
-from kgforge.models import default_text_model
+from kgforge.models import default_text_model, run_layers
 from kgforge.progress import library_bars, progress, quiet
 
 
@@ -352,13 +352,9 @@ TOP_CHUNK = 128
 
 
 def _run_layers(layers: nn.ModuleList, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``hidden`` through transformer ``layers`` with an additive attention mask (eager and
-    SDPA attention both add it); a layer returns a tensor or, in older transformers, a tuple."""
-    additive = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
-    for layer in layers:
-        out = layer(hidden, additive)
-        hidden = out[0] if isinstance(out, tuple) else out
-    return hidden
+    """``hidden`` through transformer ``layers`` (:func:`kgforge.models.run_layers`, shared
+    with the joint extractor's top-layer fine-tuning)."""
+    return run_layers(layers, hidden, mask)
 
 
 def hidden_cache_path(

@@ -23,6 +23,9 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       - kind: classifier             # trained classifier (kgforge.extract.trained)
         model: models/conll04-relations.pt
         min_confidence: 0.5
+      - kind: joint                  # joint entities + relations (kgforge.extract.trained.joint);
+        model: models/conll04-joint.pt #   its entities replace spaCy's mentions
+        min_confidence: 0.0
       - kind: schema                 # ontology-guided (kgforge.extract.schema.config)
         ontology: ontology.ttl
         examples: examples.jsonl
@@ -115,6 +118,17 @@ class ClassifierRelations(StrictModel):
     min_confidence: float = Field(0.5, ge=0, le=1)
 
 
+class JointRelations(StrictModel):
+    """A trained joint entity and relation extractor (``kgforge.extract.trained.joint``): its
+    entities replace spaCy's mentions, and it adds the relations between them."""
+
+    kind: Literal["joint"]
+    model: Path
+    min_confidence: float = Field(0.0, ge=0, le=1)  # on top of the model's own threshold
+    encoder: str | None = None  # the base encoder's folder, when not where it was trained
+    batch_size: int = Field(16, ge=1)  # sentences per encoder pass
+
+
 class EntityTypesConfig(StrictModel):
     """A trained entity-type refiner (``kgforge.extract.trained.EntityTypeClassifier``)."""
 
@@ -178,7 +192,8 @@ class CanonicalConfig(StrictModel):
 
 
 RelationsConfig = Annotated[
-    PatternRelations | ClassifierRelations | SchemaRelations, Field(discriminator="kind")
+    PatternRelations | ClassifierRelations | JointRelations | SchemaRelations,
+    Field(discriminator="kind"),
 ]
 
 
@@ -210,7 +225,7 @@ def load_config(path: str | Path) -> PipelineConfig:
     config.name = config.name or path.stem
     base = path.resolve().parent
     for rel in config.relations:
-        if isinstance(rel, ClassifierRelations):
+        if isinstance(rel, ClassifierRelations | JointRelations):
             rel.model = _resolve_model_path(rel.model, base)
         elif isinstance(rel, SchemaRelations):
             rel.ontology = _resolve_model_path(rel.ontology, base)

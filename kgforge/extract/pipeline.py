@@ -26,6 +26,7 @@ from kgforge.errors import ConfigError
 from kgforge.extract.canonical import PredicateCanonicalizer
 from kgforge.extract.config import (
     ClassifierRelations,
+    JointRelations,
     PatternRelations,
     PipelineConfig,
     SchemaRelations,
@@ -38,6 +39,7 @@ from kgforge.extract.types import DocExtraction, Mention, Statement
 
 if TYPE_CHECKING:
     from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier
+    from kgforge.extract.trained.joint import JointExtractor
 
 T = TypeVar("T")
 
@@ -174,6 +176,7 @@ class ExtractionPipeline:
         ]
         self._classifiers: list[tuple[RelationClassifier, float]] | None = None
         self._typer: EntityTypeClassifier | None = None
+        self._joint: tuple[JointExtractor, JointRelations] | None = None
         self._schema: list[Any] = []
         coref = config.coreference
         self._coref = (
@@ -254,6 +257,13 @@ class ExtractionPipeline:
                 self._classifiers.append((RelationClassifier.load(spec.model), spec.min_confidence))
             if self.config.entity_types is not None:
                 self._typer = EntityTypeClassifier.load(self.config.entity_types.model)
+        joint = [r for r in self.config.relations if isinstance(r, JointRelations)]
+        if len(joint) > 1:
+            raise ConfigError("at most one joint extractor: it gives the mentions", self.path)
+        if joint:
+            from kgforge.extract.trained.joint import JointExtractor
+
+            self._joint = (JointExtractor.load(joint[0].model, joint[0].encoder), joint[0])
         schema = [r for r in self.config.relations if isinstance(r, SchemaRelations)]
         if schema:
             from kgforge.extract.schema.extractor import SchemaExtractor
@@ -352,7 +362,11 @@ class ExtractionPipeline:
         """Mentions, aliases and statements of one parsed document."""
         sents = list(doc.sents)
         text = doc.text  # Doc.text joins all tokens on every access: once per document
-        mentions = self._mentions(doc, text, sents)
+        joint: list[Statement] = []
+        if self._joint is not None:
+            mentions, joint = self._joint_extract(text, sents)
+        else:
+            mentions = self._mentions(doc, text, sents)
         coref, topic = self._coref, -1
         if coref is not None:
             mentions, topic = coref.topic(doc, text, mentions)
@@ -404,6 +418,7 @@ class ExtractionPipeline:
                 statements.extend(extractor.extract(sent, argument, text, span))
         if self._classifiers:
             statements.extend(self._classify(text, sents, mentions))
+        statements.extend(joint)
         if extra:
             mentions, canonical = _merge_extra(mentions, canonical, extra)
         if self._schema:
@@ -448,6 +463,27 @@ class ExtractionPipeline:
         ]
         refined = self._typer.predict_batch(items)
         return [m.shifted(s.start_char) for s, ms in zip(sents, refined, strict=True) for m in ms]
+
+    def _joint_extract(self, text: str, sents: list) -> tuple[list[Mention], list[Statement]]:
+        """The joint extractor's mentions (document offsets) and its relation statements, one
+        encoder pass per sentence."""
+        model, spec = self._joint  # type: ignore[misc]
+        spans = [_trim(text, s.start_char, s.end_char) for s in sents]
+        found = model.predict([text[a:b] for a, b in spans], batch_size=spec.batch_size)
+        mentions: list[Mention] = []
+        statements: list[Statement] = []
+        for (a, b), (sent_mentions, relations) in zip(spans, found, strict=True):
+            shifted = [m.shifted(a) for m in sent_mentions]
+            mentions += shifted
+            for r in relations:
+                if r.confidence >= spec.min_confidence:
+                    statements.append(
+                        Statement(
+                            shifted[r.head], r.label, shifted[r.tail],
+                            round(float(r.confidence), 4), (a, b), "joint",
+                        )
+                    )  # fmt: skip
+        return mentions, statements
 
     def _classify(self, text: str, sents: list, mentions: list[Mention]) -> list[Statement]:
         by_sent = _split_by_sentence(mentions, sents)

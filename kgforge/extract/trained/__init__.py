@@ -16,11 +16,21 @@ per job:
   ordered pair as one of the trained relations or "none" from the marker and span vectors of
   head and tail, the context between them and the whole sentence. Relation labels are only
   predicted for (head type, tail type) signatures seen in training;
-- ``training``: :func:`train_from_gold`, both models from a gold JSONL file.
+- ``training``: :func:`train_from_gold`, both models from a gold JSONL file;
+- ``joint``: :class:`JointExtractor`, a SpERT-style joint entity and relation model on a
+  *fine-tuned* transformer (top layers over cached lower-layer states): candidate spans from
+  ``spans``, training (negative sampling, checkpoints, resume) in ``joint_training``.
 """
 
 from kgforge.extract.trained.encoder import TokenEncoder
 from kgforge.extract.trained.entity_types import EntityTypeClassifier
+from kgforge.extract.trained.joint import JointConfig, JointExtractor
 from kgforge.extract.trained.relations import RelationClassifier
 
-__all__ = ["EntityTypeClassifier", "RelationClassifier", "TokenEncoder"]
+__all__ = [
+    "EntityTypeClassifier",
+    "JointConfig",
+    "JointExtractor",
+    "RelationClassifier",
+    "TokenEncoder",
+]
