@@ -15,6 +15,7 @@ entity in two documents is new) and the growth per document and per entity betwe
 sample past 10% of the run and the last one.
 
     python bench/scale_extract.py [--docs 2000] [--memory-docs 10000 100000] [--skip-throughput]
+        [--entities-in-memory N]
 
 Writes bench/results/scale_extract.json and, with memory runs, scale_extract_memory.png.
 """
@@ -84,7 +85,7 @@ def _rss_mib() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def memory_child(docs: int, work: Path, every: int) -> dict:
+def memory_child(docs: int, work: Path, every: int, in_memory: int | None) -> dict:
     from extract_bench import sentences
 
     from kgforge.extract import run
@@ -105,10 +106,12 @@ def memory_child(docs: int, work: Path, every: int) -> dict:
         written[0] += len(batch)
         if written[0] // every > before // every or (batch and written[0] == docs):
             row = {"documents": written[0], "rss_mib": round(_rss_mib(), 1)}
-            series.append({**row, "entities": len(self.resolver.senses)})
+            senses = self.resolver.senses
+            series.append({**row, "entities": len(senses), "in_memory": senses.in_memory})
 
     run.ExtractionRun._write = sampled  # type: ignore[method-assign]
-    summary = extract(corpus, work / f"store-{docs}", batch_size=64)
+    kwargs = {} if in_memory is None else {"entities_in_memory": in_memory}
+    summary = extract(corpus, work / f"store-{docs}", batch_size=64, **kwargs)
     first = next(r for r in series if r["documents"] >= docs // 10)
     last = series[-1]
     grown = (last["rss_mib"] - first["rss_mib"]) * 2**20
@@ -118,6 +121,7 @@ def memory_child(docs: int, work: Path, every: int) -> dict:
         "docs_per_second": round(summary.docs_per_second, 1),
         "statements": summary.statements,
         "entities": summary.entities_updated,
+        "entities_in_memory": in_memory,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "rss_growth_bytes_per_document": round(grown / (last["documents"] - first["documents"])),
         "rss_growth_bytes_per_entity": round(grown / max(1, last["entities"] - first["entities"])),
@@ -154,6 +158,9 @@ def main() -> None:
     parser.add_argument("--memory-docs", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--sample-every", type=int, default=1000)
+    parser.add_argument(
+        "--entities-in-memory", type=int, help="extract(entities_in_memory=...); default: its own"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -164,7 +171,10 @@ def main() -> None:
 
     set_progress(False)
     if args.memory_child:
-        print(json.dumps(memory_child(args.memory_child, args.work, args.sample_every)))
+        child = memory_child(
+            args.memory_child, args.work, args.sample_every, args.entities_in_memory
+        )
+        print(json.dumps(child))
         return
     record: dict = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -188,6 +198,8 @@ def main() -> None:
             for docs in args.memory_docs:
                 command = [sys.executable, __file__, "--memory-child", str(docs)]
                 command += ["--sample-every", str(args.sample_every)]
+                if args.entities_in_memory is not None:
+                    command += ["--entities-in-memory", str(args.entities_in_memory)]
                 done = subprocess.run(
                     [*command, "--work", str(work)], capture_output=True, text=True, check=True
                 )

@@ -415,6 +415,13 @@ def extract_command(
         "--address",
         help="Ray cluster to join: auto, ray://HOST:10001 (default: a new local one).",
     ),
+    entities_in_memory: int | None = typer.Option(
+        None,
+        "--entities-in-memory",
+        min=1,
+        help="Entities the resolver keeps in memory, the others wait in a temporary file "
+        "(default 20,000).",
+    ),
 ) -> None:
     """Extract entities and relations from a corpus into a store, incrementally."""
     from kgforge.corpus import read_corpus
@@ -446,6 +453,7 @@ def extract_command(
             link_to=link_to,
             engine=engine,
             address=address,
+            **({} if entities_in_memory is None else {"entities_in_memory": entities_in_memory}),
         )
     typer.echo(str(summary))
 

@@ -304,3 +304,51 @@ def test_store_flushed_during_a_run_gives_the_same_graph(
         extract(corpus, kg, pipeline, batch_size=1)
         assert set(kg.quads()) == plain
     assert len(flushes) >= len(DOCS)  # after every document batch, and after the records
+
+
+MORE_DOCS = {
+    "usa.txt": "The United States of America declared war in 1917. Woodrow Wilson led the USA.",
+    "us.txt": "The USA entered the war. Marie Curie visited the United States in 1921.",
+    "pixar.txt": "Pixar was bought by Disney. Steve Jobs sold Pixar to Disney in 2006.",
+    "paris.txt": "Paris is the capital of France. Pierre Curie was born in Paris.",
+}
+
+
+def test_entities_on_disk_give_the_same_graph(
+    tmp_path: Path, pipeline: ExtractionPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one entity in memory the resolver's senses, name indexes and a fresh store's
+    records wait on disk (what bounds memory on a large corpus); the graph, of a fresh run and
+    of a second run into the same store, is the one an all-in-memory run writes."""
+    from kgforge.extract import run
+
+    first = _corpus(tmp_path / "c1", DOCS)
+    second = _corpus(tmp_path / "c2", MORE_DOCS)
+    graphs = []
+    spilled: list[tuple[int, int]] = []
+    rebuild = run.ExtractionRun.rebuild_entities
+
+    def counting(self, records=None):
+        spilled.append((self.resolver.senses.on_disk, getattr(records, "on_disk", 0)))
+        return rebuild(self, records)
+
+    monkeypatch.setattr(run.ExtractionRun, "rebuild_entities", counting)
+    for name, limit in (("all", None), ("one", 1)):
+        with KnowledgeGraph.open(tmp_path / name) as kg:
+            extract(first, kg, pipeline, batch_size=1, entities_in_memory=limit)
+            extract(second, kg, pipeline, batch_size=1, entities_in_memory=limit)
+            graphs.append(set(kg.quads()))
+    assert graphs[0] == graphs[1]
+    assert spilled[:2] == [(0, 0), (0, 0)]
+    senses, records = spilled[2]
+    assert senses > 3 and records > 3  # the fresh run: senses and records on disk
+    assert spilled[3][0] > 3  # the second run: the stored entities registered, on disk
+    with KnowledgeGraph.open(tmp_path / "one") as kg:  # merges across documents still happen
+        _label_iri(kg, "Marie Curie")  # one entity: in curie.txt, warsaw.txt and us.txt
+        usa = {
+            str(r[0])
+            for r in kg.query(
+                "SELECT DISTINCT ?e WHERE { GRAPH ?g { ?e rdfs:label ?l } FILTER(?l IN ('USA', 'United States of America', 'United States')) }"
+            )
+        }
+        assert len(usa) == 1, usa

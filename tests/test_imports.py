@@ -7,7 +7,7 @@ The layers follow the data (README, "Package map"): corpus and graph import no o
 extract reads corpora and writes graphs, embed learns from graphs (never from extraction code),
 transfer applies embeddings to graphs; the command line, the demo and the package's lazy
 ``__init__`` sit on top. ``errors``, ``fileio``, ``progress``, ``models``, ``yamlconfig``,
-``cache`` and ``device`` are shared by all and import no layer.
+``cache``, ``spill`` and ``device`` are shared by all and import no layer.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ LAYERS = {
     "models": "base",
     "yamlconfig": "base",
     "cache": "base",
+    "spill": "base",
     "device": "base",
     "cli": "app",
     "demo": "app",

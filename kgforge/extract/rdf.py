@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -387,7 +387,7 @@ def merge_evidence(rows: Iterable[tuple[str, URIRef, dict]]) -> dict[URIRef, Ent
     return records
 
 
-def type_label_lines(records: dict[URIRef, EntityRecord], graph: URIRef) -> list[str]:
+def type_label_lines(records: Mapping[URIRef, EntityRecord], graph: URIRef) -> list[str]:
     """``<type:t> rdfs:label "t"`` for the types of some entity records (each once)."""
     types = {rec.type[0] for rec in records.values() if rec.types}
     return [f"{iri(type_iri(t))} {_LABEL} {literal(t)} {iri(graph)} .\n" for t in sorted(types)]

@@ -32,7 +32,7 @@ import math
 import operator
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
@@ -44,6 +44,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 
 from kgforge.extract.types import Mention
 from kgforge.graph.namespaces import ENT, document_iri, mint
+from kgforge.spill import SpillDict
 
 if TYPE_CHECKING:
     from kgforge.extract.context import ContextVectors
@@ -411,6 +412,9 @@ class EntityResolver:
             context vectors plus ``context_weight`` times that of the bags of context words
             and co-occurring entity names (the bag's cosine alone without them).
         context_weight: the bag's share of the context similarity.
+        entities_in_memory: senses (and name-index entries) kept in memory; the others wait
+            on disk (``kgforge.spill.SpillDict``), so that memory stays bounded however many
+            entities a corpus has (None: all in memory).
     """
 
     def __init__(
@@ -426,6 +430,7 @@ class EntityResolver:
         split_topics: bool = False,
         context: ContextVectors | None = None,
         context_weight: float = 0.5,
+        entities_in_memory: int | None = None,
     ) -> None:
         self.split_below = split_below
         self.acronyms = acronyms
@@ -442,14 +447,15 @@ class EntityResolver:
         self._source: tuple[Iterable[str], list[str]] = ((), [])
         self._vector: np.ndarray | None | bool = False  # False: not computed
         self.reference: set[URIRef] = set()  # entities of a reference graph (link targets)
-        self.senses: dict[URIRef, Sense] = {}
+        self.senses: SpillDict[URIRef, Sense] = SpillDict(entities_in_memory)
         self._bag: Counter | None = None  # the bag whose squared norm is _bag_norm2
         self._bag_norm2 = 0.0
-        self._by_key: dict[str, list[URIRef]] = {}
-        self._by_initials: dict[str, list[URIRef]] = {}
-        self._by_acronym: dict[str, list[URIRef]] = {}
-        self._by_surname: dict[str, list[URIRef]] = {}
-        self._by_head: dict[str, list[URIRef]] = {}
+        # name indexes: name key (initials, acronym, surname, head) -> entities with it
+        self._by_key: SpillDict[str, list[URIRef]] = SpillDict(entities_in_memory)
+        self._by_initials: SpillDict[str, list[URIRef]] = SpillDict(entities_in_memory)
+        self._by_acronym: SpillDict[str, list[URIRef]] = SpillDict(entities_in_memory)
+        self._by_surname: SpillDict[str, list[URIRef]] = SpillDict(entities_in_memory)
+        self._by_head: SpillDict[str, list[URIRef]] = SpillDict(entities_in_memory)
 
     def known(
         self,
@@ -665,7 +671,7 @@ def _head(key: str) -> str | None:
     return head if sep and len(head.split()) >= 2 else None
 
 
-def _append(index: dict[str, list[URIRef]], key: str, iri: URIRef) -> None:
+def _append(index: MutableMapping[str, list[URIRef]], key: str, iri: URIRef) -> None:
     bucket = index.setdefault(key, [])
     if iri not in bucket:
         bucket.append(iri)

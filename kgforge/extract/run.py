@@ -25,10 +25,11 @@ import gc
 import json
 import logging
 import time
-from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -67,6 +68,7 @@ from kgforge.graph.namespaces import (
 )
 from kgforge.graph.store import KnowledgeGraph
 from kgforge.progress import progress
+from kgforge.spill import SpillDict
 
 if TYPE_CHECKING:
     from kgforge.extract.context import ContextVectors
@@ -83,6 +85,7 @@ _SCAN_ABOVE = 200  # pending entities above which evidence is read in one scan
 _REBUILD_ROUNDS = 10  # rebuilds of the entity records while other runs keep writing documents
 _FLUSH_BYTES = 8 << 20  # N-Quads characters written between flushes of the store's memtables
 _RECORDS_PER_WRITE = 5000  # entity records per transaction of a rebuild
+ENTITIES_IN_MEMORY = 20_000  # default: entities a run's resolver and records keep in memory
 
 
 @dataclass
@@ -151,8 +154,10 @@ class ExtractionRun:
         workers: int = 1,
         link_to: str | Path | None = None,
         engine: RayEngine | None = None,
+        entities_in_memory: int | None = ENTITIES_IN_MEMORY,
     ) -> None:
         self.kg = kg
+        self.entities_in_memory = entities_in_memory
         self.pipeline = pipeline
         self.batch_size = batch_size
         self.workers = workers
@@ -183,6 +188,7 @@ class ExtractionRun:
             split_topics=resolution.split_topics,
             context=_context_vectors(resolution.context),
             context_weight=resolution.context.weight if resolution.context else 0.5,
+            entities_in_memory=entities_in_memory,
         )
         self.resolution_hash = pipeline.resolution_fingerprint(link_to)
         if link_to is not None:
@@ -201,7 +207,9 @@ class ExtractionRun:
         # is what this run writes: merge it into the records as it comes rather than read it
         # back at the end (a record's size does not grow with its mentions: ``EntityRecord``).
         fresh = not known and next(self.kg.triples((STATE_GRAPH, PENDING, None)), None) is None
-        records: dict[URIRef, EntityRecord] | None = defaultdict(EntityRecord) if fresh else None
+        records: MutableMapping[URIRef, EntityRecord] | None = (
+            SpillDict(self.entities_in_memory, EntityRecord) if fresh else None
+        )
         if fresh:  # one marker instead of one per entity; a killed run leaves it for the next
             with self.kg.transaction():
                 self._load(_pending_lines([ALL_ENTITIES]))
@@ -385,7 +393,7 @@ class ExtractionRun:
             self._touched |= pending
         return len(gone)
 
-    def rebuild_entities(self, records: dict[URIRef, EntityRecord] | None = None) -> int:
+    def rebuild_entities(self, records: MutableMapping[URIRef, EntityRecord] | None = None) -> int:
         """Rewrite the records of the entities this run touched and of those pending in the
         store, from the evidence in all document graphs (``records``: those merged from all of
         it, used while the store holds only this run's documents)."""
@@ -394,7 +402,7 @@ class ExtractionRun:
         everything = ALL_ENTITIES in markers
         if not targets and not everything:
             return 0
-        updated: set[URIRef] = set()
+        updated = 0  # records written in the last round (each round rewrites all of them)
         for _ in range(_REBUILD_ROUNDS):
             before = self._store_state()
             if records is None or before != tuple(self._written):
@@ -410,16 +418,15 @@ class ExtractionRun:
                             self.kg.remove((entity, None, None), graph=ENTITIES_GRAPH)
             # additions alone take the store's fast path; records in chunks of transactions
             # (a kill between them leaves the pending markers: the next run redoes them all)
-            entities = list(records)
-            for at in range(0, len(entities), _RECORDS_PER_WRITE):
-                chunk = entities[at : at + _RECORDS_PER_WRITE]
-                lines = [line for e in chunk for line in records[e].lines(e, ENTITIES_GRAPH)]
+            entries = iter(records.items())  # read where they lie (a SpillDict: also on disk)
+            while chunk := list(islice(entries, _RECORDS_PER_WRITE)):
+                lines = [line for e, record in chunk for line in record.lines(e, ENTITIES_GRAPH)]
                 with self.kg.transaction():
                     self._load(lines)
                 self._flush_if_due()
             with self.kg.transaction():
                 self._load(type_label_lines(records, ENTITIES_GRAPH))
-            updated |= records.keys() | stale
+            updated = len(records) + sum(e not in records for e in stale)
             if self._store_state() == before:
                 break
             records = None  # another run wrote documents meanwhile: read them all back
@@ -429,13 +436,13 @@ class ExtractionRun:
                 "the next run completes them",
                 _REBUILD_ROUNDS,
             )
-            return len(updated)
+            return updated
         # pending entries are cleared only after the records are written (a kill in between
         # redoes them), and only those this run found: another run's are its own to clear
         with self.kg.transaction():
             for entity in markers:
                 self.kg.remove((STATE_GRAPH, PENDING, entity), graph=STATE_GRAPH)
-        return len(updated)
+        return updated
 
     def _store_state(self) -> tuple[int, int]:
         """How many documents and evidence rows the store holds: what tells a rebuild that
@@ -611,6 +618,7 @@ def extract(
     link_to: str | Path | None = None,
     engine: Engine = "local",
     address: str | None = None,
+    entities_in_memory: int | None = ENTITIES_IN_MEMORY,
 ) -> RunSummary:
     """Extract a corpus into a store; re-running skips unchanged documents.
 
@@ -638,14 +646,18 @@ def extract(
             statements (``kgforge.extract.ray_engine``; ``pip install 'kgforge[ray]'``).
         address: the Ray cluster (``auto``, ``ray://host:10001``); default: the one this
             process joined, else a new local one.
+        entities_in_memory: the resolver's entities (and a fresh store's entity records) held
+            in memory; the others wait in a temporary file (``kgforge.spill.SpillDict``), so
+            memory stays bounded as the corpus grows. None: all in memory. The statements
+            written do not depend on it.
 
     Returns:
         What the run did: documents new, changed, unchanged, dropped and skipped, statements.
     """
     workers_given = workers is not None
     workers = 1 if workers is None else workers
-    if workers < 1 or batch_size < 1:
-        raise CorpusError("workers and batch_size must be at least 1")
+    if workers < 1 or batch_size < 1 or (entities_in_memory is not None and entities_in_memory < 1):
+        raise CorpusError("workers, batch_size and entities_in_memory must be at least 1")
     if engine not in ("local", "ray"):
         raise CorpusError(f"unknown engine {engine!r}: local or ray")
     if address is not None and engine != "ray":
@@ -677,7 +689,13 @@ def extract(
                 actors = workers if workers_given else None
                 ray = stack.enter_context(RayEngine(address, actors))
             runner = ExtractionRun(
-                kg, pipe, batch_size=batch_size, workers=workers, link_to=link_to, engine=ray
+                kg,
+                pipe,
+                batch_size=batch_size,
+                workers=workers,
+                link_to=link_to,
+                engine=ray,
+                entities_in_memory=entities_in_memory,
             )
             return runner.run(reader, corpus_key, prune=prune)
     finally:
