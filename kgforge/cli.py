@@ -523,7 +523,11 @@ def train_extractor_command(
     train: str = typer.Option(..., "--train", help="Gold JSONL (CoNLL04 format) to train on."),
     output: str = typer.Option(..., "--output", "-o", help="Joint extractor model file to write."),
     dev: str | None = typer.Option(
-        None, "--dev", help="Gold JSONL scored after every epoch (a report; never chooses)."
+        None,
+        "--dev",
+        help="Gold JSONL scored after every epoch; the saved model is the epoch with the best "
+        "dev strict relation F1 (config select: best_dev, the default; --set select=last keeps "
+        "the last epoch).",
     ),
     config: str | None = typer.Option(
         None, "--config", help="YAML of JointConfig fields (a `joint:` section is read if there)."

@@ -42,6 +42,41 @@ def one_thread_and_private_cache(monkeypatch, tmp_path_factory):
     torch.set_num_threads(threads)
 
 
+def tiny_bert(folder: Path, layers: int = 2, max_positions: int = 128) -> Path:
+    """Save a randomly initialised BERT (hidden size 32, 2 heads, seed 0) with MiniLM's
+    tokenizer to ``folder``, a stand-in for MiniLM that makes model tests run in seconds."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from kgforge.models import default_text_model
+
+    tokenizer = AutoTokenizer.from_pretrained(default_text_model())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_positions,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return Path(folder)
+
+
+def check_load_rejects_missing_and_junk(load, folder: Path) -> None:
+    """``load`` (a model class's ``load``) raises a located ``ConfigError`` for a missing file
+    ("not found") and for a file that is no model (naming the file)."""
+    from kgforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not found"):
+        load(folder / "missing.pt")
+    junk = folder / "junk.pt"
+    junk.write_text("not a model")
+    with pytest.raises(ConfigError, match="junk.pt"):
+        load(junk)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,7 +9,7 @@ import torch
 
 from kgforge.embed.encoders import TransformerEncoder
 from kgforge.errors import KGForgeError
-from kgforge.models import default_text_model
+from tests.conftest import tiny_bert as make_tiny_bert
 
 pytestmark = pytest.mark.usefixtures("one_thread_and_private_cache")
 
@@ -25,22 +25,7 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory) -> str:
     """A randomly initialised 3-layer BERT (hidden size 32) with MiniLM's tokenizer, on disk."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    tokenizer = AutoTokenizer.from_pretrained(default_text_model())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    return str(make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"), layers=3, max_positions=64))
 
 
 def make(tiny_bert: str, cache: Path, pooling: str = "mean", k: int = 1) -> TransformerEncoder:

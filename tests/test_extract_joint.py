@@ -15,10 +15,20 @@ import torch
 
 from kgforge.errors import ConfigError
 from kgforge.extract.gold import read_gold
+from kgforge.extract.trained import joint_training
 from kgforge.extract.trained.joint import JointConfig, JointExtractor
-from kgforge.extract.trained.joint_training import checkpoint_path, strict_scores, train_joint
+from kgforge.extract.trained.joint_training import (
+    JointSummary,
+    cache_states,
+    checkpoint_path,
+    evaluate_examples,
+    make_examples,
+    strict_scores,
+    train_joint,
+)
 from kgforge.extract.trained.spans import align, enumerate_spans, words
 from kgforge.progress import quiet
+from tests.conftest import check_load_rejects_missing_and_junk, tiny_bert
 
 PEOPLE = ["Anna Berg", "Tom Hill", "Maria Lopez", "John Smith", "Li Wei", "Omar Khan"]
 ORGS = ["Acme Corp", "Globex", "Initech", "Umbrella Group"]
@@ -46,27 +56,14 @@ def _sentence(k: int, rng: random.Random) -> dict:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     """A tiny random BERT folder and a labelled set of 36 sentences of three patterns."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from kgforge.models import default_text_model
-
     root = tmp_path_factory.mktemp("joint")
-    tokenizer = AutoTokenizer.from_pretrained(default_text_model())
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config).save_pretrained(root / "tinybert")
-    tokenizer.save_pretrained(root / "tinybert")
+    tiny_bert(root / "tinybert", layers=2, max_positions=128)
     rng = random.Random(0)
     gold = root / "train.jsonl"
     gold.write_text("".join(json.dumps(_sentence(k, rng)) + "\n" for k in range(36)))
-    return {"root": root, "encoder": root / "tinybert", "gold": gold}
+    dev = root / "dev.jsonl"
+    dev.write_text("".join(json.dumps(_sentence(k, rng)) + "\n" for k in range(12)))
+    return {"root": root, "encoder": root / "tinybert", "gold": gold, "dev": dev}
 
 
 def _config(files: dict[str, Path], **kw) -> JointConfig:
@@ -87,11 +84,17 @@ def _config(files: dict[str, Path], **kw) -> JointConfig:
 
 
 @pytest.fixture(scope="module")
-def trained(files) -> Path:
+def trained_run(files) -> tuple[Path, JointSummary]:
+    """A model trained on the tiny set, the best of its 40 epochs on the tiny dev set."""
     out = files["root"] / "model.pt"
     with quiet():
-        train_joint(files["gold"], out, _config(files))
-    return out
+        summary = train_joint(files["gold"], out, _config(files), dev_path=files["dev"])
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def trained(trained_run) -> Path:
+    return trained_run[0]
 
 
 def test_words_and_span_enumeration_limits() -> None:
@@ -147,6 +150,91 @@ def test_resume_continues_to_the_weights_of_an_uninterrupted_run(files, tmp_path
         train_joint(files["gold"], tmp_path / "resumed.pt", _config(files, epochs=5), resume=True)
 
 
+def test_the_saved_model_is_the_best_dev_epoch(files, trained_run) -> None:
+    path, summary = trained_run
+    dev = read_gold(files["dev"])
+    scores = [entry["dev"] for entry in summary.history]
+    ranks = [(d["relation_f1"], d["entity_f1"]) for d in scores]
+    best = ranks.index(max(ranks)) + 1  # the first epoch of the best (relation F1, entity F1)
+    assert summary.select == "best_dev" and summary.kept_epoch == best
+    assert summary.dev == scores[best - 1] and summary.last_dev == scores[-1]
+    assert [e["epoch"] for e in summary.history if e["kept"]] == [best]
+    assert f"saved: epoch {best} of 40 (best dev relation F1)" in str(summary)
+    model = JointExtractor.load(path)
+    assert model.trained_info == {"epoch": best, "of": 40, "select": "best_dev", "dev": summary.dev}
+    # the file's weights score what was recorded for that epoch (the same cached-states path)
+    examples, _ = make_examples(model, dev)
+    cache_states(model, examples, "dev")
+    assert evaluate_examples(model, dev, examples) == summary.dev
+    # and through predict (full forward pass), the same up to fp16 caching of the lower states
+    direct = strict_scores(dev, model.predict([s.text for s in dev]))
+    assert direct["relation_f1"] == pytest.approx(summary.dev["relation_f1"], abs=0.05)
+
+
+def _scripted_dev(monkeypatch, relation_f1: list[float], resumed_after: int = 0) -> None:
+    """Make a training run's dev relation F1 of epoch k (1-based) ``relation_f1[k - 1]`` (the
+    real evaluation still runs); ``resumed_after``: the epochs a resumed run starts after."""
+    calls: list[int] = []
+
+    def fake(model, gold, examples):
+        evaluate_examples(model, gold, examples)
+        calls.append(1)
+        f1 = relation_f1[resumed_after + len(calls) - 1]
+        return {k: f1 for k in ("relation_p", "relation_r", "relation_f1")} | {
+            "entity_p": 0.5, "entity_r": 0.5, "entity_f1": 0.5,
+        }  # fmt: skip
+
+    monkeypatch.setattr(joint_training, "evaluate_examples", fake)
+
+
+def test_best_dev_selection_survives_resume(files, tmp_path, monkeypatch) -> None:
+    config = _config(files, epochs=4)
+    f1 = [0.2, 0.6, 0.4, 0.5]  # epoch 2 is the best, not the last
+    dev = files["dev"]
+    with quiet():
+        _scripted_dev(monkeypatch, f1)
+        # the weights after epoch 2 of a 4-epoch schedule, saved as the last epoch's
+        train_joint(files["gold"], tmp_path / "epoch2.pt", config.model_copy(
+            update={"select": "last"}), dev_path=dev, stop_after=2)  # fmt: skip
+        _scripted_dev(monkeypatch, f1)
+        straight = train_joint(files["gold"], tmp_path / "straight.pt", config, dev_path=dev)
+        _scripted_dev(monkeypatch, f1)
+        train_joint(files["gold"], tmp_path / "resumed.pt", config, dev_path=dev, stop_after=3)
+        _scripted_dev(monkeypatch, f1, resumed_after=3)
+        resumed = train_joint(files["gold"], tmp_path / "resumed.pt", config, dev_path=dev,
+                              resume=True)  # fmt: skip
+        _scripted_dev(monkeypatch, f1)
+        last = train_joint(files["gold"], tmp_path / "last.pt", config.model_copy(
+            update={"select": "last"}), dev_path=dev)  # fmt: skip
+    assert straight.kept_epoch == 2 and straight.dev["relation_f1"] == 0.6
+    assert straight.last_dev["relation_f1"] == 0.5
+    assert resumed.resumed_from == 3 and resumed.kept_epoch == 2 and resumed.dev == straight.dev
+    assert last.kept_epoch == 4 and last.dev["relation_f1"] == 0.5
+    assert "dev (epoch 2, saved)" in str(straight) and "dev (epoch 4, last)" in str(straight)
+
+    def state(name: str) -> dict[str, torch.Tensor]:
+        return torch.load(tmp_path / name, weights_only=True)["state"]
+
+    epoch2, epoch4 = state("epoch2.pt"), state("last.pt")
+    for name in ("straight.pt", "resumed.pt"):
+        kept = state(name)
+        assert kept.keys() == epoch2.keys() and all(torch.equal(kept[k], epoch2[k]) for k in kept)
+    assert not all(torch.equal(epoch2[k], epoch4[k]) for k in epoch2)
+    assert torch.load(tmp_path / "resumed.pt", weights_only=True)["trained"]["epoch"] == 2
+
+
+def test_best_dev_without_a_dev_file_keeps_the_last_epoch(files, tmp_path) -> None:
+    with quiet():
+        summary = train_joint(files["gold"], tmp_path / "m.pt", _config(files, epochs=2))
+        assert summary.kept_epoch == 2 and summary.select == "last" and summary.dev is None
+        assert "saved: epoch 2 of 2 (last epoch)" in str(summary)
+        # a checkpoint made without dev scores cannot choose a best dev epoch on resume
+        train_joint(files["gold"], tmp_path / "r.pt", _config(files, epochs=3), stop_after=1)
+        with pytest.raises(ConfigError, match="no best dev epoch"):
+            train_joint(files["gold"], tmp_path / "r.pt", _config(files, epochs=3),
+                        dev_path=files["dev"], resume=True)  # fmt: skip
+
+
 def test_pipeline_writes_joint_statements_with_provenance(files, trained, tmp_path) -> None:
     from kgforge.extract.pipeline import load_pipeline
     from kgforge.extract.run import extract
@@ -200,11 +288,6 @@ def test_bad_gold_file_is_a_located_one_line_error(files, tmp_path, monkeypatch,
     assert exit_info.value.code == 1
     assert err.startswith("error: ") and f"{bad}:2" in err and "\n" not in err
     assert not out.exists()
-    with pytest.raises(ConfigError, match="not found"):
-        JointExtractor.load(tmp_path / "missing.pt")
-    junk = tmp_path / "junk.pt"
-    junk.write_text("not a model")
-    with pytest.raises(ConfigError, match="junk.pt"):
-        JointExtractor.load(junk)
+    check_load_rejects_missing_and_junk(JointExtractor.load, tmp_path)
     with pytest.raises(ConfigError, match="trainable_layers"):
         JointExtractor(_config(files, trainable_layers=3), ["Peop"], [])

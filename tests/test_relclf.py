@@ -15,6 +15,7 @@ from kgforge.extract.trained import EntityTypeClassifier, RelationClassifier, To
 from kgforge.extract.trained.entity_types import _candidates
 from kgforge.extract.trained.relations import _mark
 from kgforge.extract.types import Mention
+from tests.conftest import check_load_rejects_missing_and_junk
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,12 +114,7 @@ def test_entity_type_classifier_fixes_types_and_spans(
 
 
 def test_load_rejects_missing_and_foreign_files(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found"):
-        RelationClassifier.load(tmp_path / "missing.pt")
-    junk = tmp_path / "junk.pt"
-    junk.write_text("not a model")
-    with pytest.raises(ConfigError, match="junk.pt"):
-        RelationClassifier.load(junk)
+    check_load_rejects_missing_and_junk(RelationClassifier.load, tmp_path)
 
 
 def test_train_relations_cli_bad_gold_exits_1(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -70,6 +70,10 @@ class JointConfig(StrictModel):
     signature_min_count: int = Field(1, ge=1)  # training relations a signature needs
     overlapping: bool = False  # keep overlapping entity spans (nested entities)
     seed: int = 0
+    # which epoch's weights training saves: best_dev keeps the epoch with the best dev strict
+    # relation F1 (entity F1 breaks ties, the earlier epoch wins a full tie) when a dev file is
+    # given, the last epoch's otherwise; last always keeps the last epoch's
+    select: Literal["best_dev", "last"] = "best_dev"
     threads: int | None = Field(None, ge=1)  # torch threads while training; None: torch's
     device: str | None = None  # auto: CUDA when present (bf16 autocast there), else the CPU
 
@@ -463,14 +467,22 @@ class JointExtractor(nn.Module):
         return out
 
     # -- files --------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, trained: dict[str, Any] | None = None) -> Path:
         """Write the model file (atomically): the trained layers and heads, the labels, the
-        config and the base encoder's name and fingerprint, as a plain dict of tensors."""
+        config and the base encoder's name and fingerprint, as a plain dict of tensors.
+        ``trained``: what training records about the weights (the epoch kept, its dev scores);
+        a model loaded from a file keeps the file's record when saved again."""
+        if trained is not None:
+            self.trained_info = trained
         blob = self.to_blob()
         return atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
+    #: what training recorded about these weights (``trained`` of the model file), or None
+    trained_info: dict[str, Any] | None = None
+
     def to_blob(self) -> dict[str, Any]:
         return {
+            "trained": self.trained_info,
             "kind": KIND,
             "format": FORMAT,
             "config": self.config.model_dump(mode="json"),
@@ -518,6 +530,7 @@ class JointExtractor(nn.Module):
             raise ConfigError(
                 "model file does not match its config (missing or extra weights)", path
             )
+        model.trained_info = blob.get("trained")
         model.eval()
         return model
 

@@ -12,8 +12,14 @@ The frozen lower layers' output for every training (and dev) sentence is compute
 epoch runs only the top layers. After each epoch a checkpoint (the trained weights, the
 optimizer and schedule, the epoch, the history) is written atomically beside the output;
 ``resume=True`` continues from it and gives the weights an uninterrupted run gives, because
-shuffling, negative sampling and dropout are seeded per epoch. The final model is the last
-epoch's: a dev file, when given, is scored after each epoch as a report, not used to choose.
+shuffling, negative sampling and dropout are seeded per epoch.
+
+Model selection (``JointConfig.select``): a dev file, when given, is scored after each epoch;
+with ``select: best_dev`` (the default) the saved model is the epoch with the best dev strict
+relation F1 (entity F1 breaks ties; on a full tie the earlier epoch stays), with ``select:
+last``, or without a dev file, it is the last epoch's. The best epoch's weights are kept in the
+checkpoint too, so a resumed run still saves the best epoch of the whole run. The summary, the
+history and the model file (``trained``: epoch and dev scores) say which epoch was kept.
 """
 
 from __future__ import annotations
@@ -67,6 +73,11 @@ class JointSummary:
     skipped_entities: int
     history: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: int = 0
+    #: the epoch whose weights were saved (1-based) and how it was chosen
+    kept_epoch: int = 0
+    select: str = "last"
+    #: the last epoch's dev scores (``dev`` is the kept epoch's)
+    last_dev: dict[str, float] | None = None
 
     def __str__(self) -> str:
         lines = [f"trained on {self.train_sentences} sentences for {self.epochs} epochs"]
@@ -77,14 +88,27 @@ class JointSummary:
                 f"{self.skipped_entities} gold entities not on word boundaries or wider than "
                 "max_width were left out"
             )
-        if self.dev is not None:
-            lines.append(
-                f"dev (last epoch): relations strict F1 {100 * self.dev['relation_f1']:.1f} "
-                f"(P {100 * self.dev['relation_p']:.1f}, R {100 * self.dev['relation_r']:.1f}), "
-                f"entities F1 {100 * self.dev['entity_f1']:.1f}"
+
+        def scores(d: dict[str, float]) -> str:
+            return (
+                f"relations strict F1 {100 * d['relation_f1']:.1f} "
+                f"(P {100 * d['relation_p']:.1f}, R {100 * d['relation_r']:.1f}), "
+                f"entities F1 {100 * d['entity_f1']:.1f}"
             )
+
+        how = "best dev relation F1" if self.select == "best_dev" else "last epoch"
+        lines.append(f"saved: epoch {self.kept_epoch} of {self.epochs} ({how})")
+        if self.dev is not None:
+            lines.append(f"dev (epoch {self.kept_epoch}, saved): {scores(self.dev)}")
+            if self.last_dev is not None and self.kept_epoch != self.epochs:
+                lines.append(f"dev (epoch {self.epochs}, last): {scores(self.last_dev)}")
         lines.append(f"{self.seconds:.0f} s")
         return "\n".join(lines)
+
+
+def _rank(scores: dict[str, float]) -> tuple[float, float]:
+    """What ``select: best_dev`` maximises: dev strict relation F1, then entity F1."""
+    return (scores["relation_f1"], scores["entity_f1"])
 
 
 def labels_of(sentences: Sequence[GoldSentence], min_count: int = 1):
@@ -297,8 +321,9 @@ def train_joint(
 ) -> JointSummary:
     """Train a joint extractor on gold JSONL (CoNLL04 format) and save it to ``output``.
 
-    ``dev_path``: gold sentences scored after every epoch (reported, never used to choose).
-    ``resume``: continue from ``OUTPUT.ckpt`` (written after every epoch) when it exists.
+    ``dev_path``: gold sentences scored after every epoch; with ``config.select ==
+    "best_dev"`` the saved model is the epoch with the best dev strict relation F1 (else the
+    last epoch's). ``resume``: continue from ``OUTPUT.ckpt`` (written after every epoch) when it exists.
     ``stop_after``: stop after that many epochs in total (the schedule still plans for
     ``config.epochs``; resuming later finishes the run), as an interrupted run would.
     """
@@ -347,14 +372,22 @@ def train_joint(
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total))
         history: list[dict[str, Any]] = []
         first = 0
+        by_dev = config.select == "best_dev" and dev is not None
+        best: dict[str, Any] | None = None  # {"epoch", "dev", "state"} of the best dev epoch
         if ckpt is not None:
             model.load_state_dict(ckpt["state"], strict=False)
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
             history = list(ckpt["history"])
             first = int(ckpt["epoch"])
+            best = ckpt.get("best")
+            if by_dev and best is None and first:
+                raise ConfigError(
+                    "the checkpoint has no best dev epoch (made without a dev file): resume "
+                    "with the same --dev, or with --set select=last",
+                    ckpt_path,
+                )
         last = config.epochs if stop_after is None else min(config.epochs, stop_after)
-        scores = history[-1].get("dev") if history else None
         for epoch in progress(
             range(first, last), desc="epochs", unit="epoch", initial=first, total=config.epochs
         ):
@@ -392,27 +425,40 @@ def train_joint(
                 total_loss += loss.item()
                 bar.set_postfix(loss=f"{total_loss / n:.3f}")
             entry: dict[str, Any] = {"epoch": epoch + 1, "loss": total_loss / max(1, len(batches))}
+            trained = model.trained_state()
             if dev is not None and dev_examples is not None:
-                scores = evaluate_examples(model, dev, dev_examples)
-                entry["dev"] = scores
+                entry["dev"] = evaluate_examples(model, dev, dev_examples)
+                if by_dev and (best is None or _rank(entry["dev"]) > _rank(best["dev"])):
+                    best = {"epoch": epoch + 1, "dev": entry["dev"], "state": trained}
             history.append(entry)
             state = {
                 "config": config.model_dump(mode="json"),
                 "epoch": epoch + 1,
-                "state": model.trained_state(),
+                "state": trained,
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "history": history,
+                "best": best,
             }
             atomic_write(ckpt_path, lambda tmp, state=state: torch.save(state, tmp))
+        kept, kept_dev = last, history[last - 1].get("dev") if history else None
+        if by_dev and best is not None:
+            model.load_state_dict(best["state"], strict=False)
+            kept, kept_dev = int(best["epoch"]), best["dev"]
+        for entry in history:
+            entry["kept"] = entry["epoch"] == kept
         model.eval()
-        model.save(output)
+        model.save(output, trained={"epoch": kept, "of": last, "select": config.select,
+                                    "dev": kept_dev})  # fmt: skip
     return JointSummary(
         len(examples),
         last,
         time.perf_counter() - start,
-        scores,
+        kept_dev,
         skipped,
         history,
         resumed_from=first,
+        kept_epoch=kept,
+        select="best_dev" if by_dev else "last",
+        last_dev=history[-1].get("dev") if history else None,
     )
