@@ -13,7 +13,6 @@ not predicted; ``argument``: predicted with other arguments).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -28,7 +27,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import torch  # noqa: E402
-from text2kg_eval import ONTOLOGIES, dev_split  # noqa: E402
+from text2kg_eval import common_options, dev_split  # noqa: E402
 
 from kgforge.cache import cache_path  # noqa: E402
 from kgforge.extract.schema.evaluate import schema_pipeline  # noqa: E402
@@ -73,10 +72,7 @@ def reasons(gold: dict, preds: list, f) -> list[dict]:  # type: ignore[no-untype
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(REPO.parent / "shared/data/text2kgbench-tekgen"))
-    ap.add_argument("--ontologies", nargs="*", default=list(ONTOLOGIES))
-    ap.add_argument("--objective", choices=("strict_f1", "f1"), default="strict_f1")
+    ap = common_options(__doc__)
     ap.add_argument("--errors", default=None, help="folder for per-ontology error files")
     args = ap.parse_args()
     torch.set_num_threads(1)

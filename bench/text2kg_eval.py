@@ -69,12 +69,18 @@ def dev_split(train: Path, out: Path, seed: int = 0) -> tuple[Path, Path]:
     return tr, gt
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_options(doc: str) -> argparse.ArgumentParser:
+    """The options every Text2KGBench script takes: the data, the ontologies, the objective."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--data", default=str(REPO.parent / "shared/data/text2kgbench-tekgen"))
-    ap.add_argument("--split", choices=("test", "dev"), default="test")
     ap.add_argument("--ontologies", nargs="*", default=list(ONTOLOGIES))
     ap.add_argument("--objective", choices=("strict_f1", "f1"), default="strict_f1")
+    return ap
+
+
+def main() -> None:
+    ap = common_options(__doc__)
+    ap.add_argument("--split", choices=("test", "dev"), default="test")
     ap.add_argument("--out", default=None, help="results JSON (default bench/results/...)")
     args = ap.parse_args()
     torch.set_num_threads(1)
