@@ -12,12 +12,18 @@ relevant, and is left in the index.
 
 Rows: BM25 (bm25s), dense MiniLM (cosine of the off-the-shelf sentence vectors), dense
 KG-trained encoder (cosine of the ``--run`` model's vectors of the query text and of the entity
-texts), and hybrid = weighted reciprocal rank fusion of BM25 and a dense ranking,
+texts; ``--name`` names its rows, ``dense_NAME`` / ``hybrid_NAME``, default ``kg``), and
+hybrid = weighted reciprocal rank fusion of BM25 and a dense ranking,
 ``w / (60 + rank_bm25) + (1 - w) / (60 + rank_dense)``, with ``w`` tuned on dev (grid 0..1 by
-0.1) and the test queries scored once. Example::
+0.1) and the test queries scored once. ``--no-minilm`` skips the off-the-shelf MiniLM rows (its
+vectors of every entity text take ~10 minutes on one thread when not cached; the rows do not
+depend on ``--run``). Examples::
 
     python bench/entity_retrieval.py --data ../shared/data/wn18rr-ind \
         --run runs/wn18rr_ind_frozen --out bench/results/retrieval_wn18rr_ind.json
+    python bench/entity_retrieval.py --data ../shared/data/wn18rr-ind --no-minilm \
+        --run runs/wn18rr_ind_finetune_cpu --name finetune \
+        --out bench/results/retrieval_wn18rr_ind_finetune.json
 """
 
 from __future__ import annotations
@@ -90,6 +96,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--run", help="trained LinkPredictor directory (the KG-trained encoder)")
+    ap.add_argument("--name", default="kg", help="row name of --run: dense_NAME, hybrid_NAME")
+    ap.add_argument("--no-minilm", action="store_true", help="skip the off-the-shelf MiniLM rows")
     ap.add_argument("--max-relevant", type=int, default=20)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
@@ -110,6 +118,7 @@ def main() -> None:
     ids = sorted(texts)
     pos = {e: i for i, e in enumerate(ids)}
     docs = [texts[e] for e in ids]
+    depth = min(DEPTH, len(docs))  # a corpus smaller than DEPTH: rank all of it
     queries = make_queries(triples, texts, rel_text, args.max_relevant, args.queries, args.seed)
     rel = {s: [{pos[e] for e in r} for _, r in q] for s, q in queries.items()}
     qtext = {s: [t for t, _ in q] for s, q in queries.items()}
@@ -124,7 +133,7 @@ def main() -> None:
     for s in qtext:
         res, sc = bm25.retrieve(
             bm25s.tokenize(qtext[s], stopwords="en", show_progress=False),
-            k=DEPTH,
+            k=depth,
             show_progress=False,
         )
         rankings["bm25"][s] = [r[v > 0].tolist() for r, v in zip(res, sc, strict=True)]
@@ -132,16 +141,17 @@ def main() -> None:
 
     def dense(name, doc_vecs, query_vecs):
         index = VectorIndex(doc_vecs)
-        rankings[name] = {s: index.search(query_vecs[s], DEPTH)[1].tolist() for s in qtext}
+        rankings[name] = {s: index.search(query_vecs[s], depth)[1].tolist() for s in qtext}
 
-    start = time.perf_counter()
-    docs_minilm = encode_texts(docs)
-    dense(
-        "dense_minilm",
-        docs_minilm,
-        {s: encode_texts(q) for s, q in qtext.items()},
-    )
-    timing["dense_minilm"] = time.perf_counter() - start
+    if not args.no_minilm:
+        start = time.perf_counter()
+        docs_minilm = encode_texts(docs)
+        dense(
+            "dense_minilm",
+            docs_minilm,
+            {s: encode_texts(q) for s, q in qtext.items()},
+        )
+        timing["dense_minilm"] = time.perf_counter() - start
     if args.run:
         from kgforge.embed.model import LinkPredictor
 
@@ -155,12 +165,14 @@ def main() -> None:
 
         reps = model.all_entity_repr()
         doc_kg = unit(reps[torch.tensor([model.entity_index[e] for e in ids])])
-        dense("dense_kg", doc_kg, {s: unit(model.embed_texts(q)) for s, q in qtext.items()})
-        timing["dense_kg"] = time.perf_counter() - start
+        name = f"dense_{args.name}"
+        dense(name, doc_kg, {s: unit(model.embed_texts(q)) for s, q in qtext.items()})
+        timing[name] = time.perf_counter() - start
 
     result = {
         "data": str(data),
         "run": args.run,
+        "run_name": args.name if args.run else None,
         "queries": {s: len(q) for s, q in queries.items()},
         "examples": qtext["test"][:5],
         "max_relevant": args.max_relevant,

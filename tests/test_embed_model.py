@@ -169,10 +169,13 @@ def test_finetuned_transformer_encoder_learns(tiny_inductive, tmp_path):
     assert reloaded.embed_texts(["a red fox"]).shape == (1, 32)
 
 
-def test_shipped_cpu_finetune_config_learns(tiny_inductive, tmp_path):
-    """The CPU fine-tuning config (top MiniLM layer over cached lower layers), on tiny data."""
+@pytest.mark.parametrize(
+    "config", ["wn18rr_ind_finetune_cpu.yaml", "fb15k237_ind_finetune_cpu.yaml"]
+)
+def test_shipped_cpu_finetune_config_learns(tiny_inductive, tmp_path, config):
+    """The CPU fine-tuning configs (top MiniLM layer over cached lower layers), on tiny data."""
     result = train(
-        ROOT / "pipelines" / "wn18rr_ind_finetune_cpu.yaml",
+        ROOT / "pipelines" / config,
         data=tiny_inductive,
         output=tmp_path / "out",
         model={"encoder_kwargs": {"max_length": 16}, "dim": 32},
