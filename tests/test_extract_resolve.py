@@ -3,10 +3,11 @@ merge decisions a store keeps for audit."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from rdflib import Literal
+from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SKOS
 
 from kgforge.extract.rdf import DocMeta, document_quads, merge_evidence
@@ -460,3 +461,37 @@ def test_entity_record_stays_small_and_keeps_the_description() -> None:
             assert len(record.contexts) <= 2 * MAX_DESCRIPTION_SENTENCES
         (line,) = [x for x in record.lines(entity, ENTITIES_GRAPH) if "description" in x]
         assert f'"{description}"' in line
+
+
+def test_a_name_is_compared_with_its_latest_senses_only() -> None:
+    """``max_senses``: a name with many senses (topics of many documents) is compared with its
+    latest ones, so the work per mention stays bounded; a reference entity is always compared."""
+    topics = [f"Columbia is a {kind} of note." for kind in ("river", "city", "film", "ship")]
+
+    def run(max_senses):
+        resolver = EntityResolver(split_topics=True, max_senses=max_senses)
+        compared: list[int] = []
+        sim = resolver._sim
+        resolver._sim = lambda bag, iri: compared.append(1) or sim(bag, iri)  # type: ignore[method-assign]
+        iris = [
+            resolver.resolve_document(
+                str(i),
+                [{"label": "Columbia", "types": {"Place": 1}, "topic": True, "contexts": [t]}],
+            )[0].iri
+            for i, t in enumerate(topics)
+        ]
+        compared.clear()
+        river = {"label": "Columbia", "types": {"Place": 1},
+                 "contexts": ["The Columbia is a river of note."]}  # fmt: skip
+        return iris, resolver.resolve_document("m", [river])[0].iri, len(compared)
+
+    iris, joined, n = run(None)
+    assert len(set(iris)) == 4 and joined == iris[0] and n == 4  # the river, compared with all
+    iris, joined, n = run(2)
+    assert joined in iris[2:] and n == 2  # only the two latest senses are candidates
+    resolver = EntityResolver(max_senses=1)
+    ref = URIRef("http://example.org/ref/Columbia_River")
+    resolver.known(ref, ["Columbia"], {"Place": 1}, Counter({"river": 1}), reference=True)
+    for i in range(3):
+        resolver._register(URIRef(f"urn:e{i}"), ["Columbia"], {"Place": 1}, Counter())
+    assert resolver._latest(resolver._by_key, "columbia") == [ref, URIRef("urn:e2")]

@@ -48,6 +48,8 @@ Schema (every key optional except ``relations``; unknown keys are errors)::
       person_types: [Person]         #   (the types a surname merge needs on both sides)
       is_a: kgf:isA                  # predicate of "X is a C" statements (or rdf:type)
       link_min_score: 0.0            # --link-to: context similarity a link needs (NIL below)
+      max_senses: 32                 # a name is compared with its 32 latest entities at most
+                                     #   (and every --link-to entity it names); null: all
     coreference:                     # kgforge.extract.coref; off when absent
       enabled: true                  # the switch
       topic_mentions: true           # an untagged proper-noun first subject becomes a mention
@@ -163,6 +165,7 @@ class ResolutionConfig(StrictModel):
     person_types: list[str] = Field(default_factory=lambda: ["Person"])
     is_a: Literal["kgf:isA", "rdf:type"] = "kgf:isA"
     link_min_score: float = Field(0.0, ge=0, le=1)
+    max_senses: int | None = Field(32, ge=1)  # a name's latest entities a mention is compared with
 
 
 class CorefConfig(StrictModel):

@@ -415,6 +415,9 @@ class EntityResolver:
         entities_in_memory: senses (and name-index entries) kept in memory; the others wait
             on disk (``kgforge.spill.SpillDict``), so that memory stays bounded however many
             entities a corpus has (None: all in memory).
+        max_senses: a name (initials, surname) is compared with at most its this many latest
+            entities, and with every reference entity it names (None: with all). What keeps
+            the work per mention bounded when one name has thousands of senses.
     """
 
     def __init__(
@@ -431,7 +434,9 @@ class EntityResolver:
         context: ContextVectors | None = None,
         context_weight: float = 0.5,
         entities_in_memory: int | None = None,
+        max_senses: int | None = None,
     ) -> None:
+        self.max_senses = max_senses
         self.split_below = split_below
         self.acronyms = acronyms
         self.surnames = surnames
@@ -525,7 +530,7 @@ class EntityResolver:
         key = name_key(label)
         candidates: dict[URIRef, str] = {}
         for name in names:
-            for iri in self._by_key.get(name_key(name), ()):
+            for iri in self._latest(self._by_key, name_key(name)):
                 candidates.setdefault(iri, name)
         candidates = {i: n for i, n in candidates.items() if self._linkable(i, bag)}
         if candidates:
@@ -552,11 +557,11 @@ class EntityResolver:
         if self.acronyms:
             letters = acronym_of(label)
             if letters:  # "USA": the one known name with these initials
-                pool = self._by_initials.get(letters, [])
+                pool = self._latest(self._by_initials, letters)
             elif abbrev := initials(label):  # "United States of America": a known "USA" that
                 pool = [  # is not the acronym of another name already
                     i
-                    for i in self._by_acronym.get(abbrev, [])
+                    for i in self._latest(self._by_acronym, abbrev)
                     if not any(initials(n) == abbrev for n in self.senses[i].names)
                 ]
             else:
@@ -567,18 +572,18 @@ class EntityResolver:
             if head:  # "United States of America" after "United States"
                 pool = [
                     i
-                    for i in self._by_key.get(head, [])
+                    for i in self._latest(self._by_key, head)
                     if not any(_head(name_key(n)) == head for n in self.senses[i].names)
                 ]
             else:  # "United States" after "United States of America"
-                pool = self._by_head.get(key, [])
+                pool = self._latest(self._by_head, key)
             if decision := self._pick(pool, bag, "head"):
                 return decision
         own_type = Counter(types).most_common(1)[0][0] if types else None
         if self.surnames and own_type in self.person_types and len(key.split()) == 1:
             pool = [
                 i
-                for i in self._by_surname.get(key, [])
+                for i in self._latest(self._by_surname, key)
                 if self.senses[i].type in self.person_types and self._linkable(i, bag)
             ]
             if len(pool) == 1:
@@ -621,6 +626,15 @@ class EntityResolver:
         if vector is None:
             return words
         return (1 - self.context_weight) * max(vector, 0.0) + self.context_weight * words
+
+    def _latest(self, index: MutableMapping[str, list[URIRef]], key: str) -> list[URIRef]:
+        """The entities of ``index[key]`` a mention is compared with: the ``max_senses``
+        latest, and every reference entity among the earlier ones."""
+        bucket = index.get(key, ())
+        limit = self.max_senses
+        if limit is None or len(bucket) <= limit:
+            return bucket
+        return [i for i in bucket[:-limit] if i in self.reference] + bucket[-limit:]
 
     def _linkable(self, iri: URIRef, bag: Counter) -> bool:
         """A reference entity is a candidate only at context similarity >= the NIL threshold."""

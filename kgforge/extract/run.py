@@ -189,6 +189,7 @@ class ExtractionRun:
             context=_context_vectors(resolution.context),
             context_weight=resolution.context.weight if resolution.context else 0.5,
             entities_in_memory=entities_in_memory,
+            max_senses=resolution.max_senses,
         )
         self.resolution_hash = pipeline.resolution_fingerprint(link_to)
         if link_to is not None:
