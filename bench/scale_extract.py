@@ -11,8 +11,9 @@ Memory: a fresh process per corpus size extracts documents of repeated text (50 
 texts, cycled) with the local engine and reports its peak resident memory, the resident memory
 every ``--sample-every`` documents (written in the main thread after each batch), the entities
 it made (with ``split_topics`` every copy of a text opens its own document, so about one
-entity in two documents is new) and the growth per document and per entity between the first
-sample past 10% of the run and the last one.
+entity in two documents is new; past ``--entities-in-memory``, default 20,000, the others wait
+on disk) and the growth per document and per entity between the first sample past 10% of the
+run and the last one.
 
     python bench/scale_extract.py [--docs 2000] [--memory-docs 10000 100000] [--skip-throughput]
         [--entities-in-memory N]
