@@ -436,6 +436,27 @@ def test_context_vectors_split_a_name_by_its_contexts() -> None:
     assert c.iri == a.iri and c.score >= 0.2  # the same play in a like context joins it
 
 
+def test_a_context_vector_is_the_mean_of_its_sentences_pieces_less_the_name() -> None:
+    """The cached per-sentence sums give what summing the pieces of each mention gives: the
+    normalised mean of the content pieces of its sentences, the name's pieces left out (also
+    when a sentence repeats, and None when only the name is left)."""
+    import numpy as np
+
+    from kgforge.extract.context import ContextVectors
+
+    cv = ContextVectors()
+    one = "King Lear is a tragedy written by William Shakespeare."
+    two = "Lear divides his kingdom between two of his daughters."
+    for contexts in ([one], [one, two], [two, one, one]):
+        got = cv.vector(contexts, ["King Lear"])
+        own = set(cv._ids("King Lear").tolist())
+        ids = [i for s in contexts for i in cv._ids(s).tolist() if i not in own]
+        want = cv.matrix[ids].sum(axis=0)
+        np.testing.assert_allclose(got, want / np.linalg.norm(want), atol=1e-5)
+    assert cv.vector(["King Lear."], ["King Lear"]) is None
+    assert cv.vector([], ["King Lear"]) is None
+
+
 def test_entity_record_stays_small_and_keeps_the_description() -> None:
     """An entity record keeps the description's sentences only (the first ten by document
     graph, then sentence), not every context of every mention: the same lines as merging all

@@ -7,8 +7,9 @@ mean of its word-piece vectors over a mention's context sentences (less the piec
 entity's own name, which both sides of a comparison share), centred on the mean word-piece
 vector (raw means of static vectors are all alike) and normalised: "a 1987 film directed by ..."
 and "a tragedy written by ..." land apart although they share no name. The vocabulary and matrix
-load in well under a second (``safetensors``, memory-mapped), each sentence is tokenised once
-(cached), and a vector costs one mean over a few dozen rows.
+load in well under a second (``safetensors``, memory-mapped), and each sentence is tokenised and
+summed once (cached; a sentence is the context of every mention in it): a mention's vector is
+its sentences' sums less its name's pieces.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class ContextVectors:
             )
         self.matrix: np.ndarray | None = None  # loaded on first use: a corpus may need none
         self._ids = lru_cache(maxsize=1 << 15)(self._piece_ids)
+        self._sentences = lru_cache(maxsize=1 << 13)(self._sentence)  # 1.5 KB each (MiniLM)
 
     def _load(self) -> np.ndarray:
         from safetensors import safe_open
@@ -74,24 +76,33 @@ class ContextVectors:
         ids = self.tokenizer.encode(text.casefold(), add_special_tokens=False).ids
         return np.array([i for i in ids if i >= _FIRST_WORD and i not in self._stop], np.int64)
 
+    def _sentence(self, text: str) -> tuple[np.ndarray, dict[int, int], int]:
+        """A sentence's sum of content-piece vectors, its pieces' counts and their number:
+        each sentence is the context of several mentions, so it is summed once (cached)."""
+        ids = self._ids(text)
+        counts: dict[int, int] = {}
+        for i in ids.tolist():
+            counts[i] = counts.get(i, 0) + 1
+        return self.matrix[ids].sum(axis=0), counts, int(ids.size)  # type: ignore[index]
+
     def vector(self, contexts: Iterable[str], names: Iterable[str]) -> np.ndarray | None:
         """The unit vector of a mention's context sentences, less its names' pieces (None when
         nothing is left)."""
         if self.matrix is None:
             self._load()
-        pieces = [self._ids(s) for s in contexts]
-        if not pieces:
+        parts = [self._sentences(s) for s in contexts]
+        if not parts:
             return None
-        ids = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-        own = {i for n in names for i in self._ids(n).tolist()}
-        if own and ids.size:  # a name has a few pieces: a comparison each beats np.isin
-            keep = np.ones(ids.size, dtype=bool)
-            for i in own:
-                keep &= ids != i
-            ids = ids[keep]
-        if not ids.size:
+        v = parts[0][0] if len(parts) == 1 else np.sum([p[0] for p in parts], axis=0)
+        left = sum(p[2] for p in parts)
+        copied = len(parts) > 1
+        for i in {i for n in names for i in self._ids(n).tolist()}:
+            times = sum(p[1].get(i, 0) for p in parts)
+            if times:  # the name's own pieces out: both sides of a comparison share them
+                v = (v if copied else v.copy()) - times * self.matrix[i]  # type: ignore[index]
+                copied, left = True, left - times
+        if left <= 0:
             return None
-        v = self.matrix[ids].sum(axis=0)  # type: ignore[index]  # (the mean, once normalised)
         norm = float(np.sqrt(v @ v))
         return v / norm if norm > 0 else None
 

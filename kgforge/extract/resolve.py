@@ -170,12 +170,12 @@ def context_bag(
     """What a mention's context is compared by: content words of its sentences (not its own
     name's) and the names of the other entities of its document (prefixed ``@``)."""
     own = {w for n in names for w in name_key(n).split()}
-    bag: Counter = Counter()
+    words: list[str] = []
     for sentence in contexts:
-        words = _content_words(sentence)
-        bag.update(words if own.isdisjoint(words) else [w for w in words if w not in own])
-    bag.update("@" + k for k in cooccurring)
-    return bag
+        found = _content_words(sentence)
+        words += found if own.isdisjoint(found) else [w for w in found if w not in own]
+    words += ["@" + k for k in cooccurring]
+    return Counter(words)  # one count in C (``Counter.update`` per part costs more than it)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -377,7 +377,8 @@ class Sense:
         context = self.context
         # |c + b|^2 = |c|^2 + 2 c.b + |b|^2
         self.norm2 += 2 * _dot(bag, context) + _norm2(bag)
-        context.update(bag)
+        # counted in C: ``update`` with a mapping adds in a Python loop, with an iterable not
+        context.update(bag.elements())
         if len(context) > 2 * _MAX_TERMS:
             self.context = Counter(dict(context.most_common(_MAX_TERMS)))
             self.norm2 = float(sum(v * v for v in self.context.values()))
