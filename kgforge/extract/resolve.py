@@ -338,7 +338,7 @@ class Sense:
         self.topics: tuple[str, ...] = ()  # documents it is the topic of (opens them)
         self.norm2 = 0.0  # squared norm of ``context``, kept up to date
         self.vector: np.ndarray | None = None  # sum of its mentions' unit context vectors
-        self.vector_norm = 0.0  # of ``vector``, kept up to date
+        self.vector_norm = 0.0  # of ``vector``; -1: not computed since the last addition
         self.sources: list[tuple[Iterable[str], list[str]]] | None = None  # not embedded
 
     def add_source(self, source: tuple[Iterable[str], list[str]]) -> None:
@@ -357,8 +357,11 @@ class Sense:
 
     def add_vector(self, vector: np.ndarray | None) -> None:
         if vector is not None:
-            self.vector = vector.copy() if self.vector is None else self.vector + vector
-            self.vector_norm = float(np.sqrt(self.vector @ self.vector))
+            if self.vector is None:
+                self.vector = vector.copy()
+            else:
+                self.vector += vector
+            self.vector_norm = -1.0  # computed when compared: many entities never are
 
     def vector_similarity(self, vector: np.ndarray, context: ContextVectors) -> float | None:
         """Cosine of a unit context vector and this entity's mean one (None: it has none);
@@ -367,7 +370,11 @@ class Sense:
             while self.sources:
                 self.add_vector(context.vector(*self.sources.pop()))
             self.sources = None
-        if self.vector is None or self.vector_norm <= 0:
+        if self.vector is None:
+            return None
+        if self.vector_norm < 0:
+            self.vector_norm = float(np.sqrt(self.vector @ self.vector))
+        if self.vector_norm <= 0:
             return None
         return float(self.vector @ vector) / self.vector_norm
 
