@@ -14,6 +14,7 @@ its sentences' sums less its name's pieces.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -76,14 +77,11 @@ class ContextVectors:
         ids = self.tokenizer.encode(text.casefold(), add_special_tokens=False).ids
         return np.array([i for i in ids if i >= _FIRST_WORD and i not in self._stop], np.int64)
 
-    def _sentence(self, text: str) -> tuple[np.ndarray, dict[int, int], int]:
+    def _sentence(self, text: str) -> tuple[np.ndarray, Counter, int]:
         """A sentence's sum of content-piece vectors, its pieces' counts and their number:
         each sentence is the context of several mentions, so it is summed once (cached)."""
         ids = self._ids(text)
-        counts: dict[int, int] = {}
-        for i in ids.tolist():
-            counts[i] = counts.get(i, 0) + 1
-        return self.matrix[ids].sum(axis=0), counts, int(ids.size)  # type: ignore[index]
+        return self.matrix[ids].sum(axis=0), Counter(ids.tolist()), int(ids.size)  # type: ignore[index]
 
     def vector(self, contexts: Iterable[str], names: Iterable[str]) -> np.ndarray | None:
         """The unit vector of a mention's context sentences, less its names' pieces (None when
@@ -95,12 +93,11 @@ class ContextVectors:
             return None
         v = parts[0][0] if len(parts) == 1 else np.sum([p[0] for p in parts], axis=0)
         left = sum(p[2] for p in parts)
-        copied = len(parts) > 1
         for i in {i for n in names for i in self._ids(n).tolist()}:
             times = sum(p[1].get(i, 0) for p in parts)
             if times:  # the name's own pieces out: both sides of a comparison share them
-                v = (v if copied else v.copy()) - times * self.matrix[i]  # type: ignore[index]
-                copied, left = True, left - times
+                v = v - times * self.matrix[i]  # type: ignore[index]  # new: the cached sum stays
+                left -= times
         if left <= 0:
             return None
         norm = float(np.sqrt(v @ v))
