@@ -193,6 +193,41 @@ def test_training_neighbourhoods_are_capped_and_hide_the_batch(tmp_path):
     assert len(first) == 7 and torch.equal(first, graph.neighbourhood(ids)[1])  # deterministic
 
 
+def test_text_steps_hide_every_edge_and_path_for_the_whole_step(tmp_path):
+    """A training step drawn text-only (probability ``text_steps``) gives no entity an edge and
+    no query a path score; the other steps, and evaluation, keep the graph."""
+    data = KGData(
+        ["a", "b", "c"],
+        ["r0"],
+        ["thing a", "thing b", "thing c"],
+        ["r0"],
+        torch.tensor([[0, 0, 1], [1, 0, 2]]),
+    )
+    kwargs = {"hidden": 8, "fanout": 5, "paths": 2, "text_steps": 0.5}
+    model = LinkPredictor.from_data(data, encoder="graph", dim=8, encoder_kwargs=kwargs)
+    graph = model.neighbourhood
+    graph.attach_graph(data.train)
+    ids, query = torch.tensor([0, 1, 2]), torch.tensor([0])
+    model.train()
+    torch.manual_seed(0)
+    text_only = []
+    for _ in range(200):
+        with graph.excluding(torch.tensor([[0, 0, 2]])):  # not an edge: hides nothing
+            edges = len(graph.neighbourhood(ids)[0])
+            paths = model.path_scores(query, torch.tensor([0]), None)
+            assert (edges == 0) == (paths is None)
+            text_only.append(edges == 0)
+    assert 70 < sum(text_only) < 130  # about half of the steps
+    assert len(graph.neighbourhood(ids)[0]) == 4  # outside a step: every edge, both sides
+    model.eval()
+    with graph.excluding(torch.tensor([[0, 0, 2]])):
+        assert len(graph.neighbourhood(ids)[0]) == 4
+    with pytest.raises(KGForgeError, match="text_steps"):
+        LinkPredictor.from_data(
+            data, encoder="graph", dim=8, encoder_kwargs={**kwargs, "text_steps": 1.0}
+        )
+
+
 def test_to_pyg_exports_the_graph_for_pyg_layers(tiny):
     from torch_geometric.nn import RGCNConv
 

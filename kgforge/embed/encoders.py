@@ -282,6 +282,7 @@ class GraphEncoder(FrozenTextEncoder):
     neighbourhood (PyG; :mod:`kgforge.embed.graph_encoder` has the formula, the context rules
     and the sampling). ``fanout``/``eval_fanout``: edges per entity in training / evaluation
     (``None``: all); ``isolate``: probability of hiding an entity's edges in training;
+    ``text_steps``: probability of a training step with no edges at all (text only);
     ``paths``: score the 1-hop (``1``) or 1- and 2-hop (``2``) context paths between a query
     entity and each candidate too (``NeighbourhoodAggregator.path_scores``; ``path_rank`` and
     ``path_fanout``: its rank and edges per entity and hop).
@@ -304,6 +305,7 @@ class GraphEncoder(FrozenTextEncoder):
         fanout: int | None = 16,
         eval_fanout: int | None = None,
         isolate: float = 0.0,
+        text_steps: float = 0.0,
         message_dropout: float = 0.1,
         paths: int = 0,
         path_rank: int = 16,
@@ -324,6 +326,7 @@ class GraphEncoder(FrozenTextEncoder):
             fanout=fanout,
             eval_fanout=eval_fanout,
             isolate=isolate,
+            text_steps=text_steps,
             dropout=dropout,
             message_dropout=message_dropout,
             layer_norm=layer_norm,

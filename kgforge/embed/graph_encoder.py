@@ -166,6 +166,7 @@ class NeighbourhoodAggregator(nn.Module):
         fanout: int | None = 16,
         eval_fanout: int | None = None,
         isolate: float = 0.0,
+        text_steps: float = 0.0,
         dropout: float = 0.1,
         message_dropout: float = 0.1,
         layer_norm: bool = True,
@@ -189,6 +190,10 @@ class NeighbourhoodAggregator(nn.Module):
             self.path_second = nn.Parameter(1.0 + 0.1 * torch.randn(types, path_rank))
         if not 0.0 <= isolate < 1.0:
             raise KGForgeError(f"isolate must be in [0, 1), got {isolate}")
+        if not 0.0 <= text_steps < 1.0:
+            raise KGForgeError(f"text_steps must be in [0, 1), got {text_steps}")
+        self.text_steps = text_steps
+        self._text_only = False  # this training step sees no graph (``excluding`` draws it)
         for name, value in (("fanout", fanout), ("eval_fanout", eval_fanout)):
             if value is not None and value < 1:
                 raise KGForgeError(f"{name} must be at least 1 (or null for all edges)")
@@ -251,13 +256,17 @@ class NeighbourhoodAggregator(nn.Module):
 
     @contextlib.contextmanager
     def excluding(self, triples: torch.Tensor) -> Iterator[None]:
-        """Hide ``triples`` (a training batch's positives) from every entity's neighbourhood."""
-        saved = self._exclude
+        """Hide ``triples`` (a training batch's positives) from every entity's neighbourhood,
+        for one training step; with probability ``text_steps`` the step hides every edge
+        instead (no messages, no paths: the text-only protocol, where the text part must
+        score on its own, at the cost of a ``frozen`` step)."""
+        saved = self._exclude, self._text_only
         self._exclude = torch.unique(self.triple_keys(triples))
+        self._text_only = bool(self.text_steps) and float(torch.rand(())) < self.text_steps
         try:
             yield
         finally:
-            self._exclude = saved
+            self._exclude, self._text_only = saved
 
     # -- encoding --------------------------------------------------------------------------
     def neighbourhood(
@@ -281,6 +290,9 @@ class NeighbourhoodAggregator(nn.Module):
         (in training ``fanout`` edges are drawn before the hidden ones are dropped, so a row
         may see fewer; in evaluation the hidden ones go first, then a fixed hash order caps)."""
         graph = self._graph()
+        if self._text_only and self.training:
+            nothing = ids.new_zeros(0)
+            return nothing, nothing
         sampled = self.training and fanout is not None
         # training: draw first, then drop the hidden edges (a hub's edges are never all read)
         row, pos = _sample(graph, ids, fanout) if sampled else graph.gather(ids)
@@ -321,7 +333,7 @@ class NeighbourhoodAggregator(nn.Module):
         entity ``e``'s candidate column (-1: not a candidate; None: columns are entity ids);
         ``first`` gives the first hops ``(row, neighbour, type)`` of new entities instead of
         the context graph's."""
-        if not self.paths:
+        if not self.paths or (self._text_only and self.training):
             return None
         graph = self._graph()
         device = qtype.device
