@@ -193,7 +193,7 @@ def test_training_neighbourhoods_are_capped_and_hide_the_batch(tmp_path):
     assert len(first) == 7 and torch.equal(first, graph.neighbourhood(ids)[1])  # deterministic
 
 
-def test_text_steps_hide_every_edge_and_path_for_the_whole_step(tmp_path):
+def test_text_steps_hide_every_edge_and_path_for_the_whole_step():
     """A training step drawn text-only (probability ``text_steps``) gives no entity an edge and
     no query a path score; the other steps, and evaluation, keep the graph."""
     data = KGData(

@@ -193,7 +193,7 @@ class NeighbourhoodAggregator(nn.Module):
         if not 0.0 <= text_steps < 1.0:
             raise KGForgeError(f"text_steps must be in [0, 1), got {text_steps}")
         self.text_steps = text_steps
-        self._text_only = False  # this training step sees no graph (``excluding`` draws it)
+        self._text_only = False  # this training step sees no graph (drawn by ``excluding``)
         for name, value in (("fanout", fanout), ("eval_fanout", eval_fanout)):
             if value is not None and value < 1:
                 raise KGForgeError(f"{name} must be at least 1 (or null for all edges)")
@@ -262,7 +262,9 @@ class NeighbourhoodAggregator(nn.Module):
         score on its own, at the cost of a ``frozen`` step)."""
         saved = self._exclude, self._text_only
         self._exclude = torch.unique(self.triple_keys(triples))
-        self._text_only = bool(self.text_steps) and float(torch.rand(())) < self.text_steps
+        self._text_only = (
+            self.training and bool(self.text_steps) and float(torch.rand(())) < self.text_steps
+        )
         try:
             yield
         finally:
@@ -290,7 +292,7 @@ class NeighbourhoodAggregator(nn.Module):
         (in training ``fanout`` edges are drawn before the hidden ones are dropped, so a row
         may see fewer; in evaluation the hidden ones go first, then a fixed hash order caps)."""
         graph = self._graph()
-        if self._text_only and self.training:
+        if self._text_only:
             nothing = ids.new_zeros(0)
             return nothing, nothing
         sampled = self.training and fanout is not None
@@ -333,7 +335,7 @@ class NeighbourhoodAggregator(nn.Module):
         entity ``e``'s candidate column (-1: not a candidate; None: columns are entity ids);
         ``first`` gives the first hops ``(row, neighbour, type)`` of new entities instead of
         the context graph's."""
-        if not self.paths or (self._text_only and self.training):
+        if not self.paths or self._text_only:
             return None
         graph = self._graph()
         device = qtype.device
