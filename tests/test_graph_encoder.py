@@ -228,6 +228,46 @@ def test_text_steps_hide_every_edge_and_path_for_the_whole_step():
         )
 
 
+def test_new_ends_hide_every_edge_of_one_end_of_each_positive():
+    """With ``new_ends`` a training positive's head or tail stands in for a new entity for the
+    step: no edge that touches it is seen, from it or from its neighbours, and it starts no
+    path; the other entities keep theirs, and evaluation keeps the whole graph."""
+    data = KGData(
+        ["a", "b", "c", "d"],
+        ["r0"],
+        ["thing a", "thing b", "thing c", "thing d"],
+        ["r0"],
+        torch.tensor([[0, 0, 1], [1, 0, 2], [2, 0, 3]]),
+    )
+    kwargs = {"hidden": 8, "fanout": 5, "paths": 2, "new_ends": 1.0}
+    model = LinkPredictor.from_data(data, encoder="graph", dim=8, encoder_kwargs=kwargs)
+    graph = model.neighbourhood
+    graph.attach_graph(data.train)
+    ids = torch.arange(4)
+    model.train()
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(100):
+        with graph.excluding(torch.tensor([[0, 0, 2]])):  # not an edge: hides nothing itself
+            row, neighbour, _ = graph.neighbourhood(ids)
+            centres = set(ids[row].tolist())
+            assert centres in ({1, 2, 3}, {0, 1})  # a is new, or c is (and d loses its edge)
+            new = 0 if centres == {1, 2, 3} else 2
+            assert new not in neighbour.tolist()
+            assert len(row) == (2 if new == 2 else 4)  # a: only a-b hidden; c: b-c and c-d
+            paths = model.path_scores(torch.tensor([new]), torch.tensor([0]), None)
+            assert paths is not None and not paths.any()
+            seen.add(new)
+    assert seen == {0, 2}  # either end, at random
+    model.eval()
+    with graph.excluding(torch.tensor([[0, 0, 2]])):
+        assert len(graph.neighbourhood(ids)[0]) == 6
+    with pytest.raises(KGForgeError, match="new_ends"):
+        LinkPredictor.from_data(
+            data, encoder="graph", dim=8, encoder_kwargs={**kwargs, "new_ends": 1.5}
+        )
+
+
 def test_to_pyg_exports_the_graph_for_pyg_layers(tiny):
     from torch_geometric.nn import RGCNConv
 
@@ -276,12 +316,13 @@ def test_edges_need_a_graph_encoder(tiny):
         model.predict_tails("a red fox", "member_of", edges=[("related_to", "e1", "out")])
 
 
-def test_graph_config_shape_is_shared_by_the_shipped_pipelines():
+@pytest.mark.parametrize("variant", ["", "_textonly"])
+def test_graph_config_shape_is_shared_by_the_shipped_pipelines(variant):
     """One config shape for both data sets: the same model and evaluation settings; only the
     data, the output, whether self-loops may be predicted and the training budget differ."""
     root = Path(__file__).resolve().parents[1] / "pipelines"
-    wn = load_config(root / "wn18rr_ind_graph.yaml").model_dump()
-    fb = load_config(root / "fb15k237_ind_graph.yaml").model_dump()
+    wn = load_config(root / f"wn18rr_ind_graph{variant}.yaml").model_dump()
+    fb = load_config(root / f"fb15k237_ind_graph{variant}.yaml").model_dump()
     assert wn["model"]["encoder"] == fb["model"]["encoder"] == "graph"
     for config in (wn, fb):
         config["model"].pop("allow_self")
@@ -289,6 +330,25 @@ def test_graph_config_shape_is_shared_by_the_shipped_pipelines():
     budget = {"epochs", "max_steps"}
     assert {k: v for k, v in wn["training"].items() if k not in budget} == {
         k: v for k, v in fb["training"].items() if k not in budget
+    }
+
+
+@pytest.mark.parametrize("data", ["wn18rr", "fb15k237"])
+def test_textonly_configs_differ_from_the_graph_configs_in_new_ends_and_early_stopping(data):
+    """``*_ind_graph_textonly.yaml`` is ``*_ind_graph.yaml`` trained for new entities without
+    edges: ``new_ends`` and the early-stopping protocol (and the FB15k-237-ind budget) only."""
+    root = Path(__file__).resolve().parents[1] / "pipelines"
+    both = load_config(root / f"{data}_ind_graph.yaml").model_dump()
+    text = load_config(root / f"{data}_ind_graph_textonly.yaml").model_dump()
+    assert both["model"]["encoder_kwargs"].get("new_ends", 0) == 0
+    assert text["model"]["encoder_kwargs"].pop("new_ends") == 1.0
+    assert text["model"] == both["model"]
+    assert (both["evaluation"]["context"], text["evaluation"]["context"]) == ("split", "none")
+    text["evaluation"]["context"] = "split"
+    assert text["evaluation"] == both["evaluation"]
+    budget = {"epochs", "max_steps"}
+    assert {k: v for k, v in text["training"].items() if k not in budget} == {
+        k: v for k, v in both["training"].items() if k not in budget
     }
 
 

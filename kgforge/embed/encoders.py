@@ -283,6 +283,8 @@ class GraphEncoder(FrozenTextEncoder):
     and the sampling). ``fanout``/``eval_fanout``: edges per entity in training / evaluation
     (``None``: all); ``isolate``: probability of hiding an entity's edges in training;
     ``text_steps``: probability of a training step with no edges at all (text only);
+    ``new_ends``: probability that a training positive's head or tail loses all its edges for
+    the step (a stand-in for the new entity that every evaluated triple touches);
     ``paths``: score the 1-hop (``1``) or 1- and 2-hop (``2``) context paths between a query
     entity and each candidate too (``NeighbourhoodAggregator.path_scores``; ``path_rank`` and
     ``path_fanout``: its rank and edges per entity and hop).
@@ -306,6 +308,7 @@ class GraphEncoder(FrozenTextEncoder):
         eval_fanout: int | None = None,
         isolate: float = 0.0,
         text_steps: float = 0.0,
+        new_ends: float = 0.0,
         message_dropout: float = 0.1,
         paths: int = 0,
         path_rank: int = 16,
@@ -327,6 +330,7 @@ class GraphEncoder(FrozenTextEncoder):
             eval_fanout=eval_fanout,
             isolate=isolate,
             text_steps=text_steps,
+            new_ends=new_ends,
             dropout=dropout,
             message_dropout=message_dropout,
             layer_norm=layer_norm,

@@ -17,7 +17,8 @@ graph changes the vectors of ``h`` and ``t`` and of no other entity: evaluation 
 scored triple exactly by re-encoding just those two entities without it.
 
 The graph an entity sees (its *context*) is, in training, the training triples minus the
-positives of the current batch (:meth:`NeighbourhoodAggregator.excluding`); in evaluation
+positives of the current batch and, with ``new_ends``, minus every edge of the step's stand-ins
+for new entities (:meth:`NeighbourhoodAggregator.excluding`); in evaluation
 whatever :meth:`NeighbourhoodAggregator.use_context` sets (see :func:`context_triples`).
 Neighbourhoods are capped at ``fanout`` edges per entity in training (sampled afresh each step
 from the torch RNG, so the messages of a step, the costly part, number at most ``entities x
@@ -167,6 +168,7 @@ class NeighbourhoodAggregator(nn.Module):
         eval_fanout: int | None = None,
         isolate: float = 0.0,
         text_steps: float = 0.0,
+        new_ends: float = 0.0,
         dropout: float = 0.1,
         message_dropout: float = 0.1,
         layer_norm: bool = True,
@@ -192,8 +194,11 @@ class NeighbourhoodAggregator(nn.Module):
             raise KGForgeError(f"isolate must be in [0, 1), got {isolate}")
         if not 0.0 <= text_steps < 1.0:
             raise KGForgeError(f"text_steps must be in [0, 1), got {text_steps}")
-        self.text_steps = text_steps
+        if not 0.0 <= new_ends <= 1.0:
+            raise KGForgeError(f"new_ends must be in [0, 1], got {new_ends}")
+        self.text_steps, self.new_ends = text_steps, new_ends
         self._text_only = False  # this training step sees no graph (drawn by ``excluding``)
+        self._new: torch.Tensor | None = None  # this step's stand-ins for new entities
         for name, value in (("fanout", fanout), ("eval_fanout", eval_fanout)):
             if value is not None and value < 1:
                 raise KGForgeError(f"{name} must be at least 1 (or null for all edges)")
@@ -259,16 +264,27 @@ class NeighbourhoodAggregator(nn.Module):
         """Hide ``triples`` (a training batch's positives) from every entity's neighbourhood,
         for one training step; with probability ``text_steps`` the step hides every edge
         instead (no messages, no paths: the text-only protocol, where the text part must
-        score on its own, at the cost of a ``frozen`` step)."""
-        saved = self._exclude, self._text_only
+        score on its own, at the cost of a ``frozen`` step). Otherwise, with probability
+        ``new_ends`` per positive, one of its two ends (either, at random) stands in for a new
+        entity for the step: every edge that touches it is hidden, from it and from its
+        neighbours, as an evaluated triple's new entity has no edges in the text-only
+        protocol (and a candidate without edges is then often the answer)."""
+        saved = self._exclude, self._text_only, self._new
         self._exclude = torch.unique(self.triple_keys(triples))
         self._text_only = (
             self.training and bool(self.text_steps) and float(torch.rand(())) < self.text_steps
         )
+        self._new = None
+        if self.training and self.new_ends and not self._text_only:
+            triples = triples.to(self.edges.device)
+            picked = torch.rand(len(triples), device=triples.device) < self.new_ends
+            tail = torch.rand(len(triples), device=triples.device) < 0.5
+            ends = torch.where(tail, triples[:, 2], triples[:, 0])
+            self._new = torch.unique(ends[picked])
         try:
             yield
         finally:
-            self._exclude, self._text_only = saved
+            self._exclude, self._text_only, self._new = saved
 
     # -- encoding --------------------------------------------------------------------------
     def neighbourhood(
@@ -304,6 +320,8 @@ class NeighbourhoodAggregator(nn.Module):
             keep &= ~torch.isin(key, self._exclude)
         if drop_keys is not None:
             keep &= key != drop_keys.to(key.device)[row]
+        if self._new is not None and len(self._new):
+            keep &= ~torch.isin(ids[row], self._new) & ~torch.isin(graph.neighbour[pos], self._new)
         if isolate:
             hidden = torch.rand(len(ids), device=ids.device) < self.isolate
             keep &= ~hidden[row]
