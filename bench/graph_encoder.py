@@ -2,12 +2,15 @@
 and inference cost per query on one CPU thread.
 
 Reads a finished ``kgforge train`` run of ``pipelines/*_graph.yaml`` and ranks the test split
-(or a seeded ``--test-triples`` subsample) once per protocol, text only and with context
+(or ``--split valid``; or a seeded ``--triples`` subsample) once per protocol, text only and with context
 (filtered, dynamic: every entity a candidate), with one torch thread from a cold entity cache,
 so the time per query includes encoding all entities and re-encoding both ends of each scored
-triple without it. Writes ``bench/results/<run name>.json``::
+triple without it. Writes ``bench/results/<run name>.json`` (``<run name>_valid.json`` for the
+validation split, what config choices are made on)::
 
     python bench/graph_encoder.py --from-run runs/wn18rr_ind_graph --data ../shared/data/wn18rr-ind
+    python bench/graph_encoder.py --from-run runs/fb15k237_ind_graph \
+        --data ../shared/data/fb15k237-ind --split valid --triples 3000
 """
 
 from __future__ import annotations
@@ -41,11 +44,13 @@ PUBLISHED = {
 KEYS = ("mrr", "hits@1", "hits@3", "hits@10", "mr")
 
 
-def rank_test(run_dir: Path, data_dir: Path, triples: int | None) -> dict[str, dict]:
-    """Test metrics and milliseconds per ranked query (one head or one tail ranking), per
-    context, on one thread, from a cold entity cache (all entities encoded anew, both ends of
-    each scored triple re-encoded without it). ``triples``: a seeded subsample of the test
-    split (None: all of it)."""
+def rank_split(
+    run_dir: Path, data_dir: Path, triples: int | None, split: str = "test"
+) -> dict[str, dict]:
+    """Metrics of ``split`` and milliseconds per ranked query (one head or one tail ranking),
+    per context, on one thread, from a cold entity cache (all entities encoded anew, both ends
+    of each scored triple re-encoded without it). ``triples``: a seeded subsample of the split
+    (None: all of it)."""
     import torch
 
     from kgforge.embed.data import KGData
@@ -54,16 +59,16 @@ def rank_test(run_dir: Path, data_dir: Path, triples: int | None) -> dict[str, d
 
     torch.set_num_threads(1)
     data = KGData.load_dir(data_dir)
-    sample = None
-    if triples is not None and triples < len(data.test):
+    sample, ranked = None, data.triples(split)
+    if triples is not None and triples < len(ranked):
         g = torch.Generator().manual_seed(0)
-        pick = torch.randperm(len(data.test), generator=g)[:triples]
-        sample = data.test[pick]  # ranked; context, candidates and filter keep the whole split
+        pick = torch.randperm(len(ranked), generator=g)[:triples]
+        sample = ranked[pick]  # ranked; context, candidates and filter keep the whole split
     out = {}
     for context in ("none", "split"):
         model = LinkPredictor.load(run_dir, device="cpu")
         start = time.perf_counter()
-        result = evaluate(model, data, split="test", context=context, triples=sample)
+        result = evaluate(model, data, split=split, context=context, triples=sample)
         seconds = time.perf_counter() - start
         out[context] = {
             **{k: result["both"][k] for k in KEYS},
@@ -76,25 +81,79 @@ def rank_test(run_dir: Path, data_dir: Path, triples: int | None) -> dict[str, d
     return out
 
 
+def by_new_end(
+    run_dir: Path, data_dir: Path, triples: int | None, split: str = "test"
+) -> dict[str, dict]:
+    """Text-only MRR of the ranked triples grouped by which end is new (unseen in training):
+    ranking a new answer from a known query and a known answer from a new one are different
+    tasks, and the text-only protocol mixes them about half and half."""
+    import torch
+
+    from kgforge.embed.data import KGData
+    from kgforge.embed.evaluate import evaluate
+    from kgforge.embed.model import LinkPredictor
+
+    torch.set_num_threads(1)
+    data = KGData.load_dir(data_dir)
+    ranked = data.triples(split)
+    if triples is not None and triples < len(ranked):
+        g = torch.Generator().manual_seed(0)
+        ranked = ranked[torch.randperm(len(ranked), generator=g)[:triples]]
+    known = torch.zeros(data.num_entities, dtype=torch.bool)
+    known[data.train[:, [0, 2]].reshape(-1)] = True
+    head_known, tail_known = known[ranked[:, 0]], known[ranked[:, 2]]
+    model = LinkPredictor.load(run_dir, device="cpu")
+    out = {}
+    for name, mask in (
+        ("new head, known tail", ~head_known & tail_known),
+        ("known head, new tail", head_known & ~tail_known),
+        ("both new", ~head_known & ~tail_known),
+    ):
+        if mask.any():
+            result = evaluate(model, data, split=split, context="none", triples=ranked[mask])
+            out[name] = {
+                "num_triples": int(mask.sum()),
+                "ranking_heads_mrr": result["head"]["mrr"],
+                "ranking_tails_mrr": result["tail"]["mrr"],
+            }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from-run", type=Path, required=True, help="a finished run folder")
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--split", choices=("test", "valid"), default="test")
     parser.add_argument(
-        "--test-triples", type=int, default=None, help="a seeded test subsample (default: all)"
+        "--triples",
+        "--test-triples",
+        type=int,
+        default=None,
+        help="a seeded subsample of the split (default: all)",
+    )
+    parser.add_argument(
+        "--by-new-end",
+        action="store_true",
+        help="also text-only MRR by which end of the triple is new",
     )
     args = parser.parse_args()
 
     results = json.loads((args.from_run / "results.json").read_text(encoding="utf-8"))
     load_before = os.getloadavg()
-    test = rank_test(args.from_run, args.data, args.test_triples)
+    test = rank_split(args.from_run, args.data, args.triples, args.split)
     published = PUBLISHED.get(args.data.name, {})
     record = {
         "command": " ".join(["python", *sys.argv]),
         "run": str(args.from_run),
         "data": str(args.data),
         "config": (args.from_run / "config.yaml").read_text(encoding="utf-8"),
-        "test": test,
+        "split": args.split,
+        args.split: test,
+        **(
+            {"by_new_end": by_new_end(args.from_run, args.data, args.triples, args.split)}
+            if args.by_new_end
+            else {}
+        ),
         "valid_during_training": results.get("best"),
         "train_seconds": results["train_seconds"],
         "wall_seconds": results["wall_seconds"],
@@ -108,7 +167,8 @@ def main() -> None:
         "published": published,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{args.from_run.name}.json"
+    suffix = "" if args.split == "test" else f"_{args.split}"
+    out = RESULTS / f"{args.from_run.name}{suffix}.json"
     out.write_text(json.dumps(record, indent=2), encoding="utf-8")
     print(f"{'':22s}" + "".join(f"{k:>9s}" for k in KEYS[:4]) + "  ms/query")
     for context, label in (("none", "kgforge text only"), ("split", "kgforge with context")):
@@ -118,6 +178,11 @@ def main() -> None:
     for label, ref in published.items():
         cells = "".join(f"{ref[k]:9.3f}" if k in ref else f"{'-':>9s}" for k in KEYS[:4])
         print(f"{label:22s}" + cells)
+    for name, row in record.get("by_new_end", {}).items():
+        print(
+            f"text only, {name} ({row['num_triples']}): ranking heads "
+            f"{row['ranking_heads_mrr']:.3f}, ranking tails {row['ranking_tails_mrr']:.3f}"
+        )
     ratio = test["split"]["ms_per_query"] / test["none"]["ms_per_query"]
     print(f"with context / text only, time per query: {ratio:.2f}")
     print(f"wall {results['wall_seconds']:.0f} s, training {results['train_seconds']:.0f} s")
