@@ -18,7 +18,10 @@ from kgforge.embed.trainer import lr_lambda, resolve_precision
 from kgforge.errors import ConfigError, DataError
 
 ROOT = Path(__file__).resolve().parents[1]
-PIPELINES = sorted((ROOT / "pipelines").glob("wn18rr_*.yaml"))  # every shipped training config
+# every shipped training config
+PIPELINES = sorted(
+    [*(ROOT / "pipelines").glob("wn18rr_*.yaml"), *(ROOT / "pipelines").glob("fb15k237_*.yaml")]
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread_and_private_cache")
