@@ -336,12 +336,18 @@ def test_graph_config_shape_is_shared_by_the_shipped_pipelines(variant):
 @pytest.mark.parametrize("data", ["wn18rr", "fb15k237"])
 def test_textonly_configs_differ_from_the_graph_configs_in_new_ends_and_early_stopping(data):
     """``*_ind_graph_textonly.yaml`` is ``*_ind_graph.yaml`` trained for new entities without
-    edges: ``new_ends`` and the early-stopping protocol (and the FB15k-237-ind budget) only."""
+    edges: ``new_ends``, ``text_steps`` and the early-stopping protocol (and the FB15k-237-ind
+    budget) only."""
     root = Path(__file__).resolve().parents[1] / "pipelines"
     both = load_config(root / f"{data}_ind_graph.yaml").model_dump()
     text = load_config(root / f"{data}_ind_graph_textonly.yaml").model_dump()
     assert both["model"]["encoder_kwargs"].get("new_ends", 0) == 0
     assert text["model"]["encoder_kwargs"].pop("new_ends") == 1.0
+    assert (
+        both["model"]["encoder_kwargs"]["text_steps"],
+        text["model"]["encoder_kwargs"]["text_steps"],
+    ) == (0.0, 0.5)
+    text["model"]["encoder_kwargs"]["text_steps"] = 0.0
     assert text["model"] == both["model"]
     assert (both["evaluation"]["context"], text["evaluation"]["context"]) == ("split", "none")
     text["evaluation"]["context"] = "split"
