@@ -44,6 +44,12 @@ def _env(env: Mapping[str, str] | None) -> dict[str, str]:
     return {**base, **(env or {})}
 
 
+def _default_sigint() -> None:
+    """Ctrl-C stops the child even where the suite was started in the background (a shell's
+    ``&`` job ignores SIGINT, and a child inherits that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_kgforge(
     *args: str | Path,
     cwd: str | Path | None = None,
@@ -88,6 +94,7 @@ def interrupt_kgforge(
                 stdout=out,
                 stderr=err,
                 text=True,
+                preexec_fn=_default_sigint,
             )
         deadline = time.monotonic() + timeout
         try:
