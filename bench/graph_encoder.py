@@ -2,11 +2,11 @@
 and inference cost per query on one CPU thread.
 
 Reads a finished ``kgforge train`` run of ``pipelines/*_graph.yaml`` and ranks the test split
-(or ``--split valid``; or a seeded ``--triples`` subsample) once per protocol, text only and with context
-(filtered, dynamic: every entity a candidate), with one torch thread from a cold entity cache,
-so the time per query includes encoding all entities and re-encoding both ends of each scored
-triple without it. Writes ``bench/results/<run name>.json`` (``<run name>_valid.json`` for the
-validation split, what config choices are made on)::
+(or ``--split valid``; or a seeded ``--triples`` subsample) once per protocol, text only and
+with context (filtered, dynamic: every entity a candidate), with one torch thread from a cold
+entity cache, so the time per query includes encoding all entities and re-encoding both ends of
+each scored triple without it. Writes ``bench/results/<run name>.json``
+(``<run name>_valid.json`` for the validation split, what config choices are made on)::
 
     python bench/graph_encoder.py --from-run runs/wn18rr_ind_graph --data ../shared/data/wn18rr-ind
     python bench/graph_encoder.py --from-run runs/fb15k237_ind_graph \
@@ -44,26 +44,27 @@ PUBLISHED = {
 KEYS = ("mrr", "hits@1", "hits@3", "hits@10", "mr")
 
 
-def rank_split(
-    run_dir: Path, data_dir: Path, triples: int | None, split: str = "test"
-) -> dict[str, dict]:
-    """Metrics of ``split`` and milliseconds per ranked query (one head or one tail ranking),
-    per context, on one thread, from a cold entity cache (all entities encoded anew, both ends
-    of each scored triple re-encoded without it). ``triples``: a seeded subsample of the split
-    (None: all of it)."""
+def seeded_sample(data, split: str, triples: int | None):
+    """A seeded subsample of ``triples`` of ``split``'s triples (None: the whole split is
+    ranked). Context, candidates and filter keep the whole split either way."""
     import torch
 
-    from kgforge.embed.data import KGData
+    ranked = data.triples(split)
+    if triples is None or triples >= len(ranked):
+        return None
+    g = torch.Generator().manual_seed(0)
+    return ranked[torch.randperm(len(ranked), generator=g)[:triples]]
+
+
+def rank_split(run_dir: Path, data, triples: int | None, split: str = "test") -> dict[str, dict]:
+    """Metrics of ``split`` of ``data`` (a ``KGData``) and milliseconds per ranked query (one
+    head or one tail ranking), per context, on one thread, from a cold entity cache (all
+    entities encoded anew, both ends of each scored triple re-encoded without it).
+    ``triples``: a seeded subsample of the split (None: all of it)."""
     from kgforge.embed.evaluate import evaluate
     from kgforge.embed.model import LinkPredictor
 
-    torch.set_num_threads(1)
-    data = KGData.load_dir(data_dir)
-    sample, ranked = None, data.triples(split)
-    if triples is not None and triples < len(ranked):
-        g = torch.Generator().manual_seed(0)
-        pick = torch.randperm(len(ranked), generator=g)[:triples]
-        sample = ranked[pick]  # ranked; context, candidates and filter keep the whole split
+    sample = seeded_sample(data, split, triples)
     out = {}
     for context in ("none", "split"):
         model = LinkPredictor.load(run_dir, device="cpu")
@@ -81,24 +82,18 @@ def rank_split(
     return out
 
 
-def by_new_end(
-    run_dir: Path, data_dir: Path, triples: int | None, split: str = "test"
-) -> dict[str, dict]:
-    """Text-only MRR of the ranked triples grouped by which end is new (unseen in training):
-    ranking a new answer from a known query and a known answer from a new one are different
-    tasks, and the text-only protocol mixes them about half and half."""
+def by_new_end(run_dir: Path, data, triples: int | None, split: str = "test") -> dict[str, dict]:
+    """Text-only MRR of the ranked triples (the same ones as :func:`rank_split`'s) grouped by
+    which end is new (unseen in training): ranking a new answer from a known query and a known
+    answer from a new one are different tasks, and the text-only protocol mixes them about
+    half and half."""
     import torch
 
-    from kgforge.embed.data import KGData
     from kgforge.embed.evaluate import evaluate
     from kgforge.embed.model import LinkPredictor
 
-    torch.set_num_threads(1)
-    data = KGData.load_dir(data_dir)
-    ranked = data.triples(split)
-    if triples is not None and triples < len(ranked):
-        g = torch.Generator().manual_seed(0)
-        ranked = ranked[torch.randperm(len(ranked), generator=g)[:triples]]
+    ranked = seeded_sample(data, split, triples)
+    ranked = data.triples(split) if ranked is None else ranked
     known = torch.zeros(data.num_entities, dtype=torch.bool)
     known[data.train[:, [0, 2]].reshape(-1)] = True
     head_known, tail_known = known[ranked[:, 0]], known[ranked[:, 2]]
@@ -138,9 +133,15 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    import torch
+
+    from kgforge.embed.data import KGData
+
+    torch.set_num_threads(1)
     results = json.loads((args.from_run / "results.json").read_text(encoding="utf-8"))
+    data = KGData.load_dir(args.data)
     load_before = os.getloadavg()
-    test = rank_split(args.from_run, args.data, args.triples, args.split)
+    test = rank_split(args.from_run, data, args.triples, args.split)
     published = PUBLISHED.get(args.data.name, {})
     record = {
         "command": " ".join(["python", *sys.argv]),
@@ -150,7 +151,7 @@ def main() -> None:
         "split": args.split,
         args.split: test,
         **(
-            {"by_new_end": by_new_end(args.from_run, args.data, args.triples, args.split)}
+            {"by_new_end": by_new_end(args.from_run, data, args.triples, args.split)}
             if args.by_new_end
             else {}
         ),

@@ -14,7 +14,7 @@ from tiny_kg import write_tiny_kg
 from kgforge.embed.config import load_config
 from kgforge.embed.data import KGData
 from kgforge.embed.evaluate import evaluate
-from kgforge.embed.graph_encoder import context_triples
+from kgforge.embed.graph_encoder import NeighbourhoodAggregator, context_triples
 from kgforge.embed.model import LinkPredictor
 from kgforge.embed.pipeline import train
 from kgforge.embed.trainer import Trainer
@@ -193,20 +193,22 @@ def test_training_neighbourhoods_are_capped_and_hide_the_batch(tmp_path):
     assert len(first) == 7 and torch.equal(first, graph.neighbourhood(ids)[1])  # deterministic
 
 
+def _chain(length: int, **encoder_kwargs) -> tuple[LinkPredictor, NeighbourhoodAggregator]:
+    """A graph model over the chain ``a -r0-> b -r0-> ...`` of ``length`` entities (its own
+    graph attached), and its aggregator; ``encoder_kwargs`` on top of small test settings."""
+    names = [chr(ord("a") + i) for i in range(length)]
+    edges = torch.tensor([[i, 0, i + 1] for i in range(length - 1)])
+    data = KGData(names, ["r0"], [f"thing {n}" for n in names], ["r0"], edges)
+    kwargs = {"hidden": 8, "fanout": 5, "paths": 2, **encoder_kwargs}
+    model = LinkPredictor.from_data(data, encoder="graph", dim=8, encoder_kwargs=kwargs)
+    model.neighbourhood.attach_graph(data.train)
+    return model, model.neighbourhood
+
+
 def test_text_steps_hide_every_edge_and_path_for_the_whole_step():
     """A training step drawn text-only (probability ``text_steps``) gives no entity an edge and
     no query a path score; the other steps, and evaluation, keep the graph."""
-    data = KGData(
-        ["a", "b", "c"],
-        ["r0"],
-        ["thing a", "thing b", "thing c"],
-        ["r0"],
-        torch.tensor([[0, 0, 1], [1, 0, 2]]),
-    )
-    kwargs = {"hidden": 8, "fanout": 5, "paths": 2, "text_steps": 0.5}
-    model = LinkPredictor.from_data(data, encoder="graph", dim=8, encoder_kwargs=kwargs)
-    graph = model.neighbourhood
-    graph.attach_graph(data.train)
+    model, graph = _chain(3, text_steps=0.5)
     ids, query = torch.tensor([0, 1, 2]), torch.tensor([0])
     model.train()
     torch.manual_seed(0)
@@ -223,26 +225,14 @@ def test_text_steps_hide_every_edge_and_path_for_the_whole_step():
     with graph.excluding(torch.tensor([[0, 0, 2]])):
         assert len(graph.neighbourhood(ids)[0]) == 4
     with pytest.raises(KGForgeError, match="text_steps"):
-        LinkPredictor.from_data(
-            data, encoder="graph", dim=8, encoder_kwargs={**kwargs, "text_steps": 1.0}
-        )
+        _chain(3, text_steps=1.0)
 
 
 def test_new_ends_hide_every_edge_of_one_end_of_each_positive():
     """With ``new_ends`` a training positive's head or tail stands in for a new entity for the
     step: no edge that touches it is seen, from it or from its neighbours, and it starts no
     path; the other entities keep theirs, and evaluation keeps the whole graph."""
-    data = KGData(
-        ["a", "b", "c", "d"],
-        ["r0"],
-        ["thing a", "thing b", "thing c", "thing d"],
-        ["r0"],
-        torch.tensor([[0, 0, 1], [1, 0, 2], [2, 0, 3]]),
-    )
-    kwargs = {"hidden": 8, "fanout": 5, "paths": 2, "new_ends": 1.0}
-    model = LinkPredictor.from_data(data, encoder="graph", dim=8, encoder_kwargs=kwargs)
-    graph = model.neighbourhood
-    graph.attach_graph(data.train)
+    model, graph = _chain(4, new_ends=1.0)
     ids = torch.arange(4)
     model.train()
     torch.manual_seed(0)
@@ -263,9 +253,7 @@ def test_new_ends_hide_every_edge_of_one_end_of_each_positive():
     with graph.excluding(torch.tensor([[0, 0, 2]])):
         assert len(graph.neighbourhood(ids)[0]) == 6
     with pytest.raises(KGForgeError, match="new_ends"):
-        LinkPredictor.from_data(
-            data, encoder="graph", dim=8, encoder_kwargs={**kwargs, "new_ends": 1.5}
-        )
+        _chain(4, new_ends=1.5)
 
 
 def test_to_pyg_exports_the_graph_for_pyg_layers(tiny):
